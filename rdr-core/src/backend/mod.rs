@@ -1,0 +1,112 @@
+//! Storage: named, opaque byte objects on OpenDAL.
+//!
+//! A backend moves bytes by [`FileType`] and name and knows nothing of keys,
+//! formats or compression. Objects are immutable: [`Backend::write_new`]
+//! never overwrites. Depends on nothing else in the crate.
+
+mod conformance;
+mod layout;
+mod local;
+mod memory;
+mod opendal_ops;
+
+#[cfg(any(test, feature = "testing"))]
+pub use conformance::run_conformance;
+pub use layout::FileType;
+pub use local::LocalBackend;
+pub use memory::MemoryBackend;
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackendError {
+    /// The object does not exist.
+    #[error("{path}: not found")]
+    NotFound {
+        /// Object path.
+        path: String,
+    },
+    /// The object exists and objects are never overwritten.
+    #[error("{path}: already exists")]
+    AlreadyExists {
+        /// Object path.
+        path: String,
+    },
+    /// A ranged read returned fewer bytes than asked for.
+    #[error("{path}: short read at offset {offset}: wanted {wanted} bytes, got {got}")]
+    ShortRead {
+        /// Object path.
+        path: String,
+        /// Start of the range.
+        offset: u64,
+        /// Bytes requested.
+        wanted: u64,
+        /// Bytes returned.
+        got: u64,
+    },
+    /// Any other storage failure, after retries.
+    #[error("{op} {path}: {message}")]
+    Io {
+        /// The operation.
+        op: &'static str,
+        /// Object path.
+        path: String,
+        /// What the storage said.
+        message: String,
+    },
+    /// The backend could not be set up.
+    #[error("storage setup: {0}")]
+    Setup(String),
+}
+
+/// Result type of the storage layer.
+pub type BackendResult<T> = Result<T, BackendError>;
+
+/// Storage of immutable named objects.
+pub trait Backend: Send + Sync {
+    /// A human-readable location (for messages).
+    fn location(&self) -> String;
+
+    /// Prepares an empty repository's layout (directories where needed).
+    ///
+    /// # Errors
+    /// [`BackendError`] when the storage refuses.
+    fn create_layout(&self) -> BackendResult<()>;
+
+    /// Names of all objects of a type (unordered).
+    ///
+    /// # Errors
+    /// [`BackendError`] when the listing fails.
+    fn list(&self, ft: FileType) -> BackendResult<Vec<String>>;
+
+    /// Size of an object in bytes.
+    ///
+    /// # Errors
+    /// [`BackendError::NotFound`] when absent.
+    fn stat(&self, ft: FileType, name: &str) -> BackendResult<u64>;
+
+    /// The whole object.
+    ///
+    /// # Errors
+    /// [`BackendError::NotFound`] when absent.
+    fn read(&self, ft: FileType, name: &str) -> BackendResult<Vec<u8>>;
+
+    /// `len` bytes from `offset`; fewer bytes than asked for is an error.
+    ///
+    /// # Errors
+    /// [`BackendError::NotFound`] or [`BackendError::ShortRead`].
+    fn read_range(&self, ft: FileType, name: &str, offset: u64, len: u64)
+    -> BackendResult<Vec<u8>>;
+
+    /// Stores a new object durably; fails if it already exists.
+    ///
+    /// # Errors
+    /// [`BackendError::AlreadyExists`] when present.
+    fn write_new(&self, ft: FileType, name: &str, data: &[u8]) -> BackendResult<()>;
+
+    /// Removes an object; removing an absent object is not an error.
+    ///
+    /// # Errors
+    /// [`BackendError`] when the storage refuses.
+    fn remove(&self, ft: FileType, name: &str) -> BackendResult<()>;
+}

@@ -1,0 +1,322 @@
+//! Sealing: compression plus XChaCha20-Poly1305 for blobs, repository files
+//! and pack headers. Pure code; depends on `crypto`, `compress`, `format`.
+//!
+//! * A blob is `seal(data key, aad = "rdr/1/blob" ‖ type ‖ id, codec ‖ payload)`;
+//!   binding type and id stops one blob being swapped for another.
+//! * A file (config, index, snapshot, lock) is
+//!   `version (1) ‖ seal(data key, aad = "rdr/1/<kind>", codec ‖ payload)`.
+//! * A pack header is `seal(data key, "rdr/1/pack-header", plaintext) ‖ len (u32 LE)`.
+
+use crate::compress;
+use crate::crypto::aead::{self, NONCE_LEN};
+use crate::crypto::hash::blob_id;
+use crate::crypto::keys::MasterKey;
+use crate::format::pack::{self, PackEntry};
+use crate::format::{BlobType, FormatError};
+use crate::id::BlobId;
+
+/// Version byte at the start of every sealed file.
+pub const FILE_VERSION: u8 = 1;
+/// Largest plaintext of a sealed file (an index of ~10M blobs fits).
+pub const MAX_FILE_PLAINTEXT: usize = 1 << 30;
+
+/// Kinds of sealed file; each has its own associated data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// `config`.
+    Config,
+    /// `index/…`.
+    Index,
+    /// `snapshots/…`.
+    Snapshot,
+    /// `locks/…`.
+    Lock,
+    /// The metadata part of a key file (no version byte).
+    KeyMeta,
+}
+
+impl FileKind {
+    fn aad(self) -> &'static [u8] {
+        match self {
+            Self::Config => b"rdr/1/config",
+            Self::Index => b"rdr/1/index",
+            Self::Snapshot => b"rdr/1/snapshot",
+            Self::Lock => b"rdr/1/lock",
+            Self::KeyMeta => b"rdr/1/key-meta",
+        }
+    }
+
+    /// Lowercase name for messages.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Config => "config",
+            Self::Index => "index file",
+            Self::Snapshot => "snapshot",
+            Self::Lock => "lock",
+            Self::KeyMeta => "key metadata",
+        }
+    }
+}
+
+fn blob_aad(blob_type: BlobType, id: &BlobId) -> [u8; 43] {
+    let mut aad = [0u8; 43];
+    aad[..10].copy_from_slice(b"rdr/1/blob");
+    aad[10] = blob_type.code();
+    aad[11..].copy_from_slice(&id.0.0);
+    aad
+}
+
+/// Seals a blob whose id the caller computed with [`blob_id`].
+#[must_use]
+pub fn seal_blob(
+    key: &MasterKey,
+    blob_type: BlobType,
+    id: &BlobId,
+    plaintext: &[u8],
+    level: i32,
+) -> Vec<u8> {
+    seal_blob_with_nonce(
+        key,
+        blob_type,
+        id,
+        plaintext,
+        level,
+        &crate::crypto::rng::bytes(),
+    )
+}
+
+/// [`seal_blob`] with a given nonce (test vectors only).
+#[must_use]
+pub fn seal_blob_with_nonce(
+    key: &MasterKey,
+    blob_type: BlobType,
+    id: &BlobId,
+    plaintext: &[u8],
+    level: i32,
+    nonce: &[u8; NONCE_LEN],
+) -> Vec<u8> {
+    let encoded = compress::encode(plaintext, level);
+    aead::seal_with_nonce(&key.data, nonce, &blob_aad(blob_type, id), &encoded)
+}
+
+/// Opens a sealed blob and verifies that its plaintext hashes to `id` and
+/// has `raw_length` bytes.
+///
+/// # Errors
+/// [`FormatError::Unauthenticated`], a decompression error, a length
+/// mismatch, or [`FormatError::IdMismatch`].
+pub fn open_blob(
+    key: &MasterKey,
+    blob_type: BlobType,
+    id: &BlobId,
+    sealed: &[u8],
+    raw_length: u32,
+) -> Result<Vec<u8>, FormatError> {
+    let encoded = aead::open(&key.data, &blob_aad(blob_type, id), sealed)
+        .map_err(|_| FormatError::Unauthenticated { what: "blob" })?;
+    let plain = compress::decode(&encoded, raw_length as usize)?;
+    if plain.len() != raw_length as usize {
+        return Err(FormatError::Invalid {
+            what: "blob",
+            msg: format!(
+                "plaintext is {} bytes, index says {raw_length}",
+                plain.len()
+            ),
+        });
+    }
+    if blob_id(&key.id, &plain) != *id {
+        return Err(FormatError::IdMismatch);
+    }
+    Ok(plain)
+}
+
+/// Seals a repository file.
+#[must_use]
+pub fn seal_file(key: &MasterKey, kind: FileKind, payload: &[u8], level: i32) -> Vec<u8> {
+    seal_file_with_nonce(key, kind, payload, level, &crate::crypto::rng::bytes())
+}
+
+/// [`seal_file`] with a given nonce (test vectors only).
+#[must_use]
+pub fn seal_file_with_nonce(
+    key: &MasterKey,
+    kind: FileKind,
+    payload: &[u8],
+    level: i32,
+    nonce: &[u8; NONCE_LEN],
+) -> Vec<u8> {
+    let encoded = compress::encode(payload, level);
+    let sealed = aead::seal_with_nonce(&key.data, nonce, kind.aad(), &encoded);
+    if kind == FileKind::KeyMeta {
+        return sealed;
+    }
+    let mut out = Vec::with_capacity(sealed.len() + 1);
+    out.push(FILE_VERSION);
+    out.extend_from_slice(&sealed);
+    out
+}
+
+/// Opens a sealed repository file and returns its payload.
+///
+/// # Errors
+/// [`FormatError`] for an unknown version, failed authentication or a bad
+/// compressed payload.
+pub fn open_file(key: &MasterKey, kind: FileKind, bytes: &[u8]) -> Result<Vec<u8>, FormatError> {
+    let sealed = if kind == FileKind::KeyMeta {
+        bytes
+    } else {
+        let (&v, rest) = bytes.split_first().ok_or(FormatError::Truncated {
+            what: kind.name(),
+            need: 1,
+            have: 0,
+        })?;
+        if v != FILE_VERSION {
+            return Err(FormatError::UnsupportedVersion {
+                what: kind.name(),
+                version: u32::from(v),
+            });
+        }
+        rest
+    };
+    let encoded = aead::open(&key.data, kind.aad(), sealed)
+        .map_err(|_| FormatError::Unauthenticated { what: kind.name() })?;
+    compress::decode(&encoded, MAX_FILE_PLAINTEXT)
+}
+
+const PACK_HEADER_AAD: &[u8] = b"rdr/1/pack-header";
+
+/// Seals a pack header and appends the trailer: the bytes that follow the blobs.
+#[must_use]
+pub fn seal_pack_header(key: &MasterKey, entries: &[PackEntry]) -> Vec<u8> {
+    seal_pack_header_with_nonce(key, entries, &crate::crypto::rng::bytes())
+}
+
+/// [`seal_pack_header`] with a given nonce (test vectors only).
+#[must_use]
+pub fn seal_pack_header_with_nonce(
+    key: &MasterKey,
+    entries: &[PackEntry],
+    nonce: &[u8; NONCE_LEN],
+) -> Vec<u8> {
+    let mut out = aead::seal_with_nonce(
+        &key.data,
+        nonce,
+        PACK_HEADER_AAD,
+        &pack::encode_header(entries),
+    );
+    let len = u32::try_from(out.len()).unwrap_or(u32::MAX);
+    out.extend_from_slice(&len.to_le_bytes());
+    out
+}
+
+/// Opens a sealed pack header (without its trailer); `data_len` is the
+/// number of blob bytes before it.
+///
+/// # Errors
+/// [`FormatError`] when authentication fails or the header is malformed.
+pub fn open_pack_header(
+    key: &MasterKey,
+    sealed: &[u8],
+    data_len: u64,
+) -> Result<Vec<PackEntry>, FormatError> {
+    let plain = aead::open(&key.data, PACK_HEADER_AAD, sealed).map_err(|_| {
+        FormatError::Unauthenticated {
+            what: "pack header",
+        }
+    })?;
+    pack::decode_header(&plain, data_len)
+}
+
+/// Parses a whole pack held in memory: trailer, header, and entries.
+///
+/// # Errors
+/// [`FormatError`] when any part is malformed.
+pub fn parse_pack(key: &MasterKey, pack_bytes: &[u8]) -> Result<Vec<PackEntry>, FormatError> {
+    let size = pack_bytes.len() as u64;
+    let tail = pack_bytes
+        .len()
+        .checked_sub(pack::TRAILER_LEN)
+        .and_then(|s| pack_bytes.get(s..))
+        .ok_or(FormatError::Truncated {
+            what: "pack",
+            need: pack::TRAILER_LEN,
+            have: pack_bytes.len(),
+        })?;
+    let (hoff, hlen) = pack::parse_trailer(tail, size)?;
+    let start = usize::try_from(hoff).map_err(|_| FormatError::TooLarge {
+        what: "pack",
+        len: size,
+        max: usize::MAX as u64,
+    })?;
+    let header = pack_bytes
+        .get(start..start + hlen as usize)
+        .ok_or(FormatError::Truncated {
+            what: "pack header",
+            need: start + hlen as usize,
+            have: pack_bytes.len(),
+        })?;
+    open_pack_header(key, header, hoff)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> MasterKey {
+        MasterKey::from_secret([42; 32])
+    }
+
+    #[test]
+    fn blob_round_trip_and_binding() {
+        let k = key();
+        let data = b"hello world, hello world, hello world".repeat(10);
+        let id = blob_id(&k.id, &data);
+        let s = seal_blob(&k, BlobType::Data, &id, &data, 3);
+        assert_eq!(
+            open_blob(&k, BlobType::Data, &id, &s, data.len() as u32).unwrap(),
+            data
+        );
+        assert!(open_blob(&k, BlobType::Tree, &id, &s, data.len() as u32).is_err());
+        let other = blob_id(&k.id, b"x");
+        assert!(open_blob(&k, BlobType::Data, &other, &s, data.len() as u32).is_err());
+        assert!(open_blob(&k, BlobType::Data, &id, &s, 5).is_err());
+    }
+
+    #[test]
+    fn file_round_trip() {
+        let k = key();
+        for kind in [FileKind::Config, FileKind::Index, FileKind::KeyMeta] {
+            let s = seal_file(&k, kind, b"payload", 3);
+            assert_eq!(open_file(&k, kind, &s).unwrap(), b"payload");
+        }
+        let s = seal_file(&k, FileKind::Config, b"payload", 3);
+        assert!(open_file(&k, FileKind::Index, &s).is_err());
+        assert!(open_file(&MasterKey::from_secret([1; 32]), FileKind::Config, &s).is_err());
+    }
+
+    #[test]
+    fn pack_round_trip() {
+        let k = key();
+        let mut pack = Vec::new();
+        let mut entries = Vec::new();
+        for i in 0..3u8 {
+            let data = vec![i; 1000];
+            let id = blob_id(&k.id, &data);
+            let s = seal_blob(&k, BlobType::Data, &id, &data, 3);
+            entries.push(PackEntry {
+                blob_type: BlobType::Data,
+                id,
+                offset: pack.len() as u32,
+                length: s.len() as u32,
+                raw_length: 1000,
+            });
+            pack.extend_from_slice(&s);
+        }
+        pack.extend_from_slice(&seal_pack_header(&k, &entries));
+        assert_eq!(parse_pack(&k, &pack).unwrap(), entries);
+        for cut in [0, 3, pack.len() / 2, pack.len() - 1] {
+            assert!(parse_pack(&k, &pack[..cut]).is_err());
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! The public error type of rdr-core, returned by the repository and the
+//! operations. Lower layers have their own enums ([`FormatError`],
+//! [`CryptoError`], [`BackendError`]) that convert into it with context.
+
+use crate::backend::BackendError;
+use crate::crypto::CryptoError;
+use crate::format::FormatError;
+
+/// Coarse classes of [`Error`], stable for programs (the CLI maps them to
+/// exit codes, the C ABI to error codes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// No repository at the location.
+    NoRepository,
+    /// A repository (or object) already exists where a new one was wanted.
+    AlreadyExists,
+    /// No key file opens with the given password or identity.
+    WrongPassword,
+    /// A lock held by someone else prevents the operation.
+    Locked,
+    /// Repository data failed to decode or authenticate.
+    Corrupt,
+    /// The storage failed.
+    Storage,
+    /// The caller asked for something invalid.
+    InvalidInput,
+    /// Something named does not exist.
+    NotFound,
+    /// A local I/O error (outside the repository storage).
+    Io,
+}
+
+/// Errors of rdr-core's public API.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No repository at the location.
+    #[error("no repository at {location} (create one with `rdr init`)")]
+    NoRepository {
+        /// Where we looked.
+        location: String,
+    },
+    /// `init` found an existing repository.
+    #[error("a repository already exists at {location}")]
+    RepositoryExists {
+        /// Where.
+        location: String,
+    },
+    /// No key file opens with the credential.
+    #[error("wrong password or identity: none of the {keys} key files in {location} opens with it")]
+    WrongPassword {
+        /// Where.
+        location: String,
+        /// How many key files were tried.
+        keys: usize,
+    },
+    /// The repository is locked.
+    #[error("repository is locked: {holder}")]
+    Locked {
+        /// Who holds the conflicting lock.
+        holder: String,
+    },
+    /// A repository object is corrupt.
+    #[error("{kind} {id}: {source}")]
+    Corrupt {
+        /// Object kind ("pack", "index file", "blob", ...).
+        kind: &'static str,
+        /// Object id or name.
+        id: String,
+        /// What is wrong.
+        source: FormatError,
+    },
+    /// The storage failed.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    /// A key-wrapping failure other than a wrong password.
+    #[error("{context}: {source}")]
+    Crypto {
+        /// What was being done.
+        context: String,
+        /// The crypto error.
+        source: CryptoError,
+    },
+    /// The caller asked for something invalid.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// Something named does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// Local I/O failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// The class of this error.
+    #[must_use]
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::NoRepository { .. } => ErrorKind::NoRepository,
+            Self::RepositoryExists { .. } => ErrorKind::AlreadyExists,
+            Self::WrongPassword { .. } => ErrorKind::WrongPassword,
+            Self::Locked { .. } => ErrorKind::Locked,
+            Self::Corrupt { .. } => ErrorKind::Corrupt,
+            Self::Backend(BackendError::NotFound { .. }) => ErrorKind::NotFound,
+            Self::Backend(_) => ErrorKind::Storage,
+            Self::Crypto { .. } => ErrorKind::Corrupt,
+            Self::InvalidInput(_) => ErrorKind::InvalidInput,
+            Self::NotFound(_) => ErrorKind::NotFound,
+            Self::Io { .. } => ErrorKind::Io,
+        }
+    }
+
+    pub(crate) fn corrupt(kind: &'static str, id: impl ToString, source: FormatError) -> Self {
+        Self::Corrupt {
+            kind,
+            id: id.to_string(),
+            source,
+        }
+    }
+}
+
+/// Result type of rdr-core's public API.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

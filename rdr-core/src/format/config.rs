@@ -1,0 +1,93 @@
+//! The repository config: identity and the parameters every writer must use.
+
+use serde::{Deserialize, Serialize};
+
+use super::{FORMAT_VERSION, FormatError, from_cbor, to_cbor};
+use crate::chunk::ChunkerParams;
+use crate::id::Id;
+
+/// Smallest allowed target pack size.
+pub const MIN_PACK_SIZE: u32 = 1 << 20;
+/// Largest allowed target pack size.
+pub const MAX_PACK_SIZE: u32 = 512 << 20;
+
+/// Repository config (`config`, sealed). Written once by `init`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Config {
+    /// Format version ([`FORMAT_VERSION`]).
+    pub version: u32,
+    /// Random repository id.
+    pub id: Id,
+    /// Chunker parameters.
+    pub chunker: ChunkerParams,
+    /// zstd level for blobs and files; 0 stores everything raw.
+    pub compression: i32,
+    /// Target size of data packs in bytes.
+    pub data_pack_size: u32,
+    /// Target size of tree packs in bytes.
+    pub tree_pack_size: u32,
+}
+
+impl Config {
+    /// A new config with a random id and the given parameters.
+    #[must_use]
+    pub fn new(chunker: ChunkerParams, compression: i32, data_pack_size: u32) -> Self {
+        Self {
+            version: FORMAT_VERSION,
+            id: Id(crate::crypto::rng::bytes()),
+            chunker,
+            compression,
+            data_pack_size,
+            tree_pack_size: (data_pack_size / 4).max(MIN_PACK_SIZE),
+        }
+    }
+
+    /// CBOR encoding.
+    #[must_use]
+    pub fn encode(&self) -> Vec<u8> {
+        to_cbor(self)
+    }
+
+    /// Decodes and validates a config.
+    ///
+    /// # Errors
+    /// [`FormatError`] for malformed CBOR, an unknown version or values out of range.
+    pub fn decode(bytes: &[u8]) -> Result<Self, FormatError> {
+        let c: Self = from_cbor("config", bytes)?;
+        if c.version != FORMAT_VERSION {
+            return Err(FormatError::UnsupportedVersion {
+                what: "config",
+                version: c.version,
+            });
+        }
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Checks every parameter's range.
+    ///
+    /// # Errors
+    /// [`FormatError::Invalid`] naming the bad value.
+    pub fn validate(&self) -> Result<(), FormatError> {
+        let inv = |msg: String| FormatError::Invalid {
+            what: "config",
+            msg,
+        };
+        self.chunker.validate().map_err(inv)?;
+        if !(-7..=22).contains(&self.compression) {
+            return Err(inv(format!(
+                "compression level {} outside -7..22",
+                self.compression
+            )));
+        }
+        for (name, v) in [
+            ("data pack size", self.data_pack_size),
+            ("tree pack size", self.tree_pack_size),
+        ] {
+            if !(MIN_PACK_SIZE..=MAX_PACK_SIZE).contains(&v) {
+                return Err(inv(format!("{name} {v} outside 1 MiB..512 MiB")));
+            }
+        }
+        Ok(())
+    }
+}

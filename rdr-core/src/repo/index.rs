@@ -1,0 +1,434 @@
+//! The in-memory master index, built for scale.
+//!
+//! Each blob takes one 37-byte record in a single sorted array:
+//! `id prefix (23) ‖ pack number | type bit (u32) ‖ offset (u32) ‖
+//! length (u24) ‖ raw length (u24)`, plus a table of pack ids (32 bytes per
+//! pack) and a 2^16-entry radix table over the first two id bytes. That is
+//! ≤ 40 bytes per blob including the pack table at ≥ 11 blobs per pack.
+//! Blobs too large for the 24-bit fields (trees above 16 MiB) live in a
+//! small overflow map.
+//!
+//! Ids are compared on their first 23 bytes (184 bits). Ids are keyed
+//! BLAKE3, so without the key nobody can aim at a prefix, and the chance
+//! that two of 2^32 blobs share one by accident is about 2^-121.
+//!
+//! Lookups are lock-free (the structure is immutable once built).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+use crate::format::BlobType;
+use crate::format::index::{IndexFile, IndexPack};
+use crate::id::{BlobId, IndexId, PackId};
+
+const PREFIX: usize = 23;
+const RECORD: usize = 37;
+const TREE_BIT: u32 = 1 << 31;
+const U24_MAX: u32 = (1 << 24) - 1;
+
+/// Where a blob is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Location {
+    /// The pack holding it.
+    pub pack: PackId,
+    /// Data or tree.
+    pub blob_type: BlobType,
+    /// Offset of the sealed blob in the pack.
+    pub offset: u32,
+    /// Sealed length.
+    pub length: u32,
+    /// Plaintext length.
+    pub raw_length: u32,
+}
+
+type Record = [u8; RECORD];
+
+fn prefix(id: &BlobId) -> [u8; PREFIX] {
+    let mut p = [0u8; PREFIX];
+    p.copy_from_slice(&id.0.0[..PREFIX]);
+    p
+}
+
+fn radix_key(p: &[u8]) -> usize {
+    (usize::from(p[0]) << 8) | usize::from(p[1])
+}
+
+/// Sorted records with a radix table; shared by [`MasterIndex`] and [`BlobIdSet`].
+struct SortedTable<const N: usize> {
+    records: Vec<[u8; N]>,
+    radix: Vec<u32>,
+}
+
+impl<const N: usize> SortedTable<N> {
+    fn build(mut records: Vec<[u8; N]>) -> Self {
+        records.sort_unstable_by(|a, b| a[..PREFIX].cmp(&b[..PREFIX]));
+        records.dedup_by(|a, b| a[..PREFIX] == b[..PREFIX]);
+        records.shrink_to_fit();
+        let mut radix = vec![0u32; (1 << 16) + 1];
+        for r in &records {
+            radix[radix_key(r) + 1] += 1;
+        }
+        for i in 1..radix.len() {
+            radix[i] += radix[i - 1];
+        }
+        Self { records, radix }
+    }
+
+    fn find(&self, p: &[u8; PREFIX]) -> Option<&[u8; N]> {
+        let k = radix_key(p);
+        let lo = self.radix[k] as usize;
+        let hi = self.radix[k + 1] as usize;
+        let bucket = self.records.get(lo..hi)?;
+        bucket
+            .binary_search_by(|r| r[..PREFIX].cmp(p))
+            .ok()
+            .and_then(|i| bucket.get(i))
+    }
+
+    fn memory(&self) -> usize {
+        self.records.capacity() * N + self.radix.capacity() * 4
+    }
+}
+
+/// The master index: blob id → [`Location`] for every blob in every index file.
+pub struct MasterIndex {
+    table: SortedTable<RECORD>,
+    packs: Vec<PackId>,
+    overflow: HashMap<[u8; PREFIX], Location>,
+    obsolete: HashSet<PackId>,
+}
+
+impl MasterIndex {
+    /// Builds the index from decoded index files. A file that another file
+    /// supersedes is skipped (a compaction that crashed before deleting it);
+    /// duplicate blobs keep one location.
+    #[must_use]
+    pub fn from_files(files: &[(IndexId, IndexFile)]) -> Self {
+        let superseded: HashSet<IndexId> = files
+            .iter()
+            .flat_map(|(_, f)| f.supersedes.iter().copied())
+            .collect();
+        let mut b = Builder::default();
+        for (_, f) in files.iter().filter(|(id, _)| !superseded.contains(id)) {
+            for p in &f.packs {
+                b.add_pack(p);
+            }
+            b.obsolete.extend(f.obsolete.iter().map(|o| o.id));
+        }
+        b.finish()
+    }
+
+    /// Builds an index from packs directly (tests, benches).
+    #[must_use]
+    pub fn from_packs<'a>(packs: impl IntoIterator<Item = &'a IndexPack>) -> Self {
+        let mut b = Builder::default();
+        for p in packs {
+            b.add_pack(p);
+        }
+        b.finish()
+    }
+
+    /// Where a blob is stored.
+    #[must_use]
+    pub fn lookup(&self, id: &BlobId) -> Option<Location> {
+        let p = prefix(id);
+        if let Some(r) = self.table.find(&p) {
+            return self.decode(r);
+        }
+        self.overflow.get(&p).copied()
+    }
+
+    /// Whether the index holds a blob.
+    #[must_use]
+    pub fn contains(&self, id: &BlobId) -> bool {
+        let p = prefix(id);
+        self.table.find(&p).is_some() || self.overflow.contains_key(&p)
+    }
+
+    fn decode(&self, r: &Record) -> Option<Location> {
+        let u32_at = |at: usize| u32::from_le_bytes([r[at], r[at + 1], r[at + 2], r[at + 3]]);
+        let u24_at = |at: usize| u32::from_le_bytes([r[at], r[at + 1], r[at + 2], 0]);
+        let packword = u32_at(23);
+        let pack = *self.packs.get((packword & !TREE_BIT) as usize)?;
+        let blob_type = if packword & TREE_BIT == 0 {
+            BlobType::Data
+        } else {
+            BlobType::Tree
+        };
+        Some(Location {
+            pack,
+            blob_type,
+            offset: u32_at(27),
+            length: u24_at(31),
+            raw_length: u24_at(34),
+        })
+    }
+
+    /// Number of distinct blobs.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.table.records.len() + self.overflow.len()
+    }
+
+    /// Whether the index is empty.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Packs listed by the index.
+    #[must_use]
+    pub fn packs(&self) -> &[PackId] {
+        &self.packs
+    }
+
+    /// Whether a prune marked this pack for deletion.
+    #[must_use]
+    pub fn is_obsolete(&self, pack: &PackId) -> bool {
+        self.obsolete.contains(pack)
+    }
+
+    /// Heap bytes used (records, radix, pack table, overflow).
+    #[must_use]
+    pub fn memory_bytes(&self) -> usize {
+        self.table.memory() + self.packs.capacity() * 32 + self.overflow.capacity() * (PREFIX + 32)
+    }
+}
+
+#[derive(Default)]
+struct Builder {
+    records: Vec<Record>,
+    packs: Vec<PackId>,
+    pack_no: HashMap<PackId, u32>,
+    overflow: HashMap<[u8; PREFIX], Location>,
+    obsolete: HashSet<PackId>,
+}
+
+impl Builder {
+    fn add_pack(&mut self, p: &IndexPack) {
+        let next = u32::try_from(self.packs.len()).unwrap_or(u32::MAX);
+        let no = *self.pack_no.entry(p.id).or_insert_with(|| {
+            self.packs.push(p.id);
+            next
+        });
+        self.records.reserve(p.blobs.len());
+        for b in &p.blobs {
+            let fits = b.length <= U24_MAX && b.raw_length <= U24_MAX && no < TREE_BIT;
+            if !fits {
+                let loc = Location {
+                    pack: p.id,
+                    blob_type: b.blob_type,
+                    offset: b.offset,
+                    length: b.length,
+                    raw_length: b.raw_length,
+                };
+                self.overflow.entry(prefix(&b.id)).or_insert(loc);
+                continue;
+            }
+            let mut r = [0u8; RECORD];
+            r[..PREFIX].copy_from_slice(&b.id.0.0[..PREFIX]);
+            let word = no
+                | if b.blob_type == BlobType::Tree {
+                    TREE_BIT
+                } else {
+                    0
+                };
+            r[23..27].copy_from_slice(&word.to_le_bytes());
+            r[27..31].copy_from_slice(&b.offset.to_le_bytes());
+            r[31..34].copy_from_slice(&b.length.to_le_bytes()[..3]);
+            r[34..37].copy_from_slice(&b.raw_length.to_le_bytes()[..3]);
+            self.records.push(r);
+        }
+    }
+
+    fn finish(mut self) -> MasterIndex {
+        self.packs.shrink_to_fit();
+        let table = SortedTable::build(self.records);
+        // A blob stored both compactly and in overflow keeps the compact entry.
+        self.overflow.retain(|p, _| table.find(p).is_none());
+        MasterIndex {
+            table,
+            packs: self.packs,
+            overflow: self.overflow,
+            obsolete: self.obsolete,
+        }
+    }
+}
+
+/// Only the ids of indexed blobs: 23 bytes per blob. What a backup needs to
+/// decide whether a chunk is new.
+pub struct BlobIdSet {
+    table: SortedTable<PREFIX>,
+}
+
+impl BlobIdSet {
+    /// The ids of every blob in these index files.
+    #[must_use]
+    pub fn from_files(files: &[(IndexId, IndexFile)]) -> Self {
+        let superseded: HashSet<IndexId> = files
+            .iter()
+            .flat_map(|(_, f)| f.supersedes.iter().copied())
+            .collect();
+        let ids = files
+            .iter()
+            .filter(|(id, _)| !superseded.contains(id))
+            .flat_map(|(_, f)| f.packs.iter())
+            .flat_map(|p| p.blobs.iter())
+            .map(|b| prefix(&b.id))
+            .collect();
+        Self {
+            table: SortedTable::build(ids),
+        }
+    }
+
+    /// The ids of these blobs.
+    #[must_use]
+    pub fn from_ids<'a>(ids: impl IntoIterator<Item = &'a BlobId>) -> Self {
+        Self {
+            table: SortedTable::build(ids.into_iter().map(prefix).collect()),
+        }
+    }
+
+    /// Whether the set holds `id`.
+    #[must_use]
+    pub fn contains(&self, id: &BlobId) -> bool {
+        self.table.find(&prefix(id)).is_some()
+    }
+
+    /// Number of ids.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.table.records.len()
+    }
+
+    /// Whether the set is empty.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.table.records.is_empty()
+    }
+
+    /// Heap bytes used.
+    #[must_use]
+    pub fn memory_bytes(&self) -> usize {
+        self.table.memory()
+    }
+}
+
+/// Blobs claimed during one session (e.g. a backup), so that two threads
+/// never store the same new blob twice. Sharded to keep contention low.
+pub struct DedupSet {
+    shards: Vec<Mutex<HashSet<[u8; PREFIX]>>>,
+}
+
+impl Default for DedupSet {
+    fn default() -> Self {
+        Self {
+            shards: (0..64).map(|_| Mutex::new(HashSet::new())).collect(),
+        }
+    }
+}
+
+impl DedupSet {
+    /// Claims `id`; true when this call is the first to claim it.
+    pub fn claim(&self, id: &BlobId) -> bool {
+        let p = prefix(id);
+        let shard = &self.shards[usize::from(p[0]) % self.shards.len()];
+        shard
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(p)
+    }
+
+    /// Releases a claim (the blob could not be stored after all).
+    pub fn release(&self, id: &BlobId) {
+        let p = prefix(id);
+        let shard = &self.shards[usize::from(p[0]) % self.shards.len()];
+        shard
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&p);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::index::IndexBlob;
+    use crate::id::Id;
+
+    fn bid(i: u64) -> BlobId {
+        BlobId(Id::hash_of(&i.to_le_bytes()))
+    }
+
+    fn packs(n_packs: u64, per: u64) -> Vec<IndexPack> {
+        (0..n_packs)
+            .map(|p| IndexPack {
+                id: PackId(Id::hash_of(&(p + 1_000_000).to_le_bytes())),
+                blobs: (0..per)
+                    .map(|j| IndexBlob {
+                        blob_type: if j % 7 == 0 {
+                            BlobType::Tree
+                        } else {
+                            BlobType::Data
+                        },
+                        id: bid(p * per + j),
+                        offset: (j * 1000) as u32,
+                        length: 1000 + j as u32,
+                        raw_length: 2000 + j as u32,
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn lookup_everything() {
+        let ps = packs(50, 20);
+        let idx = MasterIndex::from_packs(&ps);
+        assert_eq!(idx.len(), 1000);
+        for p in &ps {
+            for b in &p.blobs {
+                let l = idx.lookup(&b.id).unwrap();
+                assert_eq!(
+                    (l.pack, l.blob_type, l.offset, l.length, l.raw_length),
+                    (p.id, b.blob_type, b.offset, b.length, b.raw_length)
+                );
+            }
+        }
+        assert!(idx.lookup(&bid(999_999)).is_none());
+        assert!(!idx.contains(&bid(1_000_001)));
+    }
+
+    #[test]
+    fn overflow_and_duplicates() {
+        let mut ps = packs(2, 3);
+        ps[0].blobs[0].length = 20 << 20;
+        ps[0].blobs[0].raw_length = 20 << 20;
+        let dup = ps[1].blobs[1];
+        ps[0].blobs.push(dup);
+        let idx = MasterIndex::from_packs(&ps);
+        assert_eq!(idx.len(), 6);
+        assert_eq!(idx.lookup(&ps[0].blobs[0].id).unwrap().length, 20 << 20);
+        assert!(idx.contains(&dup.id));
+    }
+
+    #[test]
+    fn memory_per_blob_within_budget() {
+        let ps = packs(65_536, 16);
+        let idx = MasterIndex::from_packs(&ps);
+        let per_blob = idx.memory_bytes() as f64 / idx.len() as f64;
+        assert!(per_blob <= 40.0, "{per_blob} bytes per blob");
+        let set = BlobIdSet::from_ids(ps.iter().flat_map(|p| p.blobs.iter().map(|b| &b.id)));
+        let per_id = set.memory_bytes() as f64 / set.len() as f64;
+        assert!(per_id <= 32.0, "{per_id} bytes per id");
+    }
+
+    #[test]
+    fn dedup_claims_once() {
+        let d = DedupSet::default();
+        assert!(d.claim(&bid(1)));
+        assert!(!d.claim(&bid(1)));
+        d.release(&bid(1));
+        assert!(d.claim(&bid(1)));
+    }
+}

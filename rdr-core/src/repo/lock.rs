@@ -1,0 +1,265 @@
+//! Repository locks: shared and exclusive lock files, refreshed while held,
+//! stale ones detected.
+//!
+//! Locks guard maintenance (prune, repair, check). Backups take no lock:
+//! pruning is two-phase, so a backup never waits on a lock and a stale lock
+//! never stops backups. A lock is stale when its holder's process is gone
+//! (same host, no such pid) or when it was not refreshed for
+//! [`STALE_AFTER_SECS`]; holders refresh every [`REFRESH_SECS`].
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{RecvTimeoutError, Sender};
+
+use super::Repository;
+use crate::backend::FileType;
+use crate::codec::FileKind;
+use crate::error::{Error, Result};
+use crate::format::lock::LockInfo;
+use crate::id::LockId;
+
+/// Seconds between refreshes of a held lock.
+pub const REFRESH_SECS: u64 = 300;
+/// A lock not refreshed for this long is stale.
+pub const STALE_AFTER_SECS: i64 = 1800;
+
+/// Shared or exclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockKind {
+    /// Many holders; excludes exclusive holders.
+    Shared,
+    /// One holder; excludes everyone.
+    Exclusive,
+}
+
+/// Who takes a lock or adds a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockHolder {
+    /// Host name.
+    pub host: String,
+    /// User name.
+    pub user: String,
+    /// Process id.
+    pub pid: u32,
+}
+
+impl LockHolder {
+    /// This process: host name, user name (from /etc/passwd, else the uid) and pid.
+    #[must_use]
+    pub fn current() -> Self {
+        let host = gethostname::gethostname().to_string_lossy().into_owned();
+        Self {
+            host,
+            user: current_user(),
+            pid: std::process::id(),
+        }
+    }
+}
+
+fn current_user() -> String {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(uid) = std::fs::metadata("/proc/self").map(|m| m.uid()) else {
+        return "unknown".into();
+    };
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|p| {
+            p.lines().find_map(|l| {
+                let mut f = l.split(':');
+                let name = f.next()?;
+                let id: u32 = f.nth(1)?.parse().ok()?;
+                (id == uid).then(|| name.to_owned())
+            })
+        })
+        .unwrap_or_else(|| format!("uid {uid}"))
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+fn pid_alive(pid: u32) -> bool {
+    let proc_root = std::path::Path::new("/proc");
+    if !proc_root.join("self").exists() {
+        return true; // cannot tell: assume alive
+    }
+    proc_root.join(pid.to_string()).exists()
+}
+
+/// Whether a lock is stale, seen from `host` at time `now`.
+#[must_use]
+pub fn is_stale(info: &LockInfo, host: &str, now: i64) -> bool {
+    now - info.time > STALE_AFTER_SECS || (info.host == host && !pid_alive(info.pid))
+}
+
+fn describe(info: &LockInfo) -> String {
+    format!(
+        "{} lock held by {}@{} (pid {}) since unix time {}",
+        if info.exclusive {
+            "exclusive"
+        } else {
+            "shared"
+        },
+        info.user,
+        info.host,
+        info.pid,
+        info.created
+    )
+}
+
+/// A held lock; released (its file removed) on drop.
+pub struct LockGuard {
+    repo: Repository,
+    current: Arc<Mutex<LockId>>,
+    stop: Option<Sender<()>>,
+    refresher: Option<JoinHandle<()>>,
+}
+
+impl LockGuard {
+    /// The current lock file.
+    #[must_use]
+    pub fn id(&self) -> LockId {
+        *self.current.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        self.stop = None;
+        if let Some(t) = self.refresher.take() {
+            let _ = t.join();
+        }
+        let _ = self
+            .repo
+            .backend()
+            .remove(FileType::Lock, &self.id().to_hex());
+    }
+}
+
+impl Repository {
+    /// Every lock file, decoded where possible.
+    ///
+    /// # Errors
+    /// Storage errors while listing.
+    pub fn locks(&self) -> Result<Vec<(LockId, Result<LockInfo>)>> {
+        let ids = self.list_ids(FileType::Lock)?;
+        Ok(ids
+            .into_iter()
+            .map(|id| {
+                let info = self
+                    .load_file(FileType::Lock, FileKind::Lock, &id)
+                    .and_then(|p| LockInfo::decode(&p).map_err(|e| Error::corrupt("lock", id, e)));
+                (LockId(id), info)
+            })
+            .collect())
+    }
+
+    fn conflicts(
+        &self,
+        kind: LockKind,
+        holder: &LockHolder,
+        own: Option<LockId>,
+    ) -> Result<Option<String>> {
+        let t = now();
+        for (id, info) in self.locks()? {
+            if Some(id) == own {
+                continue;
+            }
+            // A lock file that does not decode protects nothing: ignore it
+            // (`rdr unlock` removes it).
+            let Ok(info) = info else { continue };
+            if is_stale(&info, &holder.host, t) {
+                continue;
+            }
+            if kind == LockKind::Exclusive || info.exclusive {
+                return Ok(Some(describe(&info)));
+            }
+        }
+        Ok(None)
+    }
+
+    fn write_lock(&self, info: &LockInfo) -> Result<LockId> {
+        self.save_file(FileType::Lock, FileKind::Lock, &info.encode())
+            .map(LockId)
+    }
+
+    /// Takes a lock, refreshed in the background until the guard is dropped.
+    ///
+    /// # Errors
+    /// [`Error::Locked`] naming the holder of a conflicting live lock.
+    pub fn lock(&self, kind: LockKind, holder: &LockHolder) -> Result<LockGuard> {
+        if let Some(h) = self.conflicts(kind, holder, None)? {
+            return Err(Error::Locked { holder: h });
+        }
+        let created = now();
+        let mut info = LockInfo {
+            exclusive: kind == LockKind::Exclusive,
+            host: holder.host.clone(),
+            pid: holder.pid,
+            user: holder.user.clone(),
+            created,
+            time: created,
+            token: u64::from_le_bytes(crate::crypto::rng::bytes()),
+        };
+        let id = self.write_lock(&info)?;
+        // Someone may have locked between our check and our write: check
+        // again, and back off if so.
+        if let Some(h) = self.conflicts(kind, holder, Some(id))? {
+            let _ = self.backend().remove(FileType::Lock, &id.to_hex());
+            return Err(Error::Locked { holder: h });
+        }
+        let current = Arc::new(Mutex::new(id));
+        let (stop, rx) = crossbeam_channel::bounded::<()>(0);
+        let repo = self.clone();
+        let cur = Arc::clone(&current);
+        let refresher = std::thread::Builder::new()
+            .name("rdr-lock-refresh".into())
+            .spawn(move || {
+                while let Err(RecvTimeoutError::Timeout) =
+                    rx.recv_timeout(Duration::from_secs(REFRESH_SECS))
+                {
+                    info.time = now();
+                    info.token = u64::from_le_bytes(crate::crypto::rng::bytes());
+                    if let Ok(new_id) = repo.write_lock(&info) {
+                        let old = std::mem::replace(
+                            &mut *cur.lock().unwrap_or_else(PoisonError::into_inner),
+                            new_id,
+                        );
+                        let _ = repo.backend().remove(FileType::Lock, &old.to_hex());
+                    }
+                }
+            })
+            .map_err(|e| Error::Io {
+                context: "starting the lock refresher".into(),
+                source: e,
+            })?;
+        Ok(LockGuard {
+            repo: self.clone(),
+            current,
+            stop: Some(stop),
+            refresher: Some(refresher),
+        })
+    }
+
+    /// Removes stale and undecodable lock files; live locks are kept.
+    /// Returns the removed lock ids.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn remove_stale_locks(&self, holder: &LockHolder) -> Result<Vec<LockId>> {
+        let t = now();
+        let mut removed = Vec::new();
+        for (id, info) in self.locks()? {
+            let stale = info.as_ref().map_or(true, |i| is_stale(i, &holder.host, t));
+            if stale {
+                self.backend().remove(FileType::Lock, &id.to_hex())?;
+                removed.push(id);
+            }
+        }
+        Ok(removed)
+    }
+}

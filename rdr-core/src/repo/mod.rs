@@ -1,0 +1,390 @@
+//! The repository: the only module that combines storage, crypto, codec and
+//! format. It loads and saves typed objects; every byte read from storage is
+//! authenticated before it is decoded, and every decode error names the
+//! object it came from.
+
+mod index;
+mod keys;
+mod lock;
+mod packer;
+
+use std::sync::{Arc, OnceLock};
+
+use rayon::prelude::*;
+
+pub use index::{BlobIdSet, DedupSet, Location, MasterIndex};
+pub use keys::{Credential, KeyInfo, NewKey};
+pub use lock::{LockGuard, LockHolder, LockKind, STALE_AFTER_SECS};
+pub use packer::{Packer, PackerOptions};
+
+use crate::backend::{Backend, BackendError, FileType};
+use crate::chunk::{ChunkerConfig, ChunkerParams};
+use crate::codec::{self, FileKind};
+use crate::crypto::keys::MasterKey;
+use crate::error::{Error, Result};
+use crate::format::config::Config;
+use crate::format::index::IndexFile;
+use crate::format::pack::{self, PackEntry};
+use crate::format::{BlobType, FormatError};
+use crate::id::{BlobId, Id, IndexId, KeyId, PackId};
+
+/// Settings chosen at `init`.
+#[derive(Debug, Clone)]
+pub struct InitOptions {
+    /// Chunk size parameters.
+    pub chunker: ChunkerParams,
+    /// zstd level (0 = off).
+    pub compression: i32,
+    /// Target data pack size in bytes.
+    pub pack_size: u32,
+}
+
+impl Default for InitOptions {
+    fn default() -> Self {
+        Self {
+            chunker: ChunkerParams::default(),
+            compression: 3,
+            pack_size: 16 << 20,
+        }
+    }
+}
+
+struct Inner {
+    backend: Arc<dyn Backend>,
+    key: MasterKey,
+    key_id: KeyId,
+    config: Config,
+    chunker: ChunkerConfig,
+    index: OnceLock<Arc<MasterIndex>>,
+}
+
+/// An open (unlocked) repository. Cheap to clone; safe to share across threads.
+#[derive(Clone)]
+pub struct Repository {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Repository {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Repository")
+            .field("location", &self.location())
+            .field("id", &self.inner.config.id)
+            .finish()
+    }
+}
+
+impl Repository {
+    /// Creates a repository on an empty storage location, protected by `first_key`.
+    ///
+    /// Order: layout, key file, then config (a location with a config is a
+    /// repository, so a crash leaves either nothing or a usable repository).
+    ///
+    /// # Errors
+    /// [`Error::RepositoryExists`] when a config or key is already there;
+    /// [`Error::InvalidInput`] for bad options; storage errors.
+    pub fn init(
+        backend: Arc<dyn Backend>,
+        opts: &InitOptions,
+        first_key: &NewKey,
+        holder: &LockHolder,
+    ) -> Result<Self> {
+        let config = Config::new(opts.chunker, opts.compression, opts.pack_size);
+        config
+            .validate()
+            .map_err(|e| Error::InvalidInput(e.to_string()))?;
+        let location = backend.location();
+        let exists = |ft| backend.list(ft).map(|l| !l.is_empty());
+        match exists(FileType::Config) {
+            Ok(true) => return Err(Error::RepositoryExists { location }),
+            Ok(false) | Err(BackendError::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        if exists(FileType::Key).unwrap_or(false) {
+            return Err(Error::RepositoryExists { location });
+        }
+        backend.create_layout()?;
+        let key = MasterKey::generate();
+        let key_file = keys::build_key_file(&key, first_key, holder)?;
+        let key_id = KeyId(Id::hash_of(&key_file));
+        backend.write_new(FileType::Key, &key_id.to_hex(), &key_file)?;
+        let sealed = codec::seal_file(&key, FileKind::Config, &config.encode(), 0);
+        backend.write_new(FileType::Config, "config", &sealed)?;
+        Self::assemble(backend, key, key_id, config)
+    }
+
+    /// Opens a repository with a passphrase or identity.
+    ///
+    /// # Errors
+    /// [`Error::NoRepository`], [`Error::WrongPassword`], or
+    /// [`Error::Corrupt`] when the config does not authenticate.
+    pub fn open(backend: Arc<dyn Backend>, credential: &Credential<'_>) -> Result<Self> {
+        let sealed_config = match backend.read(FileType::Config, "config") {
+            Ok(b) => b,
+            Err(BackendError::NotFound { .. }) => {
+                return Err(Error::NoRepository {
+                    location: backend.location(),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let (key, key_id) = keys::unlock(backend.as_ref(), credential)?;
+        let plain = codec::open_file(&key, FileKind::Config, &sealed_config)
+            .map_err(|e| Error::corrupt("config", "config", e))?;
+        let config = Config::decode(&plain).map_err(|e| Error::corrupt("config", "config", e))?;
+        Self::assemble(backend, key, key_id, config)
+    }
+
+    fn assemble(
+        backend: Arc<dyn Backend>,
+        key: MasterKey,
+        key_id: KeyId,
+        config: Config,
+    ) -> Result<Self> {
+        let chunker = ChunkerConfig::new(config.chunker, &key.chunker).map_err(|m| {
+            Error::corrupt(
+                "config",
+                "config",
+                FormatError::Invalid {
+                    what: "config",
+                    msg: m,
+                },
+            )
+        })?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                backend,
+                key,
+                key_id,
+                config,
+                chunker,
+                index: OnceLock::new(),
+            }),
+        })
+    }
+
+    /// Where the repository lives.
+    #[must_use]
+    pub fn location(&self) -> String {
+        self.inner.backend.location()
+    }
+
+    /// The repository config.
+    #[must_use]
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The id of the key file that opened this repository.
+    #[must_use]
+    pub fn key_id(&self) -> KeyId {
+        self.inner.key_id
+    }
+
+    /// The keyed chunker for this repository.
+    #[must_use]
+    pub fn chunker(&self) -> &ChunkerConfig {
+        &self.inner.chunker
+    }
+
+    /// The id a blob with this plaintext has in this repository.
+    #[must_use]
+    pub fn blob_id(&self, plaintext: &[u8]) -> BlobId {
+        crate::crypto::hash::blob_id(&self.inner.key.id, plaintext)
+    }
+
+    /// Compresses and seals a blob for storing.
+    #[must_use]
+    pub fn seal_blob(&self, blob_type: BlobType, id: &BlobId, plaintext: &[u8]) -> Vec<u8> {
+        codec::seal_blob(
+            &self.inner.key,
+            blob_type,
+            id,
+            plaintext,
+            self.inner.config.compression,
+        )
+    }
+
+    pub(crate) fn backend(&self) -> &Arc<dyn Backend> {
+        &self.inner.backend
+    }
+
+    pub(crate) fn key(&self) -> &MasterKey {
+        &self.inner.key
+    }
+
+    /// Names of all objects of a type, as ids (other names are skipped).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn list_ids(&self, ft: FileType) -> Result<Vec<Id>> {
+        Ok(self
+            .inner
+            .backend
+            .list(ft)?
+            .iter()
+            .filter_map(|n| n.parse().ok())
+            .collect())
+    }
+
+    /// Resolves a unique hex prefix of an object's id.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for no match, [`Error::InvalidInput`] when ambiguous.
+    pub fn find_id(&self, ft: FileType, prefix: &str) -> Result<Id> {
+        let prefix = prefix.to_ascii_lowercase();
+        if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::InvalidInput(format!(
+                "{prefix:?} is not a hex id or id prefix"
+            )));
+        }
+        let matches: Vec<Id> = self
+            .list_ids(ft)?
+            .into_iter()
+            .filter(|id| id.to_hex().starts_with(&prefix))
+            .collect();
+        match matches.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(Error::NotFound(format!(
+                "no {} with id {prefix}",
+                ft.name()
+            ))),
+            _ => Err(Error::InvalidInput(format!(
+                "{} id prefix {prefix} is ambiguous ({} matches)",
+                ft.name(),
+                matches.len()
+            ))),
+        }
+    }
+
+    /// Seals and stores a file, named by the hash of its stored bytes.
+    pub(crate) fn save_file(&self, ft: FileType, kind: FileKind, payload: &[u8]) -> Result<Id> {
+        let sealed = codec::seal_file(
+            &self.inner.key,
+            kind,
+            payload,
+            self.inner.config.compression,
+        );
+        let id = Id::hash_of(&sealed);
+        self.inner.backend.write_new(ft, &id.to_hex(), &sealed)?;
+        Ok(id)
+    }
+
+    /// Loads, verifies the name of, and opens a sealed file.
+    pub(crate) fn load_file(&self, ft: FileType, kind: FileKind, id: &Id) -> Result<Vec<u8>> {
+        let bytes = self.inner.backend.read(ft, &id.to_hex())?;
+        if Id::hash_of(&bytes) != *id {
+            return Err(Error::corrupt(
+                kind.name(),
+                id,
+                FormatError::Invalid {
+                    what: kind.name(),
+                    msg: "content does not match its name (hash mismatch)".into(),
+                },
+            ));
+        }
+        codec::open_file(&self.inner.key, kind, &bytes)
+            .map_err(|e| Error::corrupt(kind.name(), id, e))
+    }
+
+    /// Stores an index file.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn save_index(&self, index: &IndexFile) -> Result<IndexId> {
+        self.save_file(FileType::Index, FileKind::Index, &index.encode())
+            .map(IndexId)
+    }
+
+    /// Loads and decodes one index file.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] naming the file, or storage errors.
+    pub fn load_index_file(&self, id: &IndexId) -> Result<IndexFile> {
+        let plain = self.load_file(FileType::Index, FileKind::Index, &id.0)?;
+        IndexFile::decode(&plain).map_err(|e| Error::corrupt("index file", id, e))
+    }
+
+    /// The master index of all index files, loaded on first use.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] naming a damaged index file, or storage errors.
+    pub fn index(&self) -> Result<Arc<MasterIndex>> {
+        if let Some(i) = self.inner.index.get() {
+            return Ok(Arc::clone(i));
+        }
+        let ids = self.list_ids(FileType::Index)?;
+        let files: Vec<(IndexId, IndexFile)> = ids
+            .par_iter()
+            .map(|id| Ok((IndexId(*id), self.load_index_file(&IndexId(*id))?)))
+            .collect::<Result<_>>()?;
+        let idx = Arc::new(MasterIndex::from_files(&files));
+        Ok(Arc::clone(self.inner.index.get_or_init(|| idx)))
+    }
+
+    /// Reads a pack's header with two ranged reads (after a size lookup).
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] naming the pack, or storage errors.
+    pub fn load_pack_header(&self, id: &PackId) -> Result<Vec<PackEntry>> {
+        let name = id.to_hex();
+        let b = &self.inner.backend;
+        let size = b.stat(FileType::Pack, &name)?;
+        let corrupt = |e| Error::corrupt("pack", id, e);
+        if size < pack::TRAILER_LEN as u64 {
+            return Err(corrupt(FormatError::Truncated {
+                what: "pack",
+                need: pack::TRAILER_LEN,
+                have: size as usize,
+            }));
+        }
+        let trailer = b.read_range(
+            FileType::Pack,
+            &name,
+            size - pack::TRAILER_LEN as u64,
+            pack::TRAILER_LEN as u64,
+        )?;
+        let (hoff, hlen) = pack::parse_trailer(&trailer, size).map_err(corrupt)?;
+        let header = b.read_range(FileType::Pack, &name, hoff, u64::from(hlen))?;
+        codec::open_pack_header(&self.inner.key, &header, hoff).map_err(corrupt)
+    }
+
+    /// Loads a blob through the index and verifies it against its id.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when no index lists it, [`Error::Corrupt`] when it
+    /// fails to open or verify.
+    pub fn load_blob(&self, blob_type: BlobType, id: &BlobId) -> Result<Vec<u8>> {
+        let index = self.index()?;
+        let loc = index
+            .lookup(id)
+            .filter(|l| l.blob_type == blob_type)
+            .ok_or_else(|| {
+                Error::NotFound(format!(
+                    "{} blob {id} is not in the index",
+                    blob_type.name()
+                ))
+            })?;
+        self.load_blob_at(id, &loc)
+    }
+
+    /// Loads a blob from a known location.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] naming the blob and its pack, or storage errors.
+    pub fn load_blob_at(&self, id: &BlobId, loc: &Location) -> Result<Vec<u8>> {
+        let sealed = self.inner.backend.read_range(
+            FileType::Pack,
+            &loc.pack.to_hex(),
+            u64::from(loc.offset),
+            u64::from(loc.length),
+        )?;
+        codec::open_blob(&self.inner.key, loc.blob_type, id, &sealed, loc.raw_length)
+            .map_err(|e| Error::corrupt("blob", format!("{id} (in pack {})", loc.pack.short()), e))
+    }
+
+    /// A packer that writes new packs to this repository.
+    #[must_use]
+    pub fn packer(&self, opts: PackerOptions) -> Packer {
+        Packer::new(self.clone(), opts)
+    }
+}

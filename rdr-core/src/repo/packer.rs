@@ -1,0 +1,301 @@
+//! The packer: takes sealed blobs from many threads, fills packs, and
+//! uploads finished packs on background threads while others fill.
+//!
+//! * Each blob goes to one of several open packs of its type, chosen by a
+//!   keyed hash of its id, so a pack's blob sizes do not reveal a file's
+//!   chunk-size sequence.
+//! * Bytes of finished packs waiting for or in upload are bounded; `add`
+//!   blocks while the bound is reached.
+//! * Data and tree blobs never share a pack.
+
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use super::Repository;
+use crate::backend::{BackendError, FileType};
+use crate::codec;
+use crate::error::{Error, Result};
+use crate::format::BlobType;
+use crate::format::index::{IndexBlob, IndexPack};
+use crate::format::pack::PackEntry;
+use crate::id::{BlobId, Id, PackId};
+
+/// Packer tuning.
+#[derive(Debug, Clone)]
+pub struct PackerOptions {
+    /// Open data packs that blobs are spread across.
+    pub open_data_packs: usize,
+    /// Upload threads.
+    pub uploaders: usize,
+    /// Bound on bytes of finished packs queued or uploading.
+    pub max_bytes_in_flight: u64,
+}
+
+impl Default for PackerOptions {
+    fn default() -> Self {
+        Self {
+            open_data_packs: 2,
+            uploaders: 2,
+            max_bytes_in_flight: 32 << 20,
+        }
+    }
+}
+
+#[derive(Default)]
+struct OpenPack {
+    buf: Vec<u8>,
+    entries: Vec<PackEntry>,
+}
+
+struct FinishedPack {
+    id: PackId,
+    bytes: Vec<u8>,
+    index: IndexPack,
+}
+
+#[derive(Default)]
+struct Shared {
+    error: Mutex<Option<Error>>,
+    done: Mutex<Vec<IndexPack>>,
+    inflight: Mutex<u64>,
+    inflight_cv: Condvar,
+    stats: Mutex<PackerStats>,
+}
+
+/// Counters of a packer.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PackerStats {
+    /// Blobs added.
+    pub blobs: u64,
+    /// Packs uploaded.
+    pub packs: u64,
+    /// Bytes of packs uploaded.
+    pub bytes: u64,
+}
+
+/// Fills and uploads packs. See the module docs.
+pub struct Packer {
+    repo: Repository,
+    opts: PackerOptions,
+    data: Vec<Mutex<OpenPack>>,
+    tree: Mutex<OpenPack>,
+    tx: Option<Sender<FinishedPack>>,
+    workers: Vec<JoinHandle<()>>,
+    shared: Arc<Shared>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Packer {
+    pub(super) fn new(repo: Repository, mut opts: PackerOptions) -> Self {
+        opts.open_data_packs = opts.open_data_packs.max(1);
+        opts.uploaders = opts.uploaders.max(1);
+        let (tx, rx) = crossbeam_channel::unbounded::<FinishedPack>();
+        let shared = Arc::new(Shared::default());
+        let workers = (0..opts.uploaders)
+            .map(|i| {
+                let rx: Receiver<FinishedPack> = rx.clone();
+                let shared = Arc::clone(&shared);
+                let backend = Arc::clone(repo.backend());
+                std::thread::Builder::new()
+                    .name(format!("rdr-upload-{i}"))
+                    .spawn(move || {
+                        for p in rx {
+                            let len = p.bytes.len() as u64;
+                            let res = backend.write_new(FileType::Pack, &p.id.to_hex(), &p.bytes);
+                            drop(p.bytes);
+                            match res {
+                                // Same name means same bytes: a retry after a crash.
+                                Ok(()) | Err(BackendError::AlreadyExists { .. }) => {
+                                    lock(&shared.done).push(p.index);
+                                    let mut s = lock(&shared.stats);
+                                    s.packs += 1;
+                                    s.bytes += len;
+                                }
+                                Err(e) => {
+                                    lock(&shared.error).get_or_insert(Error::Backend(e));
+                                }
+                            }
+                            *lock(&shared.inflight) -= len;
+                            shared.inflight_cv.notify_all();
+                        }
+                    })
+                    .ok()
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .flatten()
+            .collect();
+        let data = (0..opts.open_data_packs)
+            .map(|_| Mutex::new(OpenPack::default()))
+            .collect();
+        Self {
+            repo,
+            opts,
+            data,
+            tree: Mutex::new(OpenPack::default()),
+            tx: Some(tx),
+            workers,
+            shared,
+        }
+    }
+
+    fn check_error(&self) -> Result<()> {
+        match lock(&self.shared.error).take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn slot(&self, id: &BlobId) -> &Mutex<OpenPack> {
+        let h = blake3::keyed_hash(self.repo.key().pack_order.expose(), &id.0.0);
+        let i = usize::from(h.as_bytes()[0]) % self.data.len();
+        &self.data[i]
+    }
+
+    /// Adds a sealed blob. Blocks while too many bytes are waiting for upload.
+    ///
+    /// # Errors
+    /// The first upload error of any background upload, or
+    /// [`Error::InvalidInput`] for a blob above 4 GiB.
+    pub fn add(
+        &self,
+        blob_type: BlobType,
+        id: BlobId,
+        sealed: &[u8],
+        raw_length: u32,
+    ) -> Result<()> {
+        self.check_error()?;
+        let length = u32::try_from(sealed.len())
+            .map_err(|_| Error::InvalidInput("blob larger than 4 GiB".into()))?;
+        let (slot, target) = match blob_type {
+            BlobType::Data => (self.slot(&id), self.repo.config().data_pack_size),
+            BlobType::Tree => (&self.tree, self.repo.config().tree_pack_size),
+        };
+        let full = {
+            let mut p = lock(slot);
+            let offset = u32::try_from(p.buf.len())
+                .map_err(|_| Error::InvalidInput("pack beyond 4 GiB".into()))?;
+            if p.buf.capacity() == 0 {
+                p.buf.reserve(target as usize + (target as usize >> 4));
+            }
+            p.buf.extend_from_slice(sealed);
+            p.entries.push(PackEntry {
+                blob_type,
+                id,
+                offset,
+                length,
+                raw_length,
+            });
+            if p.buf.len() >= target as usize {
+                Some(std::mem::take(&mut *p))
+            } else {
+                None
+            }
+        };
+        lock(&self.shared.stats).blobs += 1;
+        if let Some(p) = full {
+            self.ship(p)?;
+        }
+        Ok(())
+    }
+
+    fn ship(&self, mut p: OpenPack) -> Result<()> {
+        if p.entries.is_empty() {
+            return Ok(());
+        }
+        p.buf
+            .extend_from_slice(&codec::seal_pack_header(self.repo.key(), &p.entries));
+        let id = PackId(Id::hash_of(&p.buf));
+        let index = IndexPack {
+            id,
+            blobs: p
+                .entries
+                .iter()
+                .map(|e| IndexBlob {
+                    blob_type: e.blob_type,
+                    id: e.id,
+                    offset: e.offset,
+                    length: e.length,
+                    raw_length: e.raw_length,
+                })
+                .collect(),
+        };
+        let len = p.buf.len() as u64;
+        {
+            let mut inflight = lock(&self.shared.inflight);
+            while *inflight > 0 && *inflight + len > self.opts.max_bytes_in_flight {
+                inflight = self
+                    .shared
+                    .inflight_cv
+                    .wait(inflight)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+            *inflight += len;
+        }
+        let tx = self
+            .tx
+            .as_ref()
+            .ok_or_else(|| Error::InvalidInput("packer already finished".into()))?;
+        tx.send(FinishedPack {
+            id,
+            bytes: p.buf,
+            index,
+        })
+        .map_err(|_| Error::InvalidInput("upload threads stopped".into()))?;
+        self.check_error()
+    }
+
+    /// Index entries of the packs uploaded so far (taken out of the packer),
+    /// so a long backup can write index files as it goes.
+    pub fn drain_uploaded(&self) -> Vec<IndexPack> {
+        std::mem::take(&mut *lock(&self.shared.done))
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> PackerStats {
+        *lock(&self.shared.stats)
+    }
+
+    /// Ships the partly filled packs, waits for every upload, and returns
+    /// the index entries of all packs not yet drained.
+    ///
+    /// # Errors
+    /// The first upload error.
+    pub fn finish(mut self) -> Result<Vec<IndexPack>> {
+        let mut pending: Vec<OpenPack> = self
+            .data
+            .iter()
+            .map(|m| std::mem::take(&mut *lock(m)))
+            .collect();
+        pending.push(std::mem::take(&mut *lock(&self.tree)));
+        let mut first_err = None;
+        for p in pending {
+            if let Err(e) = self.ship(p) {
+                first_err.get_or_insert(e);
+            }
+        }
+        self.tx = None;
+        for w in self.workers.drain(..) {
+            let _ = w.join();
+        }
+        if let Some(e) = first_err {
+            return Err(e);
+        }
+        self.check_error()?;
+        Ok(self.drain_uploaded())
+    }
+}
+
+impl Drop for Packer {
+    fn drop(&mut self) {
+        self.tx = None;
+        for w in self.workers.drain(..) {
+            let _ = w.join();
+        }
+    }
+}
