@@ -1,1 +1,23 @@
-fn main() {}
+//! `rdr`: the command-line interface over rdr-core's public API.
+//!
+//! This binary only parses arguments, gathers credentials and renders
+//! reports; all logic lives in rdr-core.
+
+mod cli;
+mod cmd;
+mod credentials;
+mod exit;
+
+use clap::Parser;
+
+fn main() {
+    let args = cli::Args::parse();
+    let code = match cmd::run(&args) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("rdr: error: {e:#}");
+            exit::code_for(&e)
+        }
+    };
+    std::process::exit(code);
+}

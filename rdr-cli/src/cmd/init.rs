@@ -1,0 +1,44 @@
+//! `rdr init`
+
+use anyhow::{Context, Result};
+use rdr_core::{InitOptions, LockHolder, NewKey, Repository};
+use zeroize::Zeroizing;
+
+use super::{backend, parse_size};
+use crate::cli::{Args, InitArgs};
+use crate::credentials;
+
+pub fn run(args: &Args, a: &InitArgs) -> Result<()> {
+    let size32 = |s: &str, what: &str| -> Result<u32> {
+        u32::try_from(parse_size(s)?).with_context(|| format!("{what} {s} is too large"))
+    };
+    let opts = InitOptions {
+        chunker: rdr_core::chunk::ChunkerParams {
+            min: size32(&a.chunk_min, "minimum chunk size")?,
+            avg: size32(&a.chunk_avg, "average chunk size")?,
+            max: size32(&a.chunk_max, "maximum chunk size")?,
+        },
+        compression: a.compression,
+        pack_size: size32(&a.pack_size, "pack size")?,
+    };
+    let backend = backend(args)?;
+    let recipients = credentials::recipients(&a.recipients, a.recipients_file.as_deref())?;
+    let key = if recipients.is_empty() {
+        let pw = credentials::password(args, true)?;
+        NewKey::Passphrase {
+            passphrase: Zeroizing::new(pw.to_string()),
+            log_n: a.kdf.kdf_log_n,
+        }
+    } else {
+        NewKey::Recipients(recipients)
+    };
+    let repo = Repository::init(backend, &opts, &key, &LockHolder::current())?;
+    eprintln!(
+        "created repository {} at {}",
+        repo.config().id.short(),
+        repo.location()
+    );
+    eprintln!("keep the password (or identity) safe: without it the data cannot be recovered");
+    println!("{}", repo.config().id);
+    Ok(())
+}

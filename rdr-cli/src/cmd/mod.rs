@@ -1,0 +1,120 @@
+//! One module per command; each turns arguments into rdr-core calls and
+//! renders the result.
+
+mod cat;
+mod init;
+mod key;
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use rdr_core::backend::{Backend, LocalBackend};
+use rdr_core::{Credential, Repository};
+
+use crate::cli::{Args, Command};
+use crate::credentials;
+
+/// Runs the parsed command.
+pub fn run(args: &Args) -> Result<()> {
+    match &args.command {
+        Command::Init(a) => init::run(args, a),
+        Command::Key(k) => key::run(args, k),
+        Command::Cat(c) => cat::run(args, c),
+        Command::Unlock => {
+            let repo = open(args)?;
+            let removed = repo.remove_stale_locks(&rdr_core::LockHolder::current())?;
+            eprintln!("removed {} stale lock(s)", removed.len());
+            for id in removed {
+                println!("{id}");
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The storage named by -r/--repo.
+pub fn backend(args: &Args) -> Result<Arc<dyn Backend>> {
+    let Some(loc) = &args.repo else {
+        bail!("no repository given: use -r/--repo or set RDR_REPOSITORY");
+    };
+    let path = loc.strip_prefix("local:").unwrap_or(loc);
+    if let Some((scheme, _)) = path.split_once("://") {
+        bail!(
+            "repository location scheme {scheme}:// is not supported by this build; give a local directory"
+        );
+    }
+    Ok(Arc::new(
+        LocalBackend::new(path).with_context(|| format!("repository {loc}"))?,
+    ))
+}
+
+/// Opens the repository with the identity file if one is given, else the password.
+pub fn open(args: &Args) -> Result<Repository> {
+    let backend = backend(args)?;
+    if let Some(f) = &args.identity_file {
+        let ids = credentials::identities(f)?;
+        return Ok(Repository::open(backend, &Credential::Identities(&ids))?);
+    }
+    // Fail fast with the right exit code before asking for a password.
+    if backend
+        .list(rdr_core::backend::FileType::Config)
+        .map(|l| l.is_empty())
+        .unwrap_or(true)
+    {
+        return Err(rdr_core::Error::NoRepository {
+            location: backend.location(),
+        }
+        .into());
+    }
+    let pw = credentials::password(args, false)?;
+    Ok(Repository::open(backend, &Credential::Passphrase(&pw))?)
+}
+
+/// Parses a size such as `512KiB`, `16MiB`, `1M`, `4096`.
+pub fn parse_size(s: &str) -> Result<u64> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().with_context(|| format!("invalid size {s:?}"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        _ => bail!("invalid size unit in {s:?} (use B, KiB, MiB, GiB, TiB)"),
+    };
+    n.checked_mul(mult)
+        .with_context(|| format!("size {s:?} overflows"))
+}
+
+/// Formats a byte count for people.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("512KiB").unwrap(), 512 << 10);
+        assert_eq!(parse_size("16MiB").unwrap(), 16 << 20);
+        assert_eq!(parse_size("4096").unwrap(), 4096);
+        assert!(parse_size("12XB").is_err());
+        assert!(parse_size("").is_err());
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+    }
+}

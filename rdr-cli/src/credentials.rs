@@ -1,0 +1,137 @@
+//! Gathering secrets: passwords from a file, a command, RDR_PASSWORD or a
+//! terminal prompt; identities from an age identity file. Secrets never come
+//! from argv and never appear in messages.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result, bail};
+use zeroize::Zeroizing;
+
+use crate::cli::Args;
+
+fn first_line(text: &str) -> Zeroizing<String> {
+    Zeroizing::new(text.lines().next().unwrap_or("").to_owned())
+}
+
+/// Reads the first line of a password file.
+pub fn read_password_file(path: &Path) -> Result<Zeroizing<String>> {
+    let text = Zeroizing::new(
+        std::fs::read_to_string(path)
+            .with_context(|| format!("reading password file {}", path.display()))?,
+    );
+    let pw = first_line(&text);
+    if pw.is_empty() {
+        bail!("password file {} is empty", path.display());
+    }
+    Ok(pw)
+}
+
+fn run_password_command(cmd: &str) -> Result<Zeroizing<String>> {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(Stdio::inherit())
+        .stderr(Stdio::inherit())
+        .output()
+        .context("running the password command")?;
+    if !out.status.success() {
+        bail!("the password command failed ({})", out.status);
+    }
+    let text = Zeroizing::new(
+        String::from_utf8(out.stdout).context("the password command printed non-UTF-8 output")?,
+    );
+    let pw = first_line(&text);
+    if pw.is_empty() {
+        bail!("the password command printed nothing");
+    }
+    Ok(pw)
+}
+
+fn prompt(message: &str) -> Result<Zeroizing<String>> {
+    Ok(Zeroizing::new(
+        rpassword::prompt_password(message).context("reading the password from the terminal")?,
+    ))
+}
+
+fn interactive() -> bool {
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
+/// The password that opens (or, for `init`, protects) the repository.
+pub fn password(args: &Args, confirm: bool) -> Result<Zeroizing<String>> {
+    if let Some(f) = &args.password_file {
+        return read_password_file(f);
+    }
+    if let Some(c) = &args.password_command {
+        return run_password_command(c);
+    }
+    if let Ok(p) = std::env::var("RDR_PASSWORD") {
+        if !p.is_empty() {
+            return Ok(Zeroizing::new(p));
+        }
+    }
+    if interactive() {
+        let p = prompt("enter password for repository: ")?;
+        if confirm {
+            let again = prompt("enter password again: ")?;
+            if *again != *p {
+                bail!("passwords do not match");
+            }
+        }
+        if p.is_empty() {
+            bail!("empty password");
+        }
+        return Ok(p);
+    }
+    bail!(
+        "no password given: use --password-file, --password-command, RDR_PASSWORD_FILE, RDR_PASSWORD_COMMAND or RDR_PASSWORD, or run on a terminal"
+    )
+}
+
+/// A new password for `key add` / `key passwd`.
+pub fn new_password(file: Option<&Path>) -> Result<Zeroizing<String>> {
+    if let Some(f) = file {
+        return read_password_file(f);
+    }
+    if interactive() {
+        let p = prompt("enter new password: ")?;
+        let again = prompt("enter new password again: ")?;
+        if *again != *p {
+            bail!("passwords do not match");
+        }
+        if p.is_empty() {
+            bail!("empty password");
+        }
+        return Ok(p);
+    }
+    bail!("no new password given: use --new-password-file, or run on a terminal")
+}
+
+/// Parses age recipients from flags and a recipients file.
+pub fn recipients(list: &[String], file: Option<&Path>) -> Result<Vec<rdr_core::Recipient>> {
+    let mut all: Vec<String> = list.to_vec();
+    if let Some(f) = file {
+        let text = std::fs::read_to_string(f)
+            .with_context(|| format!("reading recipients file {}", f.display()))?;
+        all.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_owned),
+        );
+    }
+    all.iter()
+        .map(|r| rdr_core::parse_recipient(r).map_err(anyhow::Error::from))
+        .collect()
+}
+
+/// Loads an age identity file.
+pub fn identities(path: &Path) -> Result<rdr_core::Identities> {
+    let text = Zeroizing::new(
+        std::fs::read_to_string(path)
+            .with_context(|| format!("reading identity file {}", path.display()))?,
+    );
+    rdr_core::Identities::parse(&text).with_context(|| format!("identity file {}", path.display()))
+}

@@ -1,0 +1,27 @@
+//! Exit codes (documented in the README; restic's where they overlap).
+
+use rdr_core::ErrorKind;
+
+/// Fatal error.
+pub const FATAL: i32 = 1;
+/// No repository at the location.
+pub const NO_REPOSITORY: i32 = 10;
+/// Lock could not be taken.
+pub const LOCKED: i32 = 11;
+/// Wrong password or identity.
+pub const WRONG_PASSWORD: i32 = 12;
+
+/// The exit code for an error chain: the first rdr-core error decides.
+pub fn code_for(e: &anyhow::Error) -> i32 {
+    for cause in e.chain() {
+        if let Some(err) = cause.downcast_ref::<rdr_core::Error>() {
+            return match err.kind() {
+                ErrorKind::NoRepository => NO_REPOSITORY,
+                ErrorKind::Locked => LOCKED,
+                ErrorKind::WrongPassword => WRONG_PASSWORD,
+                _ => FATAL,
+            };
+        }
+    }
+    FATAL
+}
