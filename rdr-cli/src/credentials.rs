@@ -67,10 +67,10 @@ pub fn password(args: &Args, confirm: bool) -> Result<Zeroizing<String>> {
     if let Some(c) = &args.password_command {
         return run_password_command(c);
     }
-    if let Ok(p) = std::env::var("RDR_PASSWORD") {
-        if !p.is_empty() {
-            return Ok(Zeroizing::new(p));
-        }
+    if let Ok(p) = std::env::var("RDR_PASSWORD")
+        && !p.is_empty()
+    {
+        return Ok(Zeroizing::new(p));
     }
     if interactive() {
         let p = prompt("enter password for repository: ")?;

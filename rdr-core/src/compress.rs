@@ -23,15 +23,14 @@ pub fn encode(data: &[u8], level: i32) -> Vec<u8> {
             Ok(c) => c.len() < sample.len() - sample.len() / 32,
             Err(_) => false,
         };
-        if worth_it {
-            if let Ok(c) = zstd::bulk::compress(data, level) {
-                if c.len() + 1 < data.len() + 1 {
-                    let mut out = Vec::with_capacity(c.len() + 1);
-                    out.push(CODEC_ZSTD);
-                    out.extend_from_slice(&c);
-                    return out;
-                }
-            }
+        if worth_it
+            && let Ok(c) = zstd::bulk::compress(data, level)
+            && c.len() < data.len()
+        {
+            let mut out = Vec::with_capacity(c.len() + 1);
+            out.push(CODEC_ZSTD);
+            out.extend_from_slice(&c);
+            return out;
         }
     }
     let mut out = Vec::with_capacity(data.len() + 1);
@@ -63,14 +62,14 @@ pub fn decode(encoded: &[u8], max_len: usize) -> Result<Vec<u8>, FormatError> {
             Ok(payload.to_vec())
         }
         CODEC_ZSTD => {
-            if let Ok(Some(n)) = zstd::zstd_safe::get_frame_content_size(payload) {
-                if n > max_len as u64 {
-                    return Err(FormatError::TooLarge {
-                        what: "zstd frame",
-                        len: n,
-                        max: max_len as u64,
-                    });
-                }
+            if let Ok(Some(n)) = zstd::zstd_safe::get_frame_content_size(payload)
+                && n > max_len as u64
+            {
+                return Err(FormatError::TooLarge {
+                    what: "zstd frame",
+                    len: n,
+                    max: max_len as u64,
+                });
             }
             zstd::bulk::decompress(payload, max_len)
                 .map_err(|e| FormatError::Decompress(e.to_string()))

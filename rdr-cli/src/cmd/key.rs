@@ -39,8 +39,8 @@ pub fn run(args: &Args, cmd: &KeyCommand) -> Result<()> {
                 return Ok(());
             }
             println!(
-                "{:<2}{:<10} {:<11} {:<20} {:<24} {}",
-                "", "id", "kind", "created (UTC)", "user@host", "recipients"
+                "  {:<10} {:<11} {:<20} {:<24} recipients",
+                "id", "kind", "created (UTC)", "user@host"
             );
             for k in keys {
                 let mark = if k.current { "*" } else { " " };

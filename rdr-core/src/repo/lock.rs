@@ -263,3 +263,111 @@ impl Repository {
         Ok(removed)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::backend::MemoryBackend;
+    use crate::repo::{InitOptions, NewKey};
+
+    fn repo() -> Repository {
+        let key = NewKey::Passphrase {
+            passphrase: "pw".to_owned().into(),
+            log_n: 10,
+        };
+        Repository::init(
+            Arc::new(MemoryBackend::new().unwrap()),
+            &InitOptions::default(),
+            &key,
+            &LockHolder::current(),
+        )
+        .unwrap()
+    }
+
+    fn other_host() -> LockHolder {
+        LockHolder {
+            host: "elsewhere".into(),
+            user: "op".into(),
+            pid: 1,
+        }
+    }
+
+    #[test]
+    fn exclusive_excludes_everyone_shared_share() {
+        let r = repo();
+        let me = LockHolder::current();
+        let s1 = r.lock(LockKind::Shared, &me).unwrap();
+        let s2 = r.lock(LockKind::Shared, &other_host()).unwrap();
+        let e = r.lock(LockKind::Exclusive, &other_host());
+        assert!(matches!(e, Err(Error::Locked { .. })));
+        drop((s1, s2));
+        assert!(
+            r.locks().unwrap().is_empty(),
+            "dropping a guard removes its lock"
+        );
+        let ex = r.lock(LockKind::Exclusive, &me).unwrap();
+        match r.lock(LockKind::Shared, &other_host()) {
+            Err(Error::Locked { holder }) => assert!(holder.contains("exclusive"), "{holder}"),
+            other => panic!("expected Locked, got {:?}", other.map(|g| g.id())),
+        }
+        assert_eq!(
+            r.remove_stale_locks(&me).unwrap().len(),
+            0,
+            "a live lock is not stale"
+        );
+        drop(ex);
+    }
+
+    #[test]
+    fn stale_locks_are_ignored_and_removed() {
+        let r = repo();
+        let me = LockHolder::current();
+        let t = now();
+        // a dead process on this host
+        let dead = LockInfo {
+            exclusive: true,
+            host: me.host.clone(),
+            pid: u32::MAX - 7,
+            user: "x".into(),
+            created: t,
+            time: t,
+            token: 1,
+        };
+        // a lock from another host not refreshed for too long
+        let old = LockInfo {
+            exclusive: true,
+            host: "elsewhere".into(),
+            pid: 1,
+            user: "y".into(),
+            created: 0,
+            time: t - STALE_AFTER_SECS - 1,
+            token: 2,
+        };
+        // a live lock from another host
+        let live = LockInfo {
+            exclusive: false,
+            host: "elsewhere".into(),
+            pid: 1,
+            user: "z".into(),
+            created: t,
+            time: t,
+            token: 3,
+        };
+        for l in [&dead, &old] {
+            assert!(is_stale(l, &me.host, t));
+            r.write_lock(l).unwrap();
+        }
+        assert!(!is_stale(&live, &me.host, t));
+        let live_id = r.write_lock(&live).unwrap();
+        // stale exclusive locks do not block a shared lock
+        drop(r.lock(LockKind::Shared, &me).unwrap());
+        // but the live shared lock blocks an exclusive one
+        assert!(r.lock(LockKind::Exclusive, &me).is_err());
+        let removed = r.remove_stale_locks(&me).unwrap();
+        assert_eq!(removed.len(), 2);
+        let left: Vec<LockId> = r.locks().unwrap().into_iter().map(|(id, _)| id).collect();
+        assert_eq!(left, vec![LockId(live_id.0)]);
+    }
+}
