@@ -62,7 +62,7 @@ pub enum Error {
         holder: String,
     },
     /// A repository object is corrupt.
-    #[error("{kind} {id}: {source}")]
+    #[error("{}: {source}", object_name(kind, id))]
     Corrupt {
         /// Object kind ("pack", "index file", "blob", ...).
         kind: &'static str,
@@ -96,6 +96,10 @@ pub enum Error {
         /// The I/O error.
         source: std::io::Error,
     },
+}
+
+fn object_name(kind: &str, id: &str) -> String {
+    if id.is_empty() || id == kind { kind.to_owned() } else { format!("{kind} {id}") }
 }
 
 impl Error {

@@ -84,8 +84,8 @@ pub enum FormatError {
     /// A zstd frame failed to decompress.
     #[error("decompression failed: {0}")]
     Decompress(String),
-    /// Authentication of sealed bytes failed.
-    #[error("{what}: authentication failed (corrupted, or not sealed by this repository's key)")]
+    /// Authentication of sealed bytes failed (the object is named by the caller).
+    #[error("authentication failed (corrupted, or not sealed by this repository's key)")]
     Unauthenticated {
         /// What was being opened.
         what: &'static str,

@@ -98,6 +98,12 @@ pub struct MasterIndex {
     obsolete: HashSet<PackId>,
 }
 
+impl std::fmt::Debug for MasterIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MasterIndex({} blobs, {} packs)", self.len(), self.packs.len())
+    }
+}
+
 impl MasterIndex {
     /// Builds the index from decoded index files. A file that another file
     /// supersedes is skipped (a compaction that crashed before deleting it);

@@ -388,3 +388,110 @@ impl Repository {
         Packer::new(self.clone(), opts)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::MemoryBackend;
+
+    fn setup() -> (Arc<MemoryBackend>, Repository, BlobId, PackId) {
+        let backend = Arc::new(MemoryBackend::new().unwrap());
+        let key = NewKey::Passphrase {
+            passphrase: "pw".to_owned().into(),
+            log_n: 10,
+        };
+        let r = Repository::init(
+            backend.clone(),
+            &InitOptions::default(),
+            &key,
+            &LockHolder::current(),
+        )
+        .unwrap();
+        let data = b"some data".repeat(100);
+        let id = r.blob_id(&data);
+        let p = r.packer(PackerOptions::default());
+        p.add(
+            BlobType::Data,
+            id,
+            &r.seal_blob(BlobType::Data, &id, &data),
+            data.len() as u32,
+        )
+        .unwrap();
+        let mut f = IndexFile::new();
+        f.packs = p.finish().unwrap();
+        let pack = f.packs[0].id;
+        r.save_index(&f).unwrap();
+        (backend, r, id, pack)
+    }
+
+    fn reopen(b: &Arc<MemoryBackend>) -> Repository {
+        Repository::open(b.clone(), &Credential::Passphrase("pw")).unwrap()
+    }
+
+    #[test]
+    fn damaged_pack_is_named() {
+        let (b, _r, id, pack) = setup();
+        let mut bytes = b.read(FileType::Pack, &pack.to_hex()).unwrap();
+        bytes[5] ^= 0x40;
+        b.remove(FileType::Pack, &pack.to_hex()).unwrap();
+        b.write_new(FileType::Pack, &pack.to_hex(), &bytes).unwrap();
+        let err = reopen(&b).load_blob(BlobType::Data, &id).unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Corrupt);
+        assert!(err.to_string().contains(&pack.short()), "{err}");
+        // the header is intact, so it still lists the blob
+        assert_eq!(reopen(&b).load_pack_header(&pack).unwrap().len(), 1);
+        // truncated pack: header unreadable, error names the pack
+        b.remove(FileType::Pack, &pack.to_hex()).unwrap();
+        b.write_new(FileType::Pack, &pack.to_hex(), &bytes[..bytes.len() - 3])
+            .unwrap();
+        let err = reopen(&b).load_pack_header(&pack).unwrap_err();
+        assert!(
+            err.to_string().starts_with(&format!("pack {pack}")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn damaged_index_and_config_are_named() {
+        let (b, r, _id, _pack) = setup();
+        let idx = r.list_ids(FileType::Index).unwrap()[0];
+        let mut bytes = b.read(FileType::Index, &idx.to_hex()).unwrap();
+        bytes[30] ^= 1;
+        b.remove(FileType::Index, &idx.to_hex()).unwrap();
+        b.write_new(FileType::Index, &idx.to_hex(), &bytes).unwrap();
+        let err = reopen(&b).index().unwrap_err();
+        assert!(err.to_string().contains(&idx.to_hex()), "{err}");
+        assert!(err.to_string().contains("hash mismatch"), "{err}");
+
+        let mut cfg = b.read(FileType::Config, "config").unwrap();
+        let last = cfg.len() - 1;
+        cfg[last] ^= 1;
+        b.remove(FileType::Config, "config").unwrap();
+        b.write_new(FileType::Config, "config", &cfg).unwrap();
+        let err = Repository::open(b.clone(), &Credential::Passphrase("pw")).unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Corrupt);
+        assert!(err.to_string().starts_with("config: authentication failed"), "{err}");
+    }
+
+    #[test]
+    fn find_id_prefixes() {
+        let (_b, r, _id, pack) = setup();
+        assert_eq!(
+            r.find_id(FileType::Pack, &pack.to_hex()[..6]).unwrap(),
+            pack.0
+        );
+        assert_eq!(
+            r.find_id(FileType::Pack, "0000000000")
+                .map_err(|e| e.kind()),
+            Err(crate::ErrorKind::NotFound)
+        );
+        assert_eq!(
+            r.find_id(FileType::Pack, "xyz").map_err(|e| e.kind()),
+            Err(crate::ErrorKind::InvalidInput)
+        );
+        let missing = r
+            .load_blob(BlobType::Data, &BlobId(Id([1; 32])))
+            .unwrap_err();
+        assert_eq!(missing.kind(), crate::ErrorKind::NotFound);
+    }
+}

@@ -299,3 +299,194 @@ impl Drop for Packer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::backend::MemoryBackend;
+    use crate::format::index::IndexFile;
+    use crate::repo::{InitOptions, LockHolder, NewKey};
+
+    fn repo() -> Repository {
+        let key = NewKey::Passphrase {
+            passphrase: "pw".to_owned().into(),
+            log_n: 10,
+        };
+        let opts = InitOptions {
+            pack_size: 1 << 20,
+            compression: 0,
+            ..InitOptions::default()
+        };
+        Repository::init(
+            Arc::new(MemoryBackend::new().unwrap()),
+            &opts,
+            &key,
+            &LockHolder::current(),
+        )
+        .unwrap()
+    }
+
+    fn blob(i: u32, len: usize) -> Vec<u8> {
+        let mut v = vec![0u8; len];
+        blake3::Hasher::new()
+            .update(&i.to_le_bytes())
+            .finalize_xof()
+            .fill(&mut v);
+        v
+    }
+
+    #[test]
+    fn many_threads_types_apart_everything_readable() {
+        let r = repo();
+        let packer = r.packer(PackerOptions {
+            open_data_packs: 3,
+            uploaders: 2,
+            max_bytes_in_flight: 2 << 20,
+        });
+        std::thread::scope(|s| {
+            for t in 0..4u32 {
+                let (packer, r) = (&packer, &r);
+                s.spawn(move || {
+                    for i in 0..60u32 {
+                        let n = t * 1000 + i;
+                        let (bt, data) = if i % 10 == 0 {
+                            (BlobType::Tree, blob(n, 3000))
+                        } else {
+                            (BlobType::Data, blob(n, 20_000 + (n as usize * 37) % 50_000))
+                        };
+                        let id = r.blob_id(&data);
+                        packer
+                            .add(bt, id, &r.seal_blob(bt, &id, &data), data.len() as u32)
+                            .unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(packer.stats().blobs, 240);
+        let packs = packer.finish().unwrap();
+        assert!(packs.len() >= 4, "{} packs", packs.len());
+        let mut index = IndexFile::new();
+        index.packs = packs.clone();
+        r.save_index(&index).unwrap();
+        let r = Repository::open(
+            Arc::clone(r.backend()),
+            &crate::repo::Credential::Passphrase("pw"),
+        )
+        .unwrap();
+        let mut seen = 0;
+        for p in &packs {
+            let header = r.load_pack_header(&p.id).unwrap();
+            let types: HashSet<BlobType> = header.iter().map(|e| e.blob_type).collect();
+            assert_eq!(types.len(), 1, "pack {} mixes data and tree blobs", p.id);
+            for e in header {
+                let data = r.load_blob(e.blob_type, &e.id).unwrap();
+                assert_eq!(data.len() as u32, e.raw_length);
+                seen += 1;
+            }
+        }
+        assert_eq!(seen, 240);
+    }
+
+    #[test]
+    fn one_files_chunks_are_spread_over_packs() {
+        let r = repo();
+        let packer = r.packer(PackerOptions {
+            open_data_packs: 4,
+            ..PackerOptions::default()
+        });
+        for i in 0..40 {
+            let data = blob(i, 10_000);
+            let id = r.blob_id(&data);
+            packer
+                .add(
+                    BlobType::Data,
+                    id,
+                    &r.seal_blob(BlobType::Data, &id, &data),
+                    10_000,
+                )
+                .unwrap();
+        }
+        let packs = packer.finish().unwrap();
+        assert!(
+            packs.len() >= 3,
+            "40 chunks of one file should land in several packs, got {}",
+            packs.len()
+        );
+    }
+
+    #[test]
+    fn upload_error_is_reported() {
+        struct Failing;
+        impl crate::backend::Backend for Failing {
+            fn location(&self) -> String {
+                "failing".into()
+            }
+            fn create_layout(&self) -> crate::backend::BackendResult<()> {
+                Ok(())
+            }
+            fn list(&self, _: FileType) -> crate::backend::BackendResult<Vec<String>> {
+                Ok(vec![])
+            }
+            fn stat(&self, _: FileType, n: &str) -> crate::backend::BackendResult<u64> {
+                Err(BackendError::NotFound { path: n.into() })
+            }
+            fn read(&self, _: FileType, n: &str) -> crate::backend::BackendResult<Vec<u8>> {
+                Err(BackendError::NotFound { path: n.into() })
+            }
+            fn read_range(
+                &self,
+                _: FileType,
+                n: &str,
+                _: u64,
+                _: u64,
+            ) -> crate::backend::BackendResult<Vec<u8>> {
+                Err(BackendError::NotFound { path: n.into() })
+            }
+            fn write_new(
+                &self,
+                ft: FileType,
+                n: &str,
+                _: &[u8],
+            ) -> crate::backend::BackendResult<()> {
+                if ft == FileType::Pack {
+                    Err(BackendError::Io {
+                        op: "write",
+                        path: n.into(),
+                        message: "disk full".into(),
+                    })
+                } else {
+                    Ok(())
+                }
+            }
+            fn remove(&self, _: FileType, _: &str) -> crate::backend::BackendResult<()> {
+                Ok(())
+            }
+        }
+        let key = NewKey::Passphrase {
+            passphrase: "pw".to_owned().into(),
+            log_n: 10,
+        };
+        let r = Repository::init(
+            Arc::new(Failing),
+            &InitOptions::default(),
+            &key,
+            &LockHolder::current(),
+        )
+        .unwrap();
+        let p = r.packer(PackerOptions::default());
+        let data = blob(1, 1000);
+        let id = r.blob_id(&data);
+        p.add(
+            BlobType::Data,
+            id,
+            &r.seal_blob(BlobType::Data, &id, &data),
+            1000,
+        )
+        .unwrap();
+        let err = p.finish().unwrap_err();
+        assert!(err.to_string().contains("disk full"), "{err}");
+    }
+}
