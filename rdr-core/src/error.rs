@@ -99,7 +99,11 @@ pub enum Error {
 }
 
 fn object_name(kind: &str, id: &str) -> String {
-    if id.is_empty() || id == kind { kind.to_owned() } else { format!("{kind} {id}") }
+    if id.is_empty() || id == kind {
+        kind.to_owned()
+    } else {
+        format!("{kind} {id}")
+    }
 }
 
 impl Error {

@@ -100,7 +100,12 @@ pub struct MasterIndex {
 
 impl std::fmt::Debug for MasterIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "MasterIndex({} blobs, {} packs)", self.len(), self.packs.len())
+        write!(
+            f,
+            "MasterIndex({} blobs, {} packs)",
+            self.len(),
+            self.packs.len()
+        )
     }
 }
 

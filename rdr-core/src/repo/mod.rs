@@ -470,7 +470,10 @@ mod tests {
         b.write_new(FileType::Config, "config", &cfg).unwrap();
         let err = Repository::open(b.clone(), &Credential::Passphrase("pw")).unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::Corrupt);
-        assert!(err.to_string().starts_with("config: authentication failed"), "{err}");
+        assert!(
+            err.to_string().starts_with("config: authentication failed"),
+            "{err}"
+        );
     }
 
     #[test]
