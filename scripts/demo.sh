@@ -17,14 +17,10 @@ echo "--- rdr init"
 "$rdr" init
 echo "--- rdr key add (second passphrase)"
 "$rdr" key add --new-password-file "$work/pw2"
-if command -v age-keygen >/dev/null; then
-  age-keygen -o "$work/breakglass.txt" 2>/dev/null
-  recipient=$(grep -o 'age1[0-9a-z]*' "$work/breakglass.txt" | head -1)
-  echo "--- rdr key add --recipient (off-site break-glass key)"
-  "$rdr" key add --recipient "$recipient"
-  echo "--- open with the identity file"
-  RDR_IDENTITY_FILE=$work/breakglass.txt "$rdr" cat config | head -2
-fi
+echo "--- rdr key add --generate-identity (an off-site break-glass X25519 key, age-keygen format)"
+"$rdr" key add --generate-identity "$work/breakglass.txt"
+echo "--- open with the identity file alone"
+env -u RDR_PASSWORD_FILE RDR_IDENTITY_FILE=$work/breakglass.txt "$rdr" cat config | head -2
 echo "--- rdr key list"
 "$rdr" key list
 echo "--- open with the second password"

@@ -122,6 +122,10 @@ pub struct NewKeyArgs {
     /// Read age recipients from a file (one per line).
     #[arg(long, value_name = "FILE")]
     pub recipients_file: Option<PathBuf>,
+    /// Generate a new X25519 identity, write it to FILE (mode 0600, age-keygen
+    /// format; keep it off-site) and add a key for it.
+    #[arg(long, value_name = "FILE")]
+    pub generate_identity: Option<PathBuf>,
     #[command(flatten)]
     pub kdf: KdfArgs,
 }

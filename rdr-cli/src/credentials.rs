@@ -55,6 +55,20 @@ fn prompt(message: &str) -> Result<Zeroizing<String>> {
     ))
 }
 
+/// Prompts on the terminal, optionally twice; refuses an empty or mismatched password.
+fn prompt_checked(first: &str, again: Option<&str>) -> Result<Zeroizing<String>> {
+    let p = prompt(first)?;
+    if let Some(again) = again
+        && *prompt(again)? != *p
+    {
+        bail!("passwords do not match");
+    }
+    if p.is_empty() {
+        bail!("empty password");
+    }
+    Ok(p)
+}
+
 fn interactive() -> bool {
     std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
 }
@@ -73,17 +87,10 @@ pub fn password(args: &Args, confirm: bool) -> Result<Zeroizing<String>> {
         return Ok(Zeroizing::new(p));
     }
     if interactive() {
-        let p = prompt("enter password for repository: ")?;
-        if confirm {
-            let again = prompt("enter password again: ")?;
-            if *again != *p {
-                bail!("passwords do not match");
-            }
-        }
-        if p.is_empty() {
-            bail!("empty password");
-        }
-        return Ok(p);
+        return prompt_checked(
+            "enter password for repository: ",
+            confirm.then_some("enter password again: "),
+        );
     }
     bail!(
         "no password given: use --password-file, --password-command, RDR_PASSWORD_FILE, RDR_PASSWORD_COMMAND or RDR_PASSWORD, or run on a terminal"
@@ -96,15 +103,7 @@ pub fn new_password(file: Option<&Path>) -> Result<Zeroizing<String>> {
         return read_password_file(f);
     }
     if interactive() {
-        let p = prompt("enter new password: ")?;
-        let again = prompt("enter new password again: ")?;
-        if *again != *p {
-            bail!("passwords do not match");
-        }
-        if p.is_empty() {
-            bail!("empty password");
-        }
-        return Ok(p);
+        return prompt_checked("enter new password: ", Some("enter new password again: "));
     }
     bail!("no new password given: use --new-password-file, or run on a terminal")
 }
@@ -125,6 +124,34 @@ pub fn recipients(list: &[String], file: Option<&Path>) -> Result<Vec<rdr_core::
     all.iter()
         .map(|r| rdr_core::parse_recipient(r).map_err(anyhow::Error::from))
         .collect()
+}
+
+/// Creates a new age identity file (0600, never overwriting) and returns its recipient.
+pub fn write_new_identity(path: &Path) -> Result<rdr_core::Recipient> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let created = format!(
+        "{} (unix time {now})",
+        crate::cmd::unix_to_utc(i64::try_from(now).unwrap_or(0))
+    );
+    let (text, recipient) = rdr_core::generate_identity(&created);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating identity file {}", path.display()))?;
+    f.write_all(text.as_bytes())
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("writing {}", path.display()))?;
+    eprintln!(
+        "wrote a new identity to {} (public key {recipient}): keep it off-site",
+        path.display()
+    );
+    Ok(recipient)
 }
 
 /// Loads an age identity file.

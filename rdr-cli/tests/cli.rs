@@ -126,9 +126,43 @@ fn keys_passwords_and_identities() {
         &[("RDR_IDENTITY_FILE", identity2.to_str().unwrap())],
     );
 
+    // rdr can generate the break-glass identity itself
+    let generated = env.dir.path().join("breakglass.txt");
+    env.ok(
+        &[
+            "key",
+            "add",
+            "--generate-identity",
+            generated.to_str().unwrap(),
+        ],
+        PW,
+    );
+    assert_eq!(
+        std::fs::metadata(&generated).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    env.ok(
+        &["cat", "config"],
+        &[("RDR_IDENTITY_FILE", generated.to_str().unwrap())],
+    );
+    let o = env.rdr(
+        &[
+            "key",
+            "add",
+            "--generate-identity",
+            generated.to_str().unwrap(),
+        ],
+        PW,
+    );
+    assert_eq!(
+        code(&o),
+        1,
+        "an existing identity file must never be overwritten"
+    );
+
     let keys = key_ids(&env, PW);
-    assert_eq!(keys.len(), 4);
-    assert_eq!(keys.iter().filter(|k| k.2 == "x25519").count(), 2);
+    assert_eq!(keys.len(), 5);
+    assert_eq!(keys.iter().filter(|k| k.2 == "x25519").count(), 3);
 
     // key files are 0600
     for e in std::fs::read_dir(env.repo().join("keys")).unwrap() {

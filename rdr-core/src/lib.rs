@@ -52,7 +52,7 @@ pub mod format;
 mod id;
 pub mod repo;
 
-pub use crypto::wrap::{DEFAULT_LOG_N, Identities, Recipient, parse_recipient};
+pub use crypto::wrap::{DEFAULT_LOG_N, Identities, Recipient, generate_identity, parse_recipient};
 pub use error::{Error, ErrorKind, Result};
 pub use format::BlobType;
 pub use format::config::Config;

@@ -9,7 +9,10 @@ use crate::cli::{Args, KeyCommand, NewKeyArgs};
 use crate::credentials;
 
 fn new_key(a: &NewKeyArgs) -> Result<NewKey> {
-    let recipients = credentials::recipients(&a.recipients, a.recipients_file.as_deref())?;
+    let mut recipients = credentials::recipients(&a.recipients, a.recipients_file.as_deref())?;
+    if let Some(path) = &a.generate_identity {
+        recipients.push(credentials::write_new_identity(path)?);
+    }
     if !recipients.is_empty() {
         if a.new_password_file.is_some() {
             bail!("give either a new password or recipients, not both");

@@ -14,6 +14,8 @@ use rdr_core::{Credential, Repository};
 use crate::cli::{Args, Command};
 use crate::credentials;
 
+pub use key::unix_to_utc;
+
 /// Runs the parsed command.
 pub fn run(args: &Args) -> Result<()> {
     match &args.command {

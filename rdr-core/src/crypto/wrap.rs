@@ -51,6 +51,20 @@ impl Identities {
     }
 }
 
+/// A new X25519 identity in `age-keygen`'s file format, and its recipient.
+/// The text is a secret: write it to a 0600 file and keep it off-site.
+#[must_use]
+pub fn generate_identity(created: &str) -> (zeroize::Zeroizing<String>, Recipient) {
+    use age::secrecy::ExposeSecret;
+    let id = age::x25519::Identity::generate();
+    let public = id.to_public();
+    let text = format!(
+        "# created: {created}\n# public key: {public}\n{}\n",
+        id.to_string().expose_secret()
+    );
+    (zeroize::Zeroizing::new(text), public)
+}
+
 /// Parses an `age1...` recipient.
 ///
 /// # Errors
@@ -212,6 +226,15 @@ mod tests {
             unwrap(&f, &Unlocker::Identities(&others)),
             Err(CryptoError::WrongKey)
         ));
+    }
+
+    #[test]
+    fn generated_identity_opens_its_slot() {
+        let (text, recipient) = generate_identity("2026-11-22T00:00:00Z");
+        assert!(text.contains(&recipient.to_string()));
+        let f = wrap_recipients(&[8; 32], &[recipient]).unwrap();
+        let ids = Identities::parse(&text).unwrap();
+        assert_eq!(*unwrap(&f, &Unlocker::Identities(&ids)).unwrap(), [8; 32]);
     }
 
     #[test]

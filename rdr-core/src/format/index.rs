@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::pack::PackEntry;
 use super::{BlobType, FORMAT_VERSION, FormatError, from_cbor, to_cbor};
 use crate::id::{BlobId, IndexId, PackId};
 
@@ -28,6 +29,18 @@ pub struct IndexBlob {
     pub length: u32,
     /// Plaintext length.
     pub raw_length: u32,
+}
+
+impl From<&PackEntry> for IndexBlob {
+    fn from(e: &PackEntry) -> Self {
+        Self {
+            blob_type: e.blob_type,
+            id: e.id,
+            offset: e.offset,
+            length: e.length,
+            raw_length: e.raw_length,
+        }
+    }
 }
 
 impl From<IndexBlob> for (u8, BlobId, u32, u32, u32) {

@@ -266,24 +266,10 @@ impl Repository {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-    use crate::backend::MemoryBackend;
-    use crate::repo::{InitOptions, NewKey};
 
     fn repo() -> Repository {
-        let key = NewKey::Passphrase {
-            passphrase: "pw".to_owned().into(),
-            log_n: 10,
-        };
-        Repository::init(
-            Arc::new(MemoryBackend::new().unwrap()),
-            &InitOptions::default(),
-            &key,
-            &LockHolder::current(),
-        )
-        .unwrap()
+        crate::repo::test_repo(&crate::repo::InitOptions::default())
     }
 
     fn other_host() -> LockHolder {

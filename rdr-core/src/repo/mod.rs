@@ -389,6 +389,17 @@ impl Repository {
     }
 }
 
+/// A repository on a fresh memory backend, passphrase "pw", cheap scrypt.
+#[cfg(test)]
+pub(crate) fn test_repo(opts: &InitOptions) -> Repository {
+    let key = NewKey::Passphrase {
+        passphrase: "pw".to_owned().into(),
+        log_n: 10,
+    };
+    let backend = Arc::new(crate::backend::MemoryBackend::new().expect("memory backend"));
+    Repository::init(backend, opts, &key, &LockHolder::current()).expect("init")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

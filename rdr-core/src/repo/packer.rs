@@ -213,17 +213,7 @@ impl Packer {
         let id = PackId(Id::hash_of(&p.buf));
         let index = IndexPack {
             id,
-            blobs: p
-                .entries
-                .iter()
-                .map(|e| IndexBlob {
-                    blob_type: e.blob_type,
-                    id: e.id,
-                    offset: e.offset,
-                    length: e.length,
-                    raw_length: e.raw_length,
-                })
-                .collect(),
+            blobs: p.entries.iter().map(IndexBlob::from).collect(),
         };
         let len = p.buf.len() as u64;
         {
@@ -306,27 +296,15 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::backend::MemoryBackend;
     use crate::format::index::IndexFile;
     use crate::repo::{InitOptions, LockHolder, NewKey};
 
     fn repo() -> Repository {
-        let key = NewKey::Passphrase {
-            passphrase: "pw".to_owned().into(),
-            log_n: 10,
-        };
-        let opts = InitOptions {
+        crate::repo::test_repo(&InitOptions {
             pack_size: 1 << 20,
             compression: 0,
             ..InitOptions::default()
-        };
-        Repository::init(
-            Arc::new(MemoryBackend::new().unwrap()),
-            &opts,
-            &key,
-            &LockHolder::current(),
-        )
-        .unwrap()
+        })
     }
 
     fn blob(i: u32, len: usize) -> Vec<u8> {

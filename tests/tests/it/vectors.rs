@@ -185,16 +185,7 @@ fn index() -> IndexFile {
     f.supersedes.push(IndexId(Id([0x22; 32])));
     f.packs.push(IndexPack {
         id: PackId(Id::hash_of(&pack)),
-        blobs: entries
-            .iter()
-            .map(|e| IndexBlob {
-                blob_type: e.blob_type,
-                id: e.id,
-                offset: e.offset,
-                length: e.length,
-                raw_length: e.raw_length,
-            })
-            .collect(),
+        blobs: entries.iter().map(IndexBlob::from).collect(),
     });
     f.obsolete.push(ObsoletePack {
         id: PackId(Id([0x33; 32])),
