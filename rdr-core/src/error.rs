@@ -134,5 +134,14 @@ impl Error {
     }
 }
 
+impl From<CryptoError> for Error {
+    fn from(source: CryptoError) -> Self {
+        Self::Crypto {
+            context: "key".into(),
+            source,
+        }
+    }
+}
+
 /// Result type of rdr-core's public API.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

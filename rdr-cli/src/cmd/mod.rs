@@ -57,11 +57,12 @@ pub fn open(args: &Args) -> Result<Repository> {
         let ids = credentials::identities(f)?;
         return Ok(Repository::open(backend, &Credential::Identities(&ids))?);
     }
-    // Fail fast with the right exit code before asking for a password.
+    // Fail fast with the right exit code before asking for a password; a
+    // storage error (permissions, I/O) is reported as itself, not as "no repository".
     if backend
         .list(rdr_core::backend::FileType::Config)
-        .map(|l| l.is_empty())
-        .unwrap_or(true)
+        .map_err(rdr_core::Error::from)?
+        .is_empty()
     {
         return Err(rdr_core::Error::NoRepository {
             location: backend.location(),

@@ -7,7 +7,6 @@ use rayon::prelude::*;
 use super::{LockHolder, Repository};
 use crate::backend::{Backend, BackendError, FileType};
 use crate::codec::{self, FileKind};
-use crate::crypto::CryptoError;
 use crate::crypto::keys::MasterKey;
 use crate::crypto::wrap::{self, Identities, Recipient, Unlocker};
 use crate::error::{Error, Result};
@@ -215,15 +214,6 @@ impl Repository {
         {
             Ok(()) | Err(BackendError::NotFound { .. }) => Ok(id),
             Err(e) => Err(e.into()),
-        }
-    }
-}
-
-impl From<CryptoError> for Error {
-    fn from(source: CryptoError) -> Self {
-        Error::Crypto {
-            context: "key".into(),
-            source,
         }
     }
 }
