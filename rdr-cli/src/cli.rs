@@ -71,6 +71,273 @@ pub enum Command {
     Cat(CatCommand),
     /// Remove stale lock files (live locks are kept).
     Unlock,
+    /// Back up files and directories, standard input, or a command's output.
+    Backup(BackupArgs),
+    /// Restore a snapshot (or SNAPSHOT:SUBPATH) into a directory.
+    Restore(RestoreArgs),
+    /// Write one file of a snapshot to standard output (a directory as tar).
+    Dump(DumpArgs),
+    /// List snapshots.
+    Snapshots(SnapshotsArgs),
+    /// List the files of a snapshot.
+    Ls(LsArgs),
+    /// Show what changed between two snapshots.
+    Diff(DiffArgs),
+    /// Find which snapshots hold paths matching a pattern.
+    Find(FindArgs),
+    /// Sizes: restore size, unique and stored data, dedup and compression ratios.
+    Stats(StatsArgs),
+    /// Add, remove or replace snapshot tags.
+    Tag(TagArgs),
+}
+
+/// Which snapshots to consider (also decides what `latest` means).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct FilterArgs {
+    /// Only snapshots from this host (repeatable).
+    #[arg(long = "host", value_name = "HOST")]
+    pub hosts: Vec<String>,
+    /// Only snapshots with these tags; a comma-separated list needs all of
+    /// them, repeating the option allows any of the lists.
+    #[arg(long = "tag", value_name = "TAG[,TAG...]")]
+    pub tags: Vec<String>,
+    /// Only snapshots of this path (repeatable: all of them).
+    #[arg(long = "path", value_name = "PATH")]
+    pub paths: Vec<String>,
+}
+
+/// Arguments of `rdr backup`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  rdr backup /etc /srv/data --exclude '*.tmp' --tag daily
+  pg_dump appdb | rdr backup --stdin --stdin-filename appdb.sql
+  rdr backup --stdin-from-command --stdin-filename appdb.sql -- pg_dump appdb
+
+Exit codes: 0 snapshot saved; 3 saved but incomplete (some entries could not
+be read; each is named on stderr); 130 interrupted (no snapshot; the data
+uploaded so far is indexed and reused by the next run); 1 other errors.")]
+pub struct BackupArgs {
+    /// Files and directories to back up.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Back up standard input as one file (named by --stdin-filename).
+    #[arg(long, conflicts_with = "stdin_from_command")]
+    pub stdin: bool,
+    /// Back up the output of the command given after `--`; a non-zero exit
+    /// of the command fails the backup and writes no snapshot.
+    #[arg(long)]
+    pub stdin_from_command: bool,
+    /// File name of the stream in the snapshot.
+    #[arg(long, value_name = "NAME", default_value = "stdin")]
+    pub stdin_filename: String,
+    /// The command for --stdin-from-command (after `--`).
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+    /// Host name to record (default: this machine's).
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Tag the snapshot (repeatable, or comma-separated).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// Snapshot time instead of now (UTC, YYYY-MM-DD HH:MM:SS).
+    #[arg(long, value_name = "TIME")]
+    pub time: Option<String>,
+    /// Parent snapshot for change detection (default: the latest with the
+    /// same host and paths).
+    #[arg(long, value_name = "SNAPSHOT")]
+    pub parent: Option<String>,
+    /// Read every file, even those the parent says are unchanged.
+    #[arg(long)]
+    pub force: bool,
+    /// Exclude paths matching PATTERN (repeatable; `*.tmp` matches at any
+    /// depth, `/srv/cache` only there; `**` crosses directories).
+    #[arg(short = 'e', long = "exclude", value_name = "PATTERN")]
+    pub exclude: Vec<String>,
+    /// Like --exclude, ignoring case.
+    #[arg(long = "iexclude", value_name = "PATTERN")]
+    pub iexclude: Vec<String>,
+    /// Read exclude patterns from a file (one per line, # comments).
+    #[arg(long = "exclude-file", value_name = "FILE")]
+    pub exclude_file: Vec<PathBuf>,
+    /// Read case-insensitive exclude patterns from a file.
+    #[arg(long = "iexclude-file", value_name = "FILE")]
+    pub iexclude_file: Vec<PathBuf>,
+    /// Skip the contents of directories holding a CACHEDIR.TAG.
+    #[arg(long)]
+    pub exclude_caches: bool,
+    /// Skip the contents of directories holding a file of this name.
+    #[arg(long, value_name = "NAME")]
+    pub exclude_if_present: Vec<String>,
+    /// Skip files larger than SIZE (e.g. 2GiB).
+    #[arg(long, value_name = "SIZE")]
+    pub exclude_larger_than: Option<String>,
+    /// Do not cross file system boundaries.
+    #[arg(short = 'x', long)]
+    pub one_file_system: bool,
+    /// Do everything but store: report what would be added.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Output style.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct OutputArgs {
+    /// Print line-delimited JSON status messages and a final summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Print progress even when stderr is not a terminal.
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+    /// No progress output.
+    #[arg(short = 'q', long, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+/// Arguments of `rdr restore`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Each snapshot path is recreated under the target: a backup of /srv/data
+restores to TARGET/srv/data. With SNAPSHOT:SUBPATH, what is below SUBPATH lands
+directly in TARGET. Re-running a restore skips files that are already identical.
+
+Exit codes: 0 restored; 3 restored, but some metadata could not be applied;
+1 some content could not be restored or verified (each is named)."
+)]
+pub struct RestoreArgs {
+    /// Snapshot id, unique prefix or `latest`, optionally with :SUBPATH.
+    #[arg(value_name = "SNAPSHOT[:SUBPATH]")]
+    pub snapshot: String,
+    /// Directory to restore into.
+    #[arg(short = 't', long, value_name = "DIR")]
+    pub target: PathBuf,
+    /// Restore only paths matching PATTERN (and what is below them).
+    #[arg(short = 'i', long = "include", value_name = "PATTERN")]
+    pub include: Vec<String>,
+    /// Do not restore paths matching PATTERN.
+    #[arg(short = 'e', long = "exclude", value_name = "PATTERN")]
+    pub exclude: Vec<String>,
+    /// Read everything back after writing and compare with the snapshot.
+    #[arg(long)]
+    pub verify: bool,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Arguments of `rdr dump`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Example: rdr dump latest appdb.sql | psql appdb")]
+pub struct DumpArgs {
+    /// Snapshot id, unique prefix or `latest`.
+    pub snapshot: String,
+    /// Path in the snapshot (a file, or a directory for a tar stream).
+    pub path: String,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
+
+/// Arguments of `rdr snapshots`.
+#[derive(Debug, clap::Args)]
+pub struct SnapshotsArgs {
+    /// Only these snapshots (ids or prefixes).
+    #[arg(value_name = "SNAPSHOT")]
+    pub ids: Vec<String>,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Group by any of host, paths, tags (comma-separated).
+    #[arg(short = 'g', long, value_name = "FIELDS")]
+    pub group_by: Option<String>,
+    /// Only the latest N snapshots of each group.
+    #[arg(long, value_name = "N")]
+    pub latest: Option<usize>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `rdr ls`.
+#[derive(Debug, clap::Args)]
+pub struct LsArgs {
+    /// Snapshot id, unique prefix or `latest`.
+    pub snapshot: String,
+    /// List below this path only.
+    #[arg(default_value = "/")]
+    pub path: String,
+    /// Only the entries directly in PATH.
+    #[arg(long)]
+    pub no_recursive: bool,
+    /// Long listing: mode, owner, size, time.
+    #[arg(short = 'l', long)]
+    pub long: bool,
+    /// Print one JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
+
+/// Arguments of `rdr diff`.
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    /// The older snapshot.
+    pub first: String,
+    /// The newer snapshot.
+    pub second: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `rdr find`.
+#[derive(Debug, clap::Args)]
+pub struct FindArgs {
+    /// Patterns (`*.sql` anywhere, `/srv/x/*` anchored).
+    #[arg(required = true)]
+    pub patterns: Vec<String>,
+    /// Ignore case.
+    #[arg(short = 'i', long)]
+    pub ignore_case: bool,
+    /// Only search these snapshots.
+    #[arg(short = 's', long = "snapshot", value_name = "SNAPSHOT")]
+    pub snapshots: Vec<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
+
+/// Arguments of `rdr stats`.
+#[derive(Debug, clap::Args)]
+pub struct StatsArgs {
+    /// Snapshots to count (default: all that pass the filters).
+    pub snapshots: Vec<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
+
+/// Arguments of `rdr tag`.
+#[derive(Debug, clap::Args)]
+pub struct TagArgs {
+    /// Snapshots to change (default: all that pass the filters).
+    pub snapshots: Vec<String>,
+    /// Tags to add (repeatable or comma-separated).
+    #[arg(long, value_name = "TAG")]
+    pub add: Vec<String>,
+    /// Tags to remove.
+    #[arg(long, value_name = "TAG")]
+    pub remove: Vec<String>,
+    /// Replace all tags with these.
+    #[arg(long, value_name = "TAG")]
+    pub set: Vec<String>,
+    #[command(flatten)]
+    pub filter: FilterArgs,
 }
 
 /// Arguments of `rdr init`.

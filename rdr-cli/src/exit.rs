@@ -4,6 +4,10 @@ use rdr_core::ErrorKind;
 
 /// Fatal error.
 pub const FATAL: i32 = 1;
+/// Backup saved but incomplete, or restore done with metadata warnings.
+pub const INCOMPLETE: i32 = 3;
+/// Interrupted (SIGINT/SIGTERM).
+pub const INTERRUPTED: i32 = 130;
 /// No repository at the location.
 pub const NO_REPOSITORY: i32 = 10;
 /// Lock could not be taken.
@@ -19,6 +23,7 @@ pub fn code_for(e: &anyhow::Error) -> i32 {
                 ErrorKind::NoRepository => NO_REPOSITORY,
                 ErrorKind::Locked => LOCKED,
                 ErrorKind::WrongPassword => WRONG_PASSWORD,
+                ErrorKind::Cancelled => INTERRUPTED,
                 _ => FATAL,
             };
         }

@@ -7,13 +7,14 @@ mod cli;
 mod cmd;
 mod credentials;
 mod exit;
+mod progress;
 
 use clap::Parser;
 
 fn main() {
     let args = cli::Args::parse();
     let code = match cmd::run(&args) {
-        Ok(()) => 0,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("rdr: error: {e:#}");
             exit::code_for(&e)

@@ -29,6 +29,10 @@ pub enum ErrorKind {
     NotFound,
     /// A local I/O error (outside the repository storage).
     Io,
+    /// The operation was interrupted (SIGINT or a caller's cancel).
+    Cancelled,
+    /// The data source failed: a backup command exited non-zero.
+    SourceFailed,
 }
 
 /// Errors of rdr-core's public API.
@@ -96,6 +100,13 @@ pub enum Error {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The operation was cancelled; what was uploaded is indexed, no
+    /// snapshot was written.
+    #[error("interrupted: no snapshot was written (data uploaded so far is kept for the next run)")]
+    Cancelled,
+    /// The data source failed (for example `pg_dump` exited non-zero).
+    #[error("{0}; no snapshot was written")]
+    SourceFailed(String),
 }
 
 fn object_name(kind: &str, id: &str) -> String {
@@ -122,6 +133,15 @@ impl Error {
             Self::InvalidInput(_) => ErrorKind::InvalidInput,
             Self::NotFound(_) => ErrorKind::NotFound,
             Self::Io { .. } => ErrorKind::Io,
+            Self::Cancelled => ErrorKind::Cancelled,
+            Self::SourceFailed(_) => ErrorKind::SourceFailed,
+        }
+    }
+
+    pub(crate) fn io(context: impl std::fmt::Display, source: std::io::Error) -> Self {
+        Self::Io {
+            context: context.to_string(),
+            source,
         }
     }
 

@@ -50,7 +50,9 @@ pub mod crypto;
 mod error;
 pub mod format;
 mod id;
+pub mod ops;
 pub mod repo;
+pub mod time;
 
 pub use crypto::wrap::{DEFAULT_LOG_N, Identities, Recipient, generate_identity, parse_recipient};
 pub use error::{Error, ErrorKind, Result};

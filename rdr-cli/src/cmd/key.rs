@@ -92,33 +92,7 @@ pub fn run(args: &Args, cmd: &KeyCommand) -> Result<()> {
     Ok(())
 }
 
-/// `YYYY-MM-DD HH:MM:SS` for a Unix time (UTC), without a date library.
+/// `YYYY-MM-DD HH:MM:SS` for a Unix time (UTC).
 pub fn unix_to_utc(t: i64) -> String {
-    let days = t.div_euclid(86_400);
-    let secs = t.rem_euclid(86_400);
-    // Howard Hinnant's civil-from-days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn utc() {
-        assert_eq!(super::unix_to_utc(0), "1970-01-01 00:00:00");
-        assert_eq!(super::unix_to_utc(1_763_769_600), "2025-11-22 00:00:00");
-    }
+    rdr_core::time::format_unix(t)
 }

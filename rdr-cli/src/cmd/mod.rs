@@ -1,9 +1,13 @@
 //! One module per command; each turns arguments into rdr-core calls and
 //! renders the result.
 
+mod backup;
 mod cat;
 mod init;
 mod key;
+mod query;
+mod restore;
+mod snapshots;
 
 use std::sync::Arc;
 
@@ -11,17 +15,19 @@ use anyhow::{Context, Result, bail};
 use rdr_core::backend::{Backend, LocalBackend};
 use rdr_core::{Credential, Repository};
 
-use crate::cli::{Args, Command};
+use rdr_core::ops::select::SnapshotFilter;
+
+use crate::cli::{Args, Command, FilterArgs};
 use crate::credentials;
 
 pub use key::unix_to_utc;
 
-/// Runs the parsed command.
-pub fn run(args: &Args) -> Result<()> {
+/// Runs the parsed command; returns the exit code.
+pub fn run(args: &Args) -> Result<i32> {
     match &args.command {
-        Command::Init(a) => init::run(args, a),
-        Command::Key(k) => key::run(args, k),
-        Command::Cat(c) => cat::run(args, c),
+        Command::Init(a) => init::run(args, a).map(|()| 0),
+        Command::Key(k) => key::run(args, k).map(|()| 0),
+        Command::Cat(c) => cat::run(args, c).map(|()| 0),
         Command::Unlock => {
             let repo = open(args)?;
             let removed = repo.remove_stale_locks(&rdr_core::LockHolder::current())?;
@@ -29,8 +35,36 @@ pub fn run(args: &Args) -> Result<()> {
             for id in removed {
                 println!("{id}");
             }
-            Ok(())
+            Ok(0)
         }
+        Command::Backup(a) => backup::run(args, a),
+        Command::Restore(a) => restore::run(args, a),
+        Command::Dump(a) => restore::dump_cmd(args, a),
+        Command::Snapshots(a) => snapshots::run(args, a),
+        Command::Ls(a) => query::ls_cmd(args, a),
+        Command::Diff(a) => query::diff_cmd(args, a),
+        Command::Find(a) => query::find_cmd(args, a),
+        Command::Stats(a) => query::stats_cmd(args, a),
+        Command::Tag(a) => snapshots::tag_cmd(args, a),
+    }
+}
+
+/// The snapshot filter of the filter options.
+pub fn filter(f: &FilterArgs) -> SnapshotFilter {
+    SnapshotFilter {
+        hosts: f.hosts.clone(),
+        tags: f
+            .tags
+            .iter()
+            .map(|t| {
+                t.split(',')
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .collect(),
+        paths: f.paths.clone(),
     }
 }
 

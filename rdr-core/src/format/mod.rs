@@ -10,6 +10,8 @@ pub mod index;
 pub mod keyfile;
 pub mod lock;
 pub mod pack;
+pub mod snapshot;
+pub mod tree;
 
 use serde::{Serialize, de::DeserializeOwned};
 

@@ -7,6 +7,7 @@ mod index;
 mod keys;
 mod lock;
 mod packer;
+mod snapshots;
 
 use std::sync::{Arc, OnceLock};
 
@@ -379,6 +380,26 @@ impl Repository {
             u64::from(loc.length),
         )?;
         codec::open_blob(&self.inner.key, loc.blob_type, id, &sealed, loc.raw_length)
+            .map_err(|e| Error::corrupt("blob", format!("{id} (in pack {})", loc.pack.short()), e))
+    }
+
+    /// Reads a byte range of a pack (several blobs at once).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn read_pack_range(&self, pack: &PackId, offset: u64, length: u64) -> Result<Vec<u8>> {
+        Ok(self
+            .inner
+            .backend
+            .read_range(FileType::Pack, &pack.to_hex(), offset, length)?)
+    }
+
+    /// Opens a sealed blob read at `loc` and verifies it against its id.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] naming the blob and its pack.
+    pub fn open_blob(&self, id: &BlobId, loc: &Location, sealed: &[u8]) -> Result<Vec<u8>> {
+        codec::open_blob(&self.inner.key, loc.blob_type, id, sealed, loc.raw_length)
             .map_err(|e| Error::corrupt("blob", format!("{id} (in pack {})", loc.pack.short()), e))
     }
 

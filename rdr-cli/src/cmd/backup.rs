@@ -1,0 +1,172 @@
+//! `rdr backup`.
+
+use anyhow::{Context, Result, bail};
+use rdr_core::ops::backup::{BackupOptions, BackupReport, BackupSource, ExcludeOptions, backup};
+use rdr_core::ops::select::{SnapshotFilter, find_snapshot};
+use serde_json::json;
+
+use super::{human_bytes, open, parse_size};
+use crate::cli::{Args, BackupArgs};
+use crate::exit;
+use crate::progress::{Mode, Reporter};
+
+fn read_patterns(files: &[std::path::PathBuf]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(f)
+            .with_context(|| format!("reading exclude file {}", f.display()))?;
+        out.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_owned),
+        );
+    }
+    Ok(out)
+}
+
+fn options(args: &BackupArgs, repo: &rdr_core::Repository) -> Result<BackupOptions> {
+    let mut o = BackupOptions {
+        program_version: format!("rdr {}", env!("CARGO_PKG_VERSION")),
+        ..BackupOptions::default()
+    };
+    if let Some(h) = &args.host {
+        o.host.clone_from(h);
+    }
+    o.tags.clone_from(&args.tags);
+    if let Some(t) = &args.time {
+        o.time = Some(rdr_core::time::parse_utc(t).map_err(anyhow::Error::msg)?);
+    }
+    if let Some(p) = &args.parent {
+        o.parent = Some(find_snapshot(repo, p, &SnapshotFilter::default())?.0);
+    }
+    o.force = args.force;
+    o.dry_run = args.dry_run;
+    let mut patterns = args.exclude.clone();
+    patterns.extend(read_patterns(&args.exclude_file)?);
+    let mut ipatterns = args.iexclude.clone();
+    ipatterns.extend(read_patterns(&args.iexclude_file)?);
+    o.excludes = ExcludeOptions {
+        patterns,
+        ipatterns,
+        caches: args.exclude_caches,
+        if_present: args.exclude_if_present.clone(),
+        larger_than: args
+            .exclude_larger_than
+            .as_deref()
+            .map(parse_size)
+            .transpose()?,
+        one_file_system: args.one_file_system,
+    };
+    Ok(o)
+}
+
+pub fn run(args: &Args, a: &BackupArgs) -> Result<i32> {
+    let source = if a.stdin_from_command {
+        if a.command.is_empty() {
+            bail!("--stdin-from-command needs the command after `--`");
+        }
+        BackupSource::Command {
+            filename: a.stdin_filename.clone(),
+            argv: a.command.clone(),
+        }
+    } else if a.stdin {
+        if !a.paths.is_empty() {
+            bail!("--stdin takes no paths");
+        }
+        BackupSource::Stream {
+            filename: a.stdin_filename.clone(),
+            reader: Box::new(std::io::stdin()),
+        }
+    } else {
+        if !a.command.is_empty() {
+            bail!("a command after `--` needs --stdin-from-command");
+        }
+        if a.paths.is_empty() {
+            bail!("nothing to back up: give paths, --stdin or --stdin-from-command");
+        }
+        BackupSource::Paths(a.paths.clone())
+    };
+    let repo = open(args)?;
+    let opts = options(a, &repo)?;
+    let progress = Reporter::new(Mode::from(a.output), "backup");
+    let res = backup(&repo, source, &opts, &progress);
+    progress.finish();
+    let report = res?;
+    render(&report, progress.mode(), a.dry_run);
+    Ok(if report.is_incomplete() {
+        exit::INCOMPLETE
+    } else {
+        0
+    })
+}
+
+fn render(r: &BackupReport, mode: Mode, dry_run: bool) {
+    let s = &r.snapshot.summary;
+    let secs = (s.end - s.start) as f64 / 1e9;
+    if mode == Mode::Json {
+        let stream = r.snapshot.stream.as_ref().map(|st| {
+            json!({
+                "filename": st.filename, "bytes": st.bytes,
+                "blake3": st.blake3.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+                "command": st.command, "exit_status": st.exit_status,
+            })
+        });
+        let line = json!({
+            "message_type": "summary",
+            "snapshot_id": r.id.map(|i| i.to_hex()),
+            "dry_run": dry_run,
+            "files_new": s.files_new, "files_changed": s.files_changed,
+            "files_unchanged": s.files_unchanged,
+            "dirs_new": s.dirs_new, "dirs_changed": s.dirs_changed, "dirs_unchanged": s.dirs_unchanged,
+            "data_blobs": s.data_blobs, "tree_blobs": s.tree_blobs,
+            "total_bytes_processed": s.bytes_total, "bytes_read": s.bytes_read,
+            "data_added": s.bytes_added, "data_added_stored": s.bytes_added_stored,
+            "total_duration": secs,
+            "incomplete": r.is_incomplete(), "warnings": r.warnings,
+            "stream": stream,
+        });
+        println!("{line}");
+        return;
+    }
+    if let Some(st) = &r.snapshot.stream {
+        eprintln!(
+            "stream {}: {} bytes, blake3 {}",
+            st.filename,
+            st.bytes,
+            st.blake3
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        );
+    } else {
+        eprintln!(
+            "Files: {:>8} new, {:>8} changed, {:>8} unchanged",
+            s.files_new, s.files_changed, s.files_unchanged
+        );
+        eprintln!(
+            "Dirs:  {:>8} new, {:>8} changed, {:>8} unchanged",
+            s.dirs_new, s.dirs_changed, s.dirs_unchanged
+        );
+    }
+    let verb = if dry_run { "Would add" } else { "Added" };
+    eprintln!(
+        "{verb} to the repository: {} ({} stored)",
+        human_bytes(s.bytes_added),
+        human_bytes(s.bytes_added_stored)
+    );
+    eprintln!("processed {} in {secs:.2}s", human_bytes(s.bytes_total));
+    if r.is_incomplete() {
+        eprintln!(
+            "warning: {} entries could not be read; the snapshot is marked incomplete",
+            r.warnings.len()
+        );
+    }
+    match r.id {
+        Some(id) => {
+            eprintln!("snapshot {} saved", id.short());
+            println!("{id}");
+        }
+        None => eprintln!("dry run: nothing was stored"),
+    }
+}

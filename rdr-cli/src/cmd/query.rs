@@ -1,0 +1,208 @@
+//! `rdr ls`, `rdr diff`, `rdr find`, `rdr stats`.
+
+use std::io::Write;
+
+use anyhow::Result;
+use rdr_core::format::tree::Node;
+use rdr_core::ops::diff::diff;
+use rdr_core::ops::find::find;
+use rdr_core::ops::ls::ls;
+use rdr_core::ops::select::{SnapshotFilter, find_snapshot, split_reference};
+use rdr_core::ops::stats::stats;
+use rdr_core::time::{format_ns, rfc3339_ns};
+use serde_json::json;
+
+use super::snapshots::select;
+use super::{filter, human_bytes, open};
+use crate::cli::{Args, DiffArgs, FindArgs, LsArgs, StatsArgs};
+
+fn mode_string(n: &Node) -> String {
+    let mut s = String::new();
+    s.push(n.kind.letter());
+    for (i, c) in ['r', 'w', 'x', 'r', 'w', 'x', 'r', 'w', 'x']
+        .iter()
+        .enumerate()
+    {
+        let bit = 0o400 >> i;
+        s.push(if n.mode & bit != 0 { *c } else { '-' });
+    }
+    s
+}
+
+fn node_json(path: &[u8], n: &Node) -> serde_json::Value {
+    json!({
+        "path": String::from_utf8_lossy(path), "type": n.kind, "mode": n.mode,
+        "uid": n.uid, "gid": n.gid, "user": n.user, "group": n.group, "size": n.size,
+        "mtime": rfc3339_ns(n.mtime), "atime": rfc3339_ns(n.atime), "ctime": rfc3339_ns(n.ctime),
+        "inode": n.inode, "links": n.links,
+        "target": n.target.as_ref().map(|t| String::from_utf8_lossy(t).into_owned()),
+    })
+}
+
+fn long_line(path: &[u8], n: &Node) -> String {
+    let owner = n.user.clone().unwrap_or_else(|| n.uid.to_string());
+    let group = n.group.clone().unwrap_or_else(|| n.gid.to_string());
+    let mut line = format!(
+        "{} {owner:>8} {group:>8} {:>12} {} {}",
+        mode_string(n),
+        n.size,
+        format_ns(n.mtime),
+        String::from_utf8_lossy(path)
+    );
+    if let Some(t) = &n.target {
+        line.push_str(&format!(" -> {}", String::from_utf8_lossy(t)));
+    }
+    line
+}
+
+pub fn ls_cmd(args: &Args, a: &LsArgs) -> Result<i32> {
+    let repo = open(args)?;
+    let (reference, sub) = split_reference(&a.snapshot);
+    let (id, snap) = find_snapshot(&repo, reference, &filter(&a.filter))?;
+    let path = if sub.is_empty() {
+        a.path.clone()
+    } else {
+        format!("{sub}/{}", a.path)
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if !a.json {
+        eprintln!(
+            "snapshot {} of {:?} at {}:",
+            id.short(),
+            snap.paths,
+            format_ns(snap.time)
+        );
+    }
+    let mut err = None;
+    ls(&repo, &snap, &path, !a.no_recursive, &mut |p, n| {
+        let line = if a.json {
+            node_json(p, n).to_string()
+        } else if a.long {
+            long_line(p, n)
+        } else {
+            String::from_utf8_lossy(p).into_owned()
+        };
+        if let Err(e) = writeln!(out, "{line}") {
+            err.get_or_insert(e);
+        }
+    })?;
+    out.flush()?;
+    if let Some(e) = err {
+        return Err(e.into());
+    }
+    Ok(0)
+}
+
+pub fn diff_cmd(args: &Args, a: &DiffArgs) -> Result<i32> {
+    let repo = open(args)?;
+    let none = SnapshotFilter::default();
+    let (ia, sa) = find_snapshot(&repo, &a.first, &none)?;
+    let (ib, sb) = find_snapshot(&repo, &a.second, &none)?;
+    let r = diff(&repo, &sa, &sb)?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if a.json {
+        for c in &r.changes {
+            writeln!(
+                out,
+                "{}",
+                json!({"message_type": "change", "path": String::from_utf8_lossy(&c.path), "modifier": c.kind.marker().to_string(), "kind": c.kind})
+            )?;
+        }
+        writeln!(
+            out,
+            "{}",
+            json!({"message_type": "statistics", "source": ia.to_hex(), "target": ib.to_hex(), "stats": r.stats})
+        )?;
+    } else {
+        writeln!(out, "comparing snapshot {} to {}:", ia.short(), ib.short())?;
+        for c in &r.changes {
+            let slash = if c.is_dir { "/" } else { "" };
+            writeln!(
+                out,
+                "{}    {}{slash}",
+                c.kind.marker(),
+                String::from_utf8_lossy(&c.path)
+            )?;
+        }
+        let s = &r.stats;
+        writeln!(
+            out,
+            "\nadded: {} ({}), removed: {} ({}), modified: {}, metadata only: {}",
+            s.added,
+            human_bytes(s.bytes_added),
+            s.removed,
+            human_bytes(s.bytes_removed),
+            s.modified,
+            s.metadata
+        )?;
+    }
+    out.flush()?;
+    Ok(0)
+}
+
+pub fn find_cmd(args: &Args, a: &FindArgs) -> Result<i32> {
+    let repo = open(args)?;
+    let snaps = select(&repo, &a.snapshots, &a.filter)?;
+    let matches = find(&repo, &snaps, &a.patterns, a.ignore_case)?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut last = None;
+    for m in &matches {
+        if a.json {
+            let mut v = node_json(&m.path, &m.node);
+            v["snapshot"] = json!(m.snapshot.to_hex());
+            writeln!(out, "{v}")?;
+            continue;
+        }
+        if last != Some(m.snapshot) {
+            let time = snaps
+                .iter()
+                .find(|(i, _)| *i == m.snapshot)
+                .map(|(_, s)| format_ns(s.time))
+                .unwrap_or_default();
+            writeln!(out, "found in snapshot {} from {time}:", m.snapshot.short())?;
+            last = Some(m.snapshot);
+        }
+        writeln!(out, "  {}", long_line(&m.path, &m.node))?;
+    }
+    out.flush()?;
+    if !a.json {
+        eprintln!(
+            "{} matches in {} snapshots searched",
+            matches.len(),
+            snaps.len()
+        );
+    }
+    Ok(0)
+}
+
+pub fn stats_cmd(args: &Args, a: &StatsArgs) -> Result<i32> {
+    let repo = open(args)?;
+    let snaps = select(&repo, &a.snapshots, &a.filter)?;
+    let r = stats(&repo, &snaps)?;
+    if a.json {
+        println!("{}", serde_json::to_string(&r)?);
+        return Ok(0);
+    }
+    println!("snapshots:            {}", r.snapshots);
+    println!("files (all snapshots): {}", r.files);
+    println!("restore size:         {}", human_bytes(r.restore_size));
+    println!("unique blobs:         {}", r.unique_blobs);
+    println!("unique raw size:      {}", human_bytes(r.unique_raw));
+    println!("stored size:          {}", human_bytes(r.unique_stored));
+    println!("dedup ratio:          {:.2}x", r.dedup_ratio);
+    println!("compression ratio:    {:.2}x", r.compression_ratio);
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rdr_core::format::tree::NodeKind;
+
+    #[test]
+    fn modes() {
+        let mut n = Node::new(b"x", NodeKind::File);
+        n.mode = 0o754;
+        assert_eq!(mode_string(&n), "-rwxr-xr--");
+    }
+}

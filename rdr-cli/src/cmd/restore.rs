@@ -1,0 +1,96 @@
+//! `rdr restore` and `rdr dump`.
+
+use std::io::Write;
+
+use anyhow::{Result, bail};
+use rdr_core::ops::dump::dump;
+use rdr_core::ops::restore::{RestoreOptions, restore};
+use rdr_core::ops::select::{find_snapshot, split_reference};
+use serde_json::json;
+
+use super::{filter, human_bytes, open};
+use crate::cli::{Args, DumpArgs, RestoreArgs};
+use crate::exit;
+use crate::progress::{Mode, Reporter};
+
+pub fn run(args: &Args, a: &RestoreArgs) -> Result<i32> {
+    let repo = open(args)?;
+    let (reference, subpath) = split_reference(&a.snapshot);
+    let (id, snap) = find_snapshot(&repo, reference, &filter(&a.filter))?;
+    let mut opts = RestoreOptions::new(&a.target);
+    opts.include.clone_from(&a.include);
+    opts.exclude.clone_from(&a.exclude);
+    opts.verify = a.verify;
+    let progress = Reporter::new(Mode::from(a.output), "restore");
+    let started = std::time::Instant::now();
+    let res = restore(&repo, &snap, subpath, &opts, &progress);
+    progress.finish();
+    let r = res?;
+    let secs = started.elapsed().as_secs_f64();
+    for w in &r.warnings {
+        eprintln!("warning: {w}");
+    }
+    for e in &r.errors {
+        eprintln!("error: {e}");
+    }
+    if progress.mode() == Mode::Json {
+        println!(
+            "{}",
+            json!({
+                "message_type": "summary", "snapshot_id": id.to_hex(),
+                "files": r.files, "dirs": r.dirs, "others": r.others, "links": r.links,
+                "bytes_written": r.bytes_written, "files_skipped": r.files_skipped,
+                "bytes_skipped": r.bytes_skipped, "files_verified": r.files_verified,
+                "warnings": r.warnings, "errors": r.errors, "seconds": secs,
+            })
+        );
+    } else {
+        eprintln!(
+            "restored snapshot {} to {}: {} files, {} dirs, {} other, {} hard links; wrote {} in {secs:.2}s",
+            id.short(),
+            a.target.display(),
+            r.files,
+            r.dirs,
+            r.others,
+            r.links,
+            human_bytes(r.bytes_written)
+        );
+        if r.files_skipped > 0 {
+            eprintln!(
+                "{} files ({}) were already identical and skipped",
+                r.files_skipped,
+                human_bytes(r.bytes_skipped)
+            );
+        }
+        if a.verify {
+            eprintln!("verified {} files", r.files_verified);
+        }
+    }
+    if !r.errors.is_empty() {
+        bail!(
+            "{} entries could not be restored or verified",
+            r.errors.len()
+        );
+    }
+    Ok(if r.warnings.is_empty() {
+        0
+    } else {
+        exit::INCOMPLETE
+    })
+}
+
+pub fn dump_cmd(args: &Args, a: &DumpArgs) -> Result<i32> {
+    let repo = open(args)?;
+    let (reference, sub) = split_reference(&a.snapshot);
+    let (_, snap) = find_snapshot(&repo, reference, &filter(&a.filter))?;
+    let path = if sub.is_empty() {
+        a.path.clone()
+    } else {
+        format!("{sub}/{}", a.path)
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+    dump(&repo, &snap, &path, &mut out)?;
+    out.flush()?;
+    Ok(0)
+}

@@ -1,0 +1,156 @@
+//! `rdr snapshots` and `rdr tag`, and the JSON form of a snapshot.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Result, bail};
+use rdr_core::format::snapshot::Snapshot;
+use rdr_core::ops::select::{find_snapshot, list_snapshots};
+use rdr_core::ops::tag::{TagChange, tag};
+use rdr_core::time::{format_ns, rfc3339_ns};
+use rdr_core::{LockHolder, Repository, SnapshotId};
+use serde_json::{Value, json};
+
+use super::{filter, human_bytes, open};
+use crate::cli::{Args, FilterArgs, SnapshotsArgs, TagArgs};
+
+/// A snapshot as JSON.
+pub fn snapshot_json(id: &SnapshotId, s: &Snapshot) -> Value {
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    json!({
+        "id": id.to_hex(), "short_id": id.short(), "time": rfc3339_ns(s.time),
+        "tree": s.tree.to_hex(), "paths": s.paths, "hostname": s.hostname,
+        "username": s.username, "uid": s.uid, "gid": s.gid, "tags": s.tags,
+        "parent": s.parent.map(|p| p.to_hex()), "original": s.original.map(|p| p.to_hex()),
+        "program_version": s.program_version, "excludes": s.excludes,
+        "stream": s.stream.as_ref().map(|st| json!({
+            "filename": st.filename, "bytes": st.bytes, "blake3": hex(&st.blake3),
+            "command": st.command, "exit_status": st.exit_status,
+        })),
+        "incomplete": s.incomplete.as_ref().map(|i| json!({"count": i.count, "errors": i.errors})),
+        "summary": s.summary,
+    })
+}
+
+/// Resolves explicit ids, or lists the filtered snapshots.
+pub fn select(
+    repo: &Repository,
+    ids: &[String],
+    f: &FilterArgs,
+) -> Result<Vec<(SnapshotId, Snapshot)>> {
+    let flt = filter(f);
+    if ids.is_empty() {
+        return Ok(list_snapshots(repo, &flt)?);
+    }
+    ids.iter()
+        .map(|r| Ok(find_snapshot(repo, r, &flt)?))
+        .collect()
+}
+
+fn group_key(s: &Snapshot, by: &[&str]) -> String {
+    let mut parts = Vec::new();
+    for f in by {
+        match *f {
+            "host" => parts.push(format!("host [{}]", s.hostname)),
+            "paths" => parts.push(format!("paths [{}]", s.paths.join(", "))),
+            "tags" => parts.push(format!("tags [{}]", s.tags.join(", "))),
+            _ => {}
+        }
+    }
+    parts.join(", ")
+}
+
+pub fn run(args: &Args, a: &SnapshotsArgs) -> Result<i32> {
+    let repo = open(args)?;
+    let by: Vec<&str> = a
+        .group_by
+        .as_deref()
+        .map(|g| g.split(',').map(str::trim).collect())
+        .unwrap_or_default();
+    if let Some(bad) = by.iter().find(|f| !["host", "paths", "tags"].contains(f)) {
+        bail!("cannot group by {bad:?}: use host, paths, tags");
+    }
+    let all = select(&repo, &a.ids, &a.filter)?;
+    let mut groups: BTreeMap<String, Vec<(SnapshotId, Snapshot)>> = BTreeMap::new();
+    for (id, s) in all {
+        groups.entry(group_key(&s, &by)).or_default().push((id, s));
+    }
+    if let Some(n) = a.latest {
+        for v in groups.values_mut() {
+            let skip = v.len().saturating_sub(n);
+            v.drain(..skip);
+        }
+    }
+    if a.json {
+        let out: Value = if by.is_empty() {
+            groups
+                .values()
+                .flatten()
+                .map(|(i, s)| snapshot_json(i, s))
+                .collect()
+        } else {
+            groups
+                .iter()
+                .map(|(k, v)| json!({"group_key": k, "snapshots": v.iter().map(|(i, s)| snapshot_json(i, s)).collect::<Vec<_>>()}))
+                .collect()
+        };
+        println!("{out}");
+        return Ok(0);
+    }
+    let mut count = 0;
+    for (key, v) in &groups {
+        if !key.is_empty() {
+            println!("{key}");
+        }
+        println!(
+            "{:<10} {:<19} {:<16} {:<16} {:>10}  Paths",
+            "ID", "Time", "Host", "Tags", "Size"
+        );
+        println!("{}", "-".repeat(90));
+        for (id, s) in v {
+            let mut flags = String::new();
+            if s.incomplete.is_some() {
+                flags.push_str(" (incomplete)");
+            }
+            println!(
+                "{:<10} {:<19} {:<16} {:<16} {:>10}  {}{flags}",
+                id.short(),
+                format_ns(s.time),
+                s.hostname,
+                s.tags.join(","),
+                human_bytes(s.summary.bytes_total),
+                s.paths.join(" ")
+            );
+            count += 1;
+        }
+        println!();
+    }
+    println!("{count} snapshots");
+    Ok(0)
+}
+
+pub fn tag_cmd(args: &Args, a: &TagArgs) -> Result<i32> {
+    if a.add.is_empty() && a.remove.is_empty() && a.set.is_empty() {
+        bail!("nothing to do: give --add, --remove or --set");
+    }
+    let split = |v: &[String]| -> Vec<String> {
+        v.iter()
+            .flat_map(|t| t.split(','))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let repo = open(args)?;
+    let snaps = select(&repo, &a.snapshots, &a.filter)?;
+    let change = TagChange {
+        add: split(&a.add),
+        remove: split(&a.remove),
+        set: (!a.set.is_empty()).then(|| split(&a.set)),
+    };
+    let changed = tag(&repo, &snaps, &change, &LockHolder::current())?;
+    for (old, new) in &changed {
+        eprintln!("snapshot {} -> {}", old.short(), new.short());
+    }
+    eprintln!("{} snapshots changed", changed.len());
+    Ok(0)
+}

@@ -1,0 +1,211 @@
+//! The CLI's implementation of rdr-core's `Progress`: an indicatif bar on a
+//! terminal, line-delimited JSON with `--json`, periodic lines with `-v`,
+//! silence otherwise. Also turns SIGINT/SIGTERM into a clean cancel (a
+//! second SIGINT exits at once).
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rdr_core::ops::progress::Progress;
+use serde_json::json;
+
+use crate::cli::OutputArgs;
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A progress bar on stderr.
+    Bar,
+    /// JSON status lines on stdout.
+    Json,
+    /// A status line on stderr every few seconds.
+    Lines,
+    /// Nothing.
+    Silent,
+}
+
+impl Mode {
+    /// The mode for the output options.
+    pub fn from(o: OutputArgs) -> Self {
+        if o.json {
+            Self::Json
+        } else if o.quiet {
+            Self::Silent
+        } else if std::io::stderr().is_terminal() {
+            Self::Bar
+        } else if o.verbose {
+            Self::Lines
+        } else {
+            Self::Silent
+        }
+    }
+}
+
+/// Progress reporting for one command.
+pub struct Reporter {
+    mode: Mode,
+    what: &'static str,
+    bar: Option<ProgressBar>,
+    cancel: Arc<AtomicBool>,
+    files: AtomicU64,
+    bytes: AtomicU64,
+    total_files: AtomicU64,
+    total_bytes: AtomicU64,
+    started: Instant,
+    last: Mutex<Instant>,
+    current: Mutex<String>,
+    warnings: AtomicU64,
+}
+
+impl Reporter {
+    /// A reporter; `what` names the operation in status lines.
+    pub fn new(mode: Mode, what: &'static str) -> Self {
+        let cancel = Arc::new(AtomicBool::new(false));
+        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            // First signal: cancel cleanly. Second: exit now.
+            let _ = signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&cancel));
+            let _ = signal_hook::flag::register(sig, Arc::clone(&cancel));
+        }
+        let bar = (mode == Mode::Bar).then(|| {
+            let pb = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(5));
+            let style = ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+            pb.set_style(style);
+            pb.enable_steady_tick(Duration::from_millis(200));
+            pb
+        });
+        Self {
+            mode,
+            what,
+            bar,
+            cancel,
+            files: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            total_files: AtomicU64::new(0),
+            total_bytes: AtomicU64::new(0),
+            started: Instant::now(),
+            last: Mutex::new(Instant::now()),
+            current: Mutex::new(String::new()),
+            warnings: AtomicU64::new(0),
+        }
+    }
+
+    /// The output mode.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Removes the bar before the summary is printed.
+    pub fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+
+    fn status(&self) {
+        let every = if self.mode == Mode::Json { 1 } else { 5 };
+        {
+            let mut last = self
+                .last
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if last.elapsed() < Duration::from_secs(every) {
+                return;
+            }
+            *last = Instant::now();
+        }
+        let files = self.files.load(Ordering::Relaxed);
+        let bytes = self.bytes.load(Ordering::Relaxed);
+        let tf = self.total_files.load(Ordering::Relaxed);
+        let tb = self.total_bytes.load(Ordering::Relaxed);
+        let current = self.current.lock().map(|c| c.clone()).unwrap_or_default();
+        let secs = self.started.elapsed().as_secs();
+        match self.mode {
+            Mode::Json => {
+                let pct = if tb > 0 {
+                    bytes as f64 / tb as f64
+                } else {
+                    0.0
+                };
+                let line = json!({
+                    "message_type": "status", "operation": self.what,
+                    "seconds_elapsed": secs, "percent_done": pct.min(1.0),
+                    "files_done": files, "total_files": tf,
+                    "bytes_done": bytes, "total_bytes": tb, "current_file": current,
+                });
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{line}");
+            }
+            Mode::Lines => eprintln!(
+                "[{secs}s] {} files, {} of {} {current}",
+                files,
+                crate::cmd::human_bytes(bytes),
+                crate::cmd::human_bytes(tb)
+            ),
+            _ => {}
+        }
+    }
+}
+
+impl Progress for Reporter {
+    fn wants_totals(&self) -> bool {
+        self.mode != Mode::Silent
+    }
+
+    fn total(&self, files: u64, bytes: u64) {
+        self.total_files.store(files, Ordering::Relaxed);
+        self.total_bytes.store(bytes, Ordering::Relaxed);
+        if let Some(b) = &self.bar {
+            b.set_length(bytes);
+        }
+    }
+
+    fn current(&self, path: &Path) {
+        if self.mode == Mode::Silent {
+            return;
+        }
+        let shown = path.display().to_string();
+        if let Some(b) = &self.bar {
+            let files = self.files.load(Ordering::Relaxed);
+            b.set_message(format!("{files} files {shown}"));
+        }
+        if let Ok(mut c) = self.current.lock() {
+            *c = shown;
+        }
+    }
+
+    fn advance(&self, files: u64, bytes: u64) {
+        self.files.fetch_add(files, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+        if let Some(b) = &self.bar {
+            b.inc(bytes);
+        } else if matches!(self.mode, Mode::Json | Mode::Lines) {
+            self.status();
+        }
+    }
+
+    fn warning(&self, path: &Path, message: &str) {
+        self.warnings.fetch_add(1, Ordering::Relaxed);
+        if self.mode == Mode::Json {
+            let line = json!({
+                "message_type": "warning", "path": path.display().to_string(), "message": message,
+            });
+            let _ = writeln!(std::io::stdout().lock(), "{line}");
+        } else if let Some(b) = &self.bar {
+            b.suspend(|| eprintln!("warning: {}: {message}", path.display()));
+        } else {
+            eprintln!("warning: {}: {message}", path.display());
+        }
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+}

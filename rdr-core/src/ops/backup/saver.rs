@@ -1,0 +1,269 @@
+//! The backup pipeline behind the walker: chunk and hash on the calling
+//! thread, drop known blobs, then compress and seal new ones on worker
+//! threads and hand them to the packer, which uploads on its own threads.
+//!
+//! Memory is bounded: the chunk queue holds at most `2 × workers` chunks
+//! (each ≤ the maximum chunk size), the packer bounds the bytes waiting for
+//! upload, and each open pack is one target size.
+//!
+//! Crash safety: index files are written while the backup runs (every
+//! `FLUSH_PACKS` packs or `flush_interval`), each naming only packs whose
+//! upload finished, so an interrupted backup leaves indexed data that the
+//! next run deduplicates against.
+
+use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, bounded};
+
+use crate::chunk::Chunker;
+use crate::error::{Error, Result};
+use crate::format::BlobType;
+use crate::format::index::{IndexFile, IndexPack};
+use crate::format::tree::Tree;
+use crate::id::BlobId;
+use crate::ops::progress::Progress;
+use crate::repo::{DedupSet, MasterIndex, Packer, PackerOptions, Repository};
+
+/// Write an index file once this many packs are uploaded and unindexed.
+const FLUSH_PACKS: usize = 64;
+
+struct Job {
+    id: BlobId,
+    data: Vec<u8>,
+}
+
+/// Counters shared with the workers.
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub data_blobs: AtomicU64,
+    pub tree_blobs: AtomicU64,
+    pub bytes_added: AtomicU64,
+    pub bytes_added_stored: AtomicU64,
+}
+
+pub(crate) struct Saver {
+    repo: Repository,
+    index: Arc<MasterIndex>,
+    dedup: DedupSet,
+    packer: Option<Arc<Packer>>,
+    tx: Option<Sender<Job>>,
+    workers: Vec<JoinHandle<()>>,
+    error: Arc<Mutex<Option<Error>>>,
+    pub counters: Arc<Counters>,
+    pending: Vec<IndexPack>,
+    last_flush: Instant,
+    flush_interval: Duration,
+}
+
+fn take_error(slot: &Mutex<Option<Error>>) -> Option<Error> {
+    slot.lock().unwrap_or_else(PoisonError::into_inner).take()
+}
+
+impl Saver {
+    /// `dry_run`: blobs are sealed and counted but never stored.
+    pub(crate) fn new(
+        repo: &Repository,
+        threads: usize,
+        dry_run: bool,
+        flush_interval: Duration,
+    ) -> Result<Self> {
+        let index = repo.index()?;
+        let threads = threads.max(1);
+        let packer = (!dry_run).then(|| Arc::new(repo.packer(PackerOptions::default())));
+        let (tx, rx) = bounded::<Job>(threads * 2);
+        let error = Arc::new(Mutex::new(None));
+        let counters = Arc::new(Counters::default());
+        let workers = (0..threads)
+            .map(|i| {
+                let rx: Receiver<Job> = rx.clone();
+                let repo = repo.clone();
+                let packer = packer.clone();
+                let error = Arc::clone(&error);
+                let counters = Arc::clone(&counters);
+                std::thread::Builder::new()
+                    .name(format!("rdr-seal-{i}"))
+                    .spawn(move || {
+                        for job in rx {
+                            let sealed = repo.seal_blob(BlobType::Data, &job.id, &job.data);
+                            let raw = job.data.len() as u64;
+                            let res = match &packer {
+                                Some(p) => p.add(BlobType::Data, job.id, &sealed, raw as u32),
+                                None => Ok(()),
+                            };
+                            match res {
+                                Ok(()) => {
+                                    counters.data_blobs.fetch_add(1, Ordering::Relaxed);
+                                    counters.bytes_added.fetch_add(raw, Ordering::Relaxed);
+                                    counters
+                                        .bytes_added_stored
+                                        .fetch_add(sealed.len() as u64, Ordering::Relaxed);
+                                }
+                                Err(e) => {
+                                    error
+                                        .lock()
+                                        .unwrap_or_else(PoisonError::into_inner)
+                                        .get_or_insert(e);
+                                }
+                            }
+                        }
+                    })
+                    .map_err(|e| Error::io("starting a worker thread", e))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            repo: repo.clone(),
+            index,
+            dedup: DedupSet::default(),
+            packer,
+            tx: Some(tx),
+            workers,
+            error,
+            counters,
+            pending: Vec::new(),
+            last_flush: Instant::now(),
+            flush_interval,
+        })
+    }
+
+    /// Whether every blob is already in the repository (reusable).
+    pub(crate) fn all_known(&self, ids: &[BlobId]) -> bool {
+        ids.iter().all(|id| self.index.contains(id))
+    }
+
+    /// First claim of a blob not in the index.
+    fn is_new(&self, id: &BlobId) -> bool {
+        !self.index.contains(id) && self.dedup.claim(id)
+    }
+
+    fn check(&self) -> Result<()> {
+        match take_error(&self.error) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Chunks a stream and stores its new chunks. Returns the chunk ids
+    /// and the byte count. I/O errors of the reader come back as the
+    /// inner `Err` (a warning for a file; fatal for a stream).
+    pub(crate) fn save_stream(
+        &mut self,
+        reader: impl Read,
+        progress: &dyn Progress,
+    ) -> Result<std::result::Result<(Vec<BlobId>, u64), std::io::Error>> {
+        let repo = self.repo.clone();
+        let mut chunker = Chunker::new(repo.chunker(), reader);
+        let mut ids = Vec::new();
+        let mut total = 0u64;
+        loop {
+            if progress.is_cancelled() {
+                return Err(Error::Cancelled);
+            }
+            let chunk = match chunker.next_chunk() {
+                Ok(Some(c)) => c,
+                Ok(None) => break,
+                Err(e) => return Ok(Err(e)),
+            };
+            let id = self.repo.blob_id(&chunk);
+            total += chunk.len() as u64;
+            progress.advance(0, chunk.len() as u64);
+            if self.is_new(&id) {
+                let tx = self
+                    .tx
+                    .as_ref()
+                    .ok_or_else(|| Error::InvalidInput("saver finished".into()))?;
+                tx.send(Job { id, data: chunk })
+                    .map_err(|_| Error::InvalidInput("seal workers stopped".into()))?;
+            }
+            ids.push(id);
+            self.check()?;
+            self.maybe_flush()?;
+        }
+        Ok(Ok((ids, total)))
+    }
+
+    /// Stores a tree blob (if new) and returns its id.
+    pub(crate) fn save_tree(&mut self, tree: &Tree) -> Result<BlobId> {
+        let bytes = tree.encode();
+        let id = self.repo.blob_id(&bytes);
+        if self.is_new(&id) {
+            let sealed = self.repo.seal_blob(BlobType::Tree, &id, &bytes);
+            let c = &self.counters;
+            c.tree_blobs.fetch_add(1, Ordering::Relaxed);
+            c.bytes_added
+                .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+            c.bytes_added_stored
+                .fetch_add(sealed.len() as u64, Ordering::Relaxed);
+            if let Some(p) = &self.packer {
+                let raw = u32::try_from(bytes.len())
+                    .map_err(|_| Error::InvalidInput("directory listing above 4 GiB".into()))?;
+                p.add(BlobType::Tree, id, &sealed, raw)?;
+            }
+        }
+        self.maybe_flush()?;
+        Ok(id)
+    }
+
+    /// Writes an index file for uploaded packs when enough have gathered
+    /// or the interval has passed.
+    pub(crate) fn maybe_flush(&mut self) -> Result<()> {
+        let Some(p) = &self.packer else {
+            return Ok(());
+        };
+        self.pending.extend(p.drain_uploaded());
+        let due = self.pending.len() >= FLUSH_PACKS
+            || (!self.pending.is_empty() && self.last_flush.elapsed() >= self.flush_interval);
+        if due {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if !self.pending.is_empty() {
+            let mut file = IndexFile::new();
+            file.packs = std::mem::take(&mut self.pending);
+            self.repo.save_index(&file)?;
+        }
+        self.last_flush = Instant::now();
+        Ok(())
+    }
+
+    fn stop_workers(&mut self) {
+        self.tx = None;
+        for w in self.workers.drain(..) {
+            let _ = w.join();
+        }
+    }
+
+    /// Waits for the workers, uploads the partial packs and writes the last
+    /// index file. Also used after a cancel or an error, so that what was
+    /// uploaded is indexed for the next run.
+    pub(crate) fn finish(mut self) -> Result<()> {
+        self.stop_workers();
+        let worker_err = take_error(&self.error);
+        let mut upload_err = None;
+        if let Some(p) = self.packer.take() {
+            let packer = Arc::try_unwrap(p)
+                .map_err(|_| Error::InvalidInput("packer still shared".into()))?;
+            match packer.finish() {
+                Ok(rest) => self.pending.extend(rest),
+                Err(e) => upload_err = Some(e),
+            }
+            self.flush()?;
+        }
+        match worker_err.or(upload_err) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Saver {
+    fn drop(&mut self) {
+        self.stop_workers();
+    }
+}

@@ -1,0 +1,259 @@
+//! The local file system side of backup and restore: reading a node's
+//! metadata (owner names, xattrs, sparse extents) and applying it back
+//! (owner, mode, xattrs, times, special files). Unix only.
+
+use std::collections::HashMap;
+use std::fs::{File, Metadata};
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::sync::Mutex;
+
+use filetime::FileTime;
+use nix::sys::stat::{Mode, SFlag};
+use nix::unistd::{Gid, Group, Uid, User, Whence};
+use serde_bytes::ByteBuf;
+
+use crate::format::tree::{Node, NodeKind, Xattr};
+
+const NS: i64 = 1_000_000_000;
+
+/// Caches uid/gid → name lookups (NSS calls are slow).
+#[derive(Default)]
+pub(crate) struct Names {
+    users: Mutex<HashMap<u32, Option<String>>>,
+    groups: Mutex<HashMap<u32, Option<String>>>,
+}
+
+impl Names {
+    fn user(&self, uid: u32) -> Option<String> {
+        let mut m = self
+            .users
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        m.entry(uid)
+            .or_insert_with(|| {
+                User::from_uid(Uid::from_raw(uid))
+                    .ok()
+                    .flatten()
+                    .map(|u| u.name)
+            })
+            .clone()
+    }
+
+    fn group(&self, gid: u32) -> Option<String> {
+        let mut m = self
+            .groups
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        m.entry(gid)
+            .or_insert_with(|| {
+                Group::from_gid(Gid::from_raw(gid))
+                    .ok()
+                    .flatten()
+                    .map(|g| g.name)
+            })
+            .clone()
+    }
+}
+
+/// The node kind of a file type, or `None` for something unknown.
+pub(crate) fn kind_of(meta: &Metadata) -> Option<NodeKind> {
+    let ft = meta.file_type();
+    Some(if ft.is_file() {
+        NodeKind::File
+    } else if ft.is_dir() {
+        NodeKind::Dir
+    } else if ft.is_symlink() {
+        NodeKind::Symlink
+    } else if ft.is_fifo() {
+        NodeKind::Fifo
+    } else if ft.is_char_device() {
+        NodeKind::Chardev
+    } else if ft.is_block_device() {
+        NodeKind::Blockdev
+    } else if ft.is_socket() {
+        NodeKind::Socket
+    } else {
+        return None;
+    })
+}
+
+/// A node with the metadata of `path` (lstat'ed as `meta`); content and
+/// subtree are left for the caller. Xattr read errors come back as a warning.
+pub(crate) fn node_from(
+    name: &[u8],
+    path: &Path,
+    meta: &Metadata,
+    names: &Names,
+) -> io::Result<(Node, Option<String>)> {
+    let kind = kind_of(meta)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::Unsupported, "unknown file type"))?;
+    let mut n = Node::new(name, kind);
+    n.mode = meta.mode() & 0o7777;
+    n.uid = meta.uid();
+    n.gid = meta.gid();
+    n.user = names.user(n.uid);
+    n.group = names.group(n.gid);
+    n.mtime = meta.mtime() * NS + meta.mtime_nsec();
+    n.atime = meta.atime() * NS + meta.atime_nsec();
+    n.ctime = meta.ctime() * NS + meta.ctime_nsec();
+    n.dev = meta.dev();
+    n.inode = meta.ino();
+    n.links = meta.nlink();
+    match kind {
+        NodeKind::File => n.size = meta.len(),
+        NodeKind::Symlink => {
+            let t = std::fs::read_link(path)?;
+            n.size = t.as_os_str().len() as u64;
+            n.target = Some(ByteBuf::from(t.into_os_string().into_encoded_bytes()));
+        }
+        NodeKind::Chardev | NodeKind::Blockdev => n.rdev = meta.rdev(),
+        _ => {}
+    }
+    let mut warning = None;
+    match read_xattrs(path) {
+        Ok(x) => n.xattrs = x,
+        Err(e) => warning = Some(format!("extended attributes: {e}")),
+    }
+    Ok((n, warning))
+}
+
+fn read_xattrs(path: &Path) -> io::Result<Vec<Xattr>> {
+    let names = match xattr::list(path) {
+        Ok(n) => n,
+        Err(e) if e.raw_os_error() == Some(nix::libc::ENOTSUP) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut out = Vec::new();
+    for name in names {
+        if let Some(value) = xattr::get(path, &name)? {
+            out.push(Xattr {
+                name: ByteBuf::from(name.as_bytes().to_vec()),
+                value: ByteBuf::from(value),
+            });
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// Holes of a file as (offset, length), found with SEEK_DATA/SEEK_HOLE.
+/// Only asked for files whose allocated blocks are fewer than their size.
+pub(crate) fn holes(file: &File, meta: &Metadata) -> Vec<(u64, u64)> {
+    let size = meta.len();
+    if size == 0 || meta.blocks().saturating_mul(512) >= size {
+        return Vec::new();
+    }
+    let mut holes = Vec::new();
+    let mut pos: u64 = 0;
+    while pos < size {
+        let Ok(off) = i64::try_from(pos) else { break };
+        let data = match nix::unistd::lseek(file, off, Whence::SeekData) {
+            Ok(d) => u64::try_from(d).unwrap_or(size).min(size),
+            // ENXIO: no data after pos, the rest is a hole.
+            Err(nix::errno::Errno::ENXIO) => size,
+            Err(_) => return Vec::new(),
+        };
+        if data > pos {
+            holes.push((pos, data - pos));
+        }
+        if data >= size {
+            break;
+        }
+        let Ok(doff) = i64::try_from(data) else { break };
+        pos = match nix::unistd::lseek(file, doff, Whence::SeekHole) {
+            Ok(h) => u64::try_from(h).unwrap_or(size).min(size),
+            Err(_) => return Vec::new(),
+        };
+    }
+    holes
+}
+
+/// Whether `[offset, offset + len)` of a file is entirely a hole (no data
+/// extent starts inside it), so it reads as zeros without reading it.
+pub(crate) fn is_hole(file: &File, offset: u64, len: u64) -> bool {
+    let Ok(off) = i64::try_from(offset) else {
+        return false;
+    };
+    match nix::unistd::lseek(file, off, Whence::SeekData) {
+        Ok(d) => u64::try_from(d).is_ok_and(|d| d >= offset + len),
+        Err(nix::errno::Errno::ENXIO) => true,
+        Err(_) => false,
+    }
+}
+
+/// Creates a fifo or device node.
+pub(crate) fn make_special(path: &Path, node: &Node) -> io::Result<()> {
+    let perm = Mode::from_bits_truncate(node.mode & 0o777);
+    let res = match node.kind {
+        NodeKind::Fifo => nix::unistd::mkfifo(path, perm),
+        NodeKind::Chardev => nix::sys::stat::mknod(path, SFlag::S_IFCHR, perm, node.rdev),
+        NodeKind::Blockdev => nix::sys::stat::mknod(path, SFlag::S_IFBLK, perm, node.rdev),
+        _ => {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "not a special file",
+            ));
+        }
+    };
+    res.map_err(io::Error::from)
+}
+
+fn file_time(ns: i64) -> FileTime {
+    let nanos = u32::try_from(ns.rem_euclid(NS)).unwrap_or(0);
+    FileTime::from_unix_time(ns.div_euclid(NS), nanos)
+}
+
+/// Applies owner (when `owners`), mode, xattrs and times, in that order
+/// (chown clears setuid bits, so mode comes after). Returns warnings.
+pub(crate) fn apply(path: &Path, node: &Node, owners: bool) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let link = node.kind == NodeKind::Symlink;
+    if owners {
+        if let Err(e) = std::os::unix::fs::lchown(path, Some(node.uid), Some(node.gid)) {
+            warnings.push(format!("owner: {e}"));
+        }
+    }
+    if !link {
+        let perm = std::fs::Permissions::from_mode(node.mode & 0o7777);
+        if let Err(e) = std::fs::set_permissions(path, perm) {
+            warnings.push(format!("mode: {e}"));
+        }
+    }
+    for x in &node.xattrs {
+        let name = std::ffi::OsStr::from_bytes(&x.name);
+        if let Err(e) = xattr::set(path, name, &x.value) {
+            // user.* attributes are not allowed on symlinks by Linux.
+            if !link {
+                warnings.push(format!(
+                    "extended attribute {}: {e}",
+                    String::from_utf8_lossy(&x.name)
+                ));
+            }
+        }
+    }
+    let res = filetime::set_symlink_file_times(path, file_time(node.atime), file_time(node.mtime));
+    if let Err(e) = res {
+        warnings.push(format!("times: {e}"));
+    }
+    warnings
+}
+
+/// Whether this process may set owners (it runs as root).
+#[must_use]
+pub(crate) fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// The current user's name, uid and gid.
+pub(crate) fn current_user() -> (String, u32, u32) {
+    let uid = nix::unistd::getuid();
+    let gid = nix::unistd::getgid();
+    let name = User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map_or_else(|| uid.to_string(), |u| u.name);
+    (name, uid.as_raw(), gid.as_raw())
+}

@@ -1,0 +1,18 @@
+//! Operations over a repository: backup, restore, dump, and the ways to
+//! look into snapshots (ls, diff, find, stats, tag). Each is a function
+//! taking an options struct and returning a report; progress flows through
+//! [`progress::Progress`].
+
+pub mod backup;
+mod content;
+pub mod diff;
+pub mod dump;
+pub mod find;
+pub(crate) mod fsmeta;
+pub mod ls;
+pub mod nav;
+pub mod progress;
+pub mod restore;
+pub mod select;
+pub mod stats;
+pub mod tag;

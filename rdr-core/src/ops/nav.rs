@@ -1,0 +1,105 @@
+//! Navigating snapshot trees: resolving a path to a node and walking a
+//! tree depth-first. Paths inside a snapshot are byte strings with `/`.
+
+use crate::error::{Error, Result};
+use crate::format::tree::{Node, NodeKind};
+use crate::id::BlobId;
+use crate::repo::Repository;
+
+/// A synthetic directory node standing for a snapshot's root tree.
+#[must_use]
+pub fn root_node(tree: BlobId) -> Node {
+    let mut n = Node::new(b"", NodeKind::Dir);
+    n.mode = 0o755;
+    n.subtree = Some(tree);
+    n
+}
+
+/// Splits a snapshot path into its names (empty and `.` parts dropped).
+#[must_use]
+pub fn components(path: &[u8]) -> Vec<&[u8]> {
+    path.split(|&b| b == b'/')
+        .filter(|c| !c.is_empty() && *c != b".")
+        .collect()
+}
+
+/// Finds the node at `path` below the tree `root` (the root itself for an
+/// empty path or `/`).
+///
+/// # Errors
+/// [`Error::NotFound`] naming the path, or tree load errors.
+pub fn lookup(repo: &Repository, root: BlobId, path: &[u8]) -> Result<Node> {
+    let mut node = root_node(root);
+    for name in components(path) {
+        let sub = match (node.kind, node.subtree) {
+            (NodeKind::Dir, Some(s)) => s,
+            _ => {
+                return Err(Error::NotFound(format!(
+                    "{}: not a directory in the snapshot",
+                    String::from_utf8_lossy(path)
+                )));
+            }
+        };
+        let tree = repo.load_tree(&sub)?;
+        node = tree.get(name).cloned().ok_or_else(|| {
+            Error::NotFound(format!(
+                "{}: no such file or directory in the snapshot",
+                String::from_utf8_lossy(path)
+            ))
+        })?;
+    }
+    Ok(node)
+}
+
+/// Joins a parent path and a name.
+#[must_use]
+pub fn join(parent: &[u8], name: &[u8]) -> Vec<u8> {
+    let mut p = Vec::with_capacity(parent.len() + 1 + name.len());
+    p.extend_from_slice(parent);
+    if !p.ends_with(b"/") {
+        p.push(b'/');
+    }
+    p.extend_from_slice(name);
+    p
+}
+
+/// Walks the entries below directory tree `tree` in name order, depth
+/// first, calling `visit(path, node)`; `visit` returns whether to descend
+/// into a directory.
+///
+/// # Errors
+/// Tree load errors, or the first error of `visit`.
+pub fn walk(
+    repo: &Repository,
+    tree: BlobId,
+    prefix: &[u8],
+    visit: &mut dyn FnMut(&[u8], &Node) -> Result<bool>,
+) -> Result<()> {
+    let t = repo.load_tree(&tree)?;
+    for n in &t.nodes {
+        let path = join(prefix, &n.name);
+        let descend = visit(&path, n)?;
+        if descend && n.kind == NodeKind::Dir {
+            if let Some(sub) = n.subtree {
+                walk(repo, sub, &path, visit)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_helpers() {
+        assert_eq!(
+            components(b"/srv//data/./x"),
+            vec![&b"srv"[..], b"data", b"x"]
+        );
+        assert!(components(b"/").is_empty());
+        assert_eq!(join(b"/", b"a"), b"/a");
+        assert_eq!(join(b"/a", b"b"), b"/a/b");
+    }
+}

@@ -1,0 +1,102 @@
+//! `stats`: sizes of a set of snapshots: what a restore would write, the
+//! unique data they reference, and what it takes in the repository.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::format::snapshot::Snapshot;
+use crate::format::tree::NodeKind;
+use crate::id::{BlobId, SnapshotId};
+use crate::repo::Repository;
+
+/// Sizes of a set of snapshots.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StatsReport {
+    /// Snapshots counted.
+    pub snapshots: u64,
+    /// Files over all snapshots (a file in two snapshots counts twice).
+    pub files: u64,
+    /// Bytes a restore of every snapshot would write.
+    pub restore_size: u64,
+    /// Distinct blobs referenced (data and tree).
+    pub unique_blobs: u64,
+    /// Their plaintext bytes.
+    pub unique_raw: u64,
+    /// Their stored bytes (compressed and sealed).
+    pub unique_stored: u64,
+    /// restore_size / unique_raw.
+    pub dedup_ratio: f64,
+    /// unique_raw / unique_stored.
+    pub compression_ratio: f64,
+}
+
+struct Counter<'a> {
+    repo: &'a Repository,
+    memo: HashMap<BlobId, (u64, u64)>,
+    blobs: HashSet<BlobId>,
+}
+
+impl Counter<'_> {
+    /// (files, bytes) below a tree, memoized by tree id.
+    fn tree(&mut self, id: BlobId) -> Result<(u64, u64)> {
+        if let Some(v) = self.memo.get(&id) {
+            return Ok(*v);
+        }
+        self.blobs.insert(id);
+        let t = self.repo.load_tree(&id)?;
+        let (mut files, mut bytes) = (0, 0);
+        for n in &t.nodes {
+            match n.kind {
+                NodeKind::File => {
+                    files += 1;
+                    bytes += n.size;
+                    self.blobs.extend(n.content.iter().copied());
+                }
+                NodeKind::Dir => {
+                    if let Some(s) = n.subtree {
+                        let (f, b) = self.tree(s)?;
+                        files += f;
+                        bytes += b;
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.memo.insert(id, (files, bytes));
+        Ok((files, bytes))
+    }
+}
+
+/// Computes the sizes of `snapshots`.
+///
+/// # Errors
+/// Tree load errors; [`Error::NotFound`] for a blob missing from the index.
+pub fn stats(repo: &Repository, snapshots: &[(SnapshotId, Snapshot)]) -> Result<StatsReport> {
+    let mut c = Counter {
+        repo,
+        memo: HashMap::new(),
+        blobs: HashSet::new(),
+    };
+    let mut r = StatsReport::default();
+    for (_, s) in snapshots {
+        let (f, b) = c.tree(s.tree)?;
+        r.snapshots += 1;
+        r.files += f;
+        r.restore_size += b;
+    }
+    let index = repo.index()?;
+    for id in &c.blobs {
+        let loc = index
+            .lookup(id)
+            .ok_or_else(|| Error::NotFound(format!("blob {id} is not in the index")))?;
+        r.unique_raw += u64::from(loc.raw_length);
+        r.unique_stored += u64::from(loc.length);
+    }
+    r.unique_blobs = c.blobs.len() as u64;
+    let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    r.dedup_ratio = ratio(r.restore_size, r.unique_raw);
+    r.compression_ratio = ratio(r.unique_raw, r.unique_stored);
+    Ok(r)
+}
