@@ -31,19 +31,30 @@ fn build_tree(root: &Path) -> PathBuf {
     fs::create_dir_all(src.join("dir/deeper")).unwrap();
     write(&src.join("regular.txt"), b"hello, disaster recovery\n");
     write(&src.join("empty"), b"");
-    write(&src.join("dir/random.bin"), &random_bytes(3 * MIB as usize + 17, 7));
-    write(&src.join("dir/deeper/text.sql"), "INSERT INTO t VALUES (1);\n".repeat(50_000).as_bytes());
+    write(
+        &src.join("dir/random.bin"),
+        &random_bytes(3 * MIB as usize + 17, 7),
+    );
+    write(
+        &src.join("dir/deeper/text.sql"),
+        "INSERT INTO t VALUES (1);\n".repeat(50_000).as_bytes(),
+    );
     // Large sparse file: 2 GiB with 10 MiB of data in two places.
     let sparse = src.join("sparse.img");
     let f = fs::File::create(&sparse).unwrap();
     f.set_len(2 * GIB).unwrap();
     use std::os::unix::fs::FileExt;
-    f.write_all_at(&random_bytes(5 * MIB as usize, 1), GIB).unwrap();
-    f.write_all_at(&random_bytes(5 * MIB as usize, 2), 2 * GIB - 5 * MIB).unwrap();
+    f.write_all_at(&random_bytes(5 * MIB as usize, 1), GIB)
+        .unwrap();
+    f.write_all_at(&random_bytes(5 * MIB as usize, 2), 2 * GIB - 5 * MIB)
+        .unwrap();
     drop(f);
     // Names: unicode and not UTF-8.
     write(&src.join("données-ünïcödé-日本.txt"), b"unicode");
-    write(&src.join(OsStr::from_bytes(b"raw-\xff\xfe-name")), b"latin1");
+    write(
+        &src.join(OsStr::from_bytes(b"raw-\xff\xfe-name")),
+        b"latin1",
+    );
     fs::create_dir(src.join(OsStr::from_bytes(b"dir-\xe9"))).unwrap();
     write(&src.join(OsStr::from_bytes(b"dir-\xe9/inner")), b"inner");
     // Symlinks, one dangling, one to a directory.
@@ -55,7 +66,11 @@ fn build_tree(root: &Path) -> PathBuf {
     fs::hard_link(src.join("hl-a"), src.join("hl-b")).unwrap();
     fs::hard_link(src.join("hl-a"), src.join("dir/hl-c")).unwrap();
     // Fifo and (as root) a device node.
-    nix::unistd::mkfifo(&src.join("fifo"), nix::sys::stat::Mode::from_bits_truncate(0o640)).unwrap();
+    nix::unistd::mkfifo(
+        &src.join("fifo"),
+        nix::sys::stat::Mode::from_bits_truncate(0o640),
+    )
+    .unwrap();
     if is_root() {
         nix::sys::stat::mknod(
             &src.join("null-dev"),
@@ -84,9 +99,17 @@ fn build_tree(root: &Path) -> PathBuf {
         std::os::unix::fs::lchown(src.join("link"), Some(4321), Some(8765)).unwrap();
     }
     // Distinct times, with nanoseconds, set last (children first).
-    for (i, rel) in ["regular.txt", "empty", "dir/random.bin", "link", "sticky", "dir/deeper", "dir"]
-        .iter()
-        .enumerate()
+    for (i, rel) in [
+        "regular.txt",
+        "empty",
+        "dir/random.bin",
+        "link",
+        "sticky",
+        "dir/deeper",
+        "dir",
+    ]
+    .iter()
+    .enumerate()
     {
         let t = filetime::FileTime::from_unix_time(1_600_000_000 + i as i64 * 1000, 123_456_789);
         filetime::set_symlink_file_times(src.join(rel), t, t).unwrap();
@@ -123,7 +146,10 @@ fn file_hash(p: &Path) -> String {
 }
 
 /// Every entry under `root` with its attributes, and the hard-link groups.
-fn snapshot_fs(root: &Path) -> (BTreeMap<Vec<u8>, Attrs>, Vec<Vec<Vec<u8>>>) {
+/// Hard-link groups: the sorted paths of each multiply linked inode.
+type LinkGroups = Vec<Vec<Vec<u8>>>;
+
+fn snapshot_fs(root: &Path) -> (BTreeMap<Vec<u8>, Attrs>, LinkGroups) {
     let mut out = BTreeMap::new();
     let mut inodes: HashMap<u64, Vec<Vec<u8>>> = HashMap::new();
     let mut stack = vec![root.to_path_buf()];
@@ -131,7 +157,12 @@ fn snapshot_fs(root: &Path) -> (BTreeMap<Vec<u8>, Attrs>, Vec<Vec<Vec<u8>>>) {
         for e in fs::read_dir(&dir).unwrap() {
             let p = e.unwrap().path();
             let m = fs::symlink_metadata(&p).unwrap();
-            let rel = p.strip_prefix(root).unwrap().as_os_str().as_bytes().to_vec();
+            let rel = p
+                .strip_prefix(root)
+                .unwrap()
+                .as_os_str()
+                .as_bytes()
+                .to_vec();
             let ft = m.file_type();
             use std::os::unix::fs::FileTypeExt;
             let kind = if ft.is_file() {
@@ -168,14 +199,16 @@ fn snapshot_fs(root: &Path) -> (BTreeMap<Vec<u8>, Attrs>, Vec<Vec<Vec<u8>>>) {
                     mtime: (m.mtime(), m.mtime_nsec()),
                     size: if ft.is_dir() { 0 } else { m.len() },
                     rdev: m.rdev(),
-                    target: ft.is_symlink().then(|| fs::read_link(&p).unwrap().as_os_str().as_bytes().to_vec()),
+                    target: ft
+                        .is_symlink()
+                        .then(|| fs::read_link(&p).unwrap().as_os_str().as_bytes().to_vec()),
                     hash: ft.is_file().then(|| file_hash(&p)),
                     xattrs,
                 },
             );
         }
     }
-    let mut groups: Vec<Vec<Vec<u8>>> = inodes
+    let mut groups: LinkGroups = inodes
         .into_values()
         .map(|mut v| {
             v.sort();
@@ -194,14 +227,20 @@ fn tree_round_trip_is_identical_attribute_by_attribute() {
     assert_eq!(summary["incomplete"], false, "{summary}");
     // The sparse file's holes were not read or stored.
     let stored = env.repo_data_bytes();
-    assert!(stored < 40 * MIB, "repository holds {stored} bytes for ~15 MiB of data");
+    assert!(
+        stored < 40 * MIB,
+        "repository holds {stored} bytes for ~15 MiB of data"
+    );
 
     let target = env.path("restore");
     env.ok(&["restore", "latest", "--target", target.to_str().unwrap()]);
     let restored = target.join(src.strip_prefix("/").unwrap());
     let (want, want_links) = snapshot_fs(&src);
     let (got, got_links) = snapshot_fs(&restored);
-    assert_eq!(want.keys().collect::<Vec<_>>(), got.keys().collect::<Vec<_>>());
+    assert_eq!(
+        want.keys().collect::<Vec<_>>(),
+        got.keys().collect::<Vec<_>>()
+    );
     for (path, w) in &want {
         let g = &got[path];
         let name = String::from_utf8_lossy(path);
@@ -221,10 +260,20 @@ fn tree_round_trip_is_identical_attribute_by_attribute() {
     assert_eq!(want_links.len(), 1);
     assert_eq!(want_links[0].len(), 3);
     let blocks = fs::metadata(restored.join("sparse.img")).unwrap().blocks() * 512;
-    assert!(blocks < 64 * MIB, "restored sparse file allocates {blocks} bytes");
+    assert!(
+        blocks < 64 * MIB,
+        "restored sparse file allocates {blocks} bytes"
+    );
 
     // A second restore finds everything identical and writes nothing; --verify passes.
-    let o = env.ok(&["restore", "latest", "--target", target.to_str().unwrap(), "--verify", "--json"]);
+    let o = env.ok(&[
+        "restore",
+        "latest",
+        "--target",
+        target.to_str().unwrap(),
+        "--verify",
+        "--json",
+    ]);
     let r = common::last_json(&o);
     assert_eq!(r["bytes_written"], 0, "{r}");
     assert_eq!(r["files_skipped"], r["files"], "{r}");
@@ -235,9 +284,18 @@ fn tree_round_trip_is_identical_attribute_by_attribute() {
     let mut f = fs::OpenOptions::new().write(true).open(&victim).unwrap();
     f.write_all(b"XXXX").unwrap();
     drop(f);
-    let r = common::last_json(&env.ok(&["restore", "latest", "--target", target.to_str().unwrap(), "--json"]));
+    let r = common::last_json(&env.ok(&[
+        "restore",
+        "latest",
+        "--target",
+        target.to_str().unwrap(),
+        "--json",
+    ]));
     assert!(r["bytes_written"].as_u64().unwrap() > 0);
-    assert_eq!(file_hash(&victim), want[&b"dir/random.bin".to_vec()].hash.clone().unwrap());
+    assert_eq!(
+        file_hash(&victim),
+        want[&b"dir/random.bin".to_vec()].hash.clone().unwrap()
+    );
 }
 
 #[test]
@@ -252,26 +310,48 @@ fn subpath_include_exclude_and_dump() {
     let s = src.to_str().unwrap();
 
     let t1 = env.path("t1");
-    env.ok(&["restore", &format!("latest:{s}/a"), "--target", t1.to_str().unwrap()]);
+    env.ok(&[
+        "restore",
+        &format!("latest:{s}/a"),
+        "--target",
+        t1.to_str().unwrap(),
+    ]);
     assert_eq!(fs::read(t1.join("b/keep.sql")).unwrap(), b"select 1;\n");
     assert!(t1.join("skip.log").exists());
     assert!(!t1.join("top.txt").exists());
 
     let t2 = env.path("t2");
-    env.ok(&["restore", "latest", "--target", t2.to_str().unwrap(), "--include", "*.sql"]);
+    env.ok(&[
+        "restore",
+        "latest",
+        "--target",
+        t2.to_str().unwrap(),
+        "--include",
+        "*.sql",
+    ]);
     let base = t2.join(src.strip_prefix("/").unwrap());
     assert!(base.join("a/b/keep.sql").exists());
     assert!(!base.join("a/skip.log").exists());
     assert!(!base.join("top.txt").exists());
 
     let t3 = env.path("t3");
-    env.ok(&["restore", "latest", "--target", t3.to_str().unwrap(), "--exclude", "*.log"]);
+    env.ok(&[
+        "restore",
+        "latest",
+        "--target",
+        t3.to_str().unwrap(),
+        "--exclude",
+        "*.log",
+    ]);
     let base = t3.join(src.strip_prefix("/").unwrap());
     assert!(base.join("a/b/keep.sql").exists());
     assert!(base.join("top.txt").exists());
     assert!(!base.join("a/skip.log").exists());
 
-    assert_eq!(env.ok(&["dump", "latest", &format!("{s}/a/b/keep.sql")]), "select 1;\n");
+    assert_eq!(
+        env.ok(&["dump", "latest", &format!("{s}/a/b/keep.sql")]),
+        "select 1;\n"
+    );
     // A directory dumps as a tar stream that tar can list.
     let o = env.run(&["dump", "latest", &format!("{s}/a")]);
     assert!(o.status.success());
@@ -300,7 +380,10 @@ fn excludes_dry_run_and_incomplete() {
     fs::create_dir_all(src.join("cache")).unwrap();
     fs::create_dir_all(src.join("marked")).unwrap();
     fs::create_dir_all(src.join("Build")).unwrap();
-    write(&src.join("cache/CACHEDIR.TAG"), b"Signature: 8a477f597d28d172789f06886806bc55\n");
+    write(
+        &src.join("cache/CACHEDIR.TAG"),
+        b"Signature: 8a477f597d28d172789f06886806bc55\n",
+    );
     write(&src.join("cache/blob"), b"cached");
     write(&src.join("marked/.nobackup"), b"");
     write(&src.join("marked/data"), b"data");
@@ -320,8 +403,17 @@ fn excludes_dry_run_and_incomplete() {
     assert_eq!(env.repo_data_bytes(), 0, "dry run stored data");
 
     env.ok(&[
-        "backup", s, "--exclude-file", excl.to_str().unwrap(), "--exclude-caches",
-        "--exclude-if-present", ".nobackup", "--iexclude", "build", "--exclude-larger-than", "50KiB",
+        "backup",
+        s,
+        "--exclude-file",
+        excl.to_str().unwrap(),
+        "--exclude-caches",
+        "--exclude-if-present",
+        ".nobackup",
+        "--iexclude",
+        "build",
+        "--exclude-larger-than",
+        "50KiB",
     ]);
     let ls = env.ok(&["ls", "latest"]);
     let has = |p: &str| ls.lines().any(|l| l == format!("{s}/{p}"));
@@ -332,7 +424,12 @@ fn excludes_dry_run_and_incomplete() {
 
     // An unreadable file: warning naming it, snapshot saved, marked incomplete, exit 3.
     let o = env.run(&["backup", "/proc/1/mem", s]);
-    assert_eq!(o.status.code(), Some(3), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(String::from_utf8_lossy(&o.stderr).contains("/proc/1/mem"));
     let snaps = env.snapshots();
     let last = snaps.last().unwrap();
@@ -349,26 +446,60 @@ fn snapshots_ls_diff_find_stats_tag() {
     write(&src.join("a.txt"), b"one");
     write(&src.join("b.txt"), b"two");
     let s = src.to_str().unwrap();
-    env.ok(&["backup", s, "--host", "h1", "--tag", "daily", "--time", "2026-01-01 00:00:00"]);
+    env.ok(&[
+        "backup",
+        s,
+        "--host",
+        "h1",
+        "--tag",
+        "daily",
+        "--time",
+        "2026-01-01 00:00:00",
+    ]);
     write(&src.join("a.txt"), b"one changed");
     fs::remove_file(src.join("b.txt")).unwrap();
     write(&src.join("c.txt"), b"three");
     set_mode(&src, 0o700);
-    env.ok(&["backup", s, "--host", "h1", "--tag", "weekly", "--time", "2026-01-02 00:00:00"]);
+    env.ok(&[
+        "backup",
+        s,
+        "--host",
+        "h1",
+        "--tag",
+        "weekly",
+        "--time",
+        "2026-01-02 00:00:00",
+    ]);
     env.ok(&["backup", s, "--host", "h2", "--time", "2026-01-03 00:00:00"]);
 
     let snaps = env.snapshots();
     assert_eq!(snaps.len(), 3);
     assert_eq!(snaps[0]["time"], "2026-01-01T00:00:00.000000000Z");
-    assert_eq!(snaps[1]["parent"], snaps[0]["id"], "parent is the latest of the same host and paths");
-    assert!(snaps[2]["parent"].is_null(), "another host does not share a parent");
-    let (first, second) = (snaps[0]["short_id"].as_str().unwrap(), snaps[1]["short_id"].as_str().unwrap());
+    assert_eq!(
+        snaps[1]["parent"], snaps[0]["id"],
+        "parent is the latest of the same host and paths"
+    );
+    assert!(
+        snaps[2]["parent"].is_null(),
+        "another host does not share a parent"
+    );
+    let (first, second) = (
+        snaps[0]["short_id"].as_str().unwrap(),
+        snaps[1]["short_id"].as_str().unwrap(),
+    );
 
     // latest honours filters.
     let out = env.ok(&["ls", "latest", "--host", "h1", "--json"]);
     assert!(out.contains("c.txt"));
     let filtered = env.ok(&["snapshots", "--tag", "daily", "--json"]);
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&filtered).unwrap().as_array().unwrap().len(), 1);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&filtered)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     let grouped = env.ok(&["snapshots", "--group-by", "host"]);
     assert!(grouped.contains("host [h1]") && grouped.contains("host [h2]"));
     let long = env.ok(&["ls", "-l", first]);
@@ -378,10 +509,17 @@ fn snapshots_ls_diff_find_stats_tag() {
     assert!(diff.contains(&format!("M    {s}/a.txt")), "{diff}");
     assert!(diff.contains(&format!("-    {s}/b.txt")), "{diff}");
     assert!(diff.contains(&format!("+    {s}/c.txt")), "{diff}");
-    assert!(diff.contains(&format!("U    {s}/")), "mode change is metadata-only: {diff}");
+    assert!(
+        diff.contains(&format!("U    {s}/")),
+        "mode change is metadata-only: {diff}"
+    );
 
     let found = env.ok(&["find", "b.txt", "--json"]);
-    assert_eq!(found.lines().count(), 1, "only the first snapshot has b.txt: {found}");
+    assert_eq!(
+        found.lines().count(),
+        1,
+        "only the first snapshot has b.txt: {found}"
+    );
     assert!(found.contains(snaps[0]["id"].as_str().unwrap()));
 
     let stats: serde_json::Value = serde_json::from_str(&env.ok(&["stats", "--json"])).unwrap();
@@ -392,7 +530,10 @@ fn snapshots_ls_diff_find_stats_tag() {
     env.ok(&["tag", first, "--add", "keep,audit", "--remove", "daily"]);
     let snaps = env.snapshots();
     assert_eq!(snaps[0]["tags"], serde_json::json!(["audit", "keep"]));
-    assert_eq!(snaps[0]["original"], serde_json::json!(first_full(&snaps, first)));
+    assert_eq!(
+        snaps[0]["original"],
+        serde_json::json!(first_full(&snaps, first))
+    );
     // Ambiguity and bad references are clear errors.
     let o = env.run(&["ls", "zzzz"]);
     assert_ne!(o.status.code(), Some(0));
@@ -411,7 +552,10 @@ fn stdin_and_command_backups() {
     let first = b"-- dump one\nCREATE TABLE t (id int);\n".repeat(1000);
     let second = b"-- dump two\nCREATE TABLE u (id int);\n".repeat(1000);
     for data in [&first, &second] {
-        let o = env.run_stdin(&["backup", "--stdin", "--stdin-filename", "appdb.sql"], data);
+        let o = env.run_stdin(
+            &["backup", "--stdin", "--stdin-filename", "appdb.sql"],
+            data,
+        );
         common::assert_ok(&o, &["backup", "--stdin"]);
     }
     // The second stream is what `latest` holds (never a "parent" copy of the first).
@@ -424,15 +568,34 @@ fn stdin_and_command_backups() {
     assert_eq!(snaps[1]["paths"], serde_json::json!(["/appdb.sql"]));
 
     // A command: its output, exit status and argv are recorded.
-    let s = env.backup_json(&["--stdin-from-command", "--stdin-filename", "gen.txt", "--", "printf", "abc"]);
+    let s = env.backup_json(&[
+        "--stdin-from-command",
+        "--stdin-filename",
+        "gen.txt",
+        "--",
+        "printf",
+        "abc",
+    ]);
     assert_eq!(s["stream"]["bytes"], 3);
     assert_eq!(s["stream"]["exit_status"], 0);
     assert_eq!(env.ok(&["dump", "latest", "gen.txt"]), "abc");
     // A failing command writes no snapshot and says why.
-    let o = env.run(&["backup", "--stdin-from-command", "--stdin-filename", "bad.sql", "--", "sh", "-c", "echo partial; exit 7"]);
+    let o = env.run(&[
+        "backup",
+        "--stdin-from-command",
+        "--stdin-filename",
+        "bad.sql",
+        "--",
+        "sh",
+        "-c",
+        "echo partial; exit 7",
+    ]);
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("exited with status 7") && err.contains("no snapshot"), "{err}");
+    assert!(
+        err.contains("exited with status 7") && err.contains("no snapshot"),
+        "{err}"
+    );
     assert_eq!(env.snapshots().len(), 3);
     let o = env.run(&["backup", "--stdin-from-command", "--", "/no/such/program"]);
     assert_eq!(o.status.code(), Some(1));

@@ -23,7 +23,11 @@ fn same_tree_and_appended_file_add_almost_nothing() {
     let big = src.join("big.bin");
     fs::write(&big, random_bytes(1024 * MIB, 42)).unwrap();
     for i in 0..50 {
-        fs::write(src.join(format!("etc/conf{i}")), format!("setting = {i}\n").repeat(20)).unwrap();
+        fs::write(
+            src.join(format!("etc/conf{i}")),
+            format!("setting = {i}\n").repeat(20),
+        )
+        .unwrap();
     }
     let s = src.to_str().unwrap();
     let first = env.backup_json(&[s]);
@@ -36,7 +40,10 @@ fn same_tree_and_appended_file_add_almost_nothing() {
     assert_eq!(again["bytes_read"], 0, "{again}");
     assert_eq!(again["files_unchanged"], 51, "{again}");
     let added = env.repo_data_bytes() - before;
-    assert!(added * 1000 < size, "re-backup added {added} bytes of {size}");
+    assert!(
+        added * 1000 < size,
+        "re-backup added {added} bytes of {size}"
+    );
 
     // --force reads everything but stores nothing new.
     let before = env.repo_data_bytes();
@@ -52,11 +59,17 @@ fn same_tree_and_appended_file_add_almost_nothing() {
     let grown = env.backup_json(&[s]);
     assert_eq!(grown["files_changed"], 1, "{grown}");
     let added = env.repo_data_bytes() - before;
-    assert!(added < 12 * MIB as u64, "appending 10 MiB added {added} bytes");
+    assert!(
+        added < 12 * MIB as u64,
+        "appending 10 MiB added {added} bytes"
+    );
 }
 
 /// Starts `rdr backup --stdin`, feeding `data` from a thread.
-fn start_stdin_backup(env: &Env, data: Vec<u8>) -> (std::process::Child, std::thread::JoinHandle<()>) {
+fn start_stdin_backup(
+    env: &Env,
+    data: Vec<u8>,
+) -> (std::process::Child, std::thread::JoinHandle<()>) {
     let mut child = env
         .cmd(&["backup", "--stdin", "--stdin-filename", "big.bin"])
         .stdin(Stdio::piped())
@@ -74,7 +87,10 @@ fn start_stdin_backup(env: &Env, data: Vec<u8>) -> (std::process::Child, std::th
 fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
     while !cond() {
-        assert!(start.elapsed() < Duration::from_secs(120), "timed out waiting for {what}");
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "timed out waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -90,7 +106,13 @@ fn restore_matches(env: &Env, name: &str, want: &[u8]) {
 fn sigint_stops_cleanly_and_the_next_run_reuses_the_upload() {
     let env = Env::with_init(&["--pack-size", "1MiB"]);
     let early = b"earlier snapshot\n".repeat(100);
-    common::assert_ok(&env.run_stdin(&["backup", "--stdin", "--stdin-filename", "early.txt"], &early), &[]);
+    common::assert_ok(
+        &env.run_stdin(
+            &["backup", "--stdin", "--stdin-filename", "early.txt"],
+            &early,
+        ),
+        &[],
+    );
     let indexes = env.count("index");
 
     let data = random_bytes(80 * MIB, 9);
@@ -108,17 +130,37 @@ fn sigint_stops_cleanly_and_the_next_run_reuses_the_upload() {
     let _ = stdin.write_all(&data[64 * MIB..65 * MIB]);
     drop(stdin);
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
-    assert_eq!(env.snapshots().len(), 1, "an interrupted backup writes no snapshot");
-    assert!(env.count("index") > indexes, "the uploaded packs were indexed");
+    assert_eq!(
+        env.snapshots().len(),
+        1,
+        "an interrupted backup writes no snapshot"
+    );
+    assert!(
+        env.count("index") > indexes,
+        "the uploaded packs were indexed"
+    );
     restore_matches(&env, "early.txt", &early);
 
     let s = common::last_json(&String::from_utf8_lossy(
-        &env.run_stdin(&["backup", "--json", "--stdin", "--stdin-filename", "big.bin"], &data).stdout,
+        &env.run_stdin(
+            &["backup", "--json", "--stdin", "--stdin-filename", "big.bin"],
+            &data,
+        )
+        .stdout,
     ));
     let added = s["data_added"].as_u64().unwrap();
-    assert!(added < (40 * MIB) as u64, "next run re-added {added} of {} bytes", data.len());
+    assert!(
+        added < (40 * MIB) as u64,
+        "next run re-added {added} of {} bytes",
+        data.len()
+    );
     assert!(env.run(&["dump", "latest", "big.bin"]).stdout == data);
 }
 
@@ -126,7 +168,13 @@ fn sigint_stops_cleanly_and_the_next_run_reuses_the_upload() {
 fn kill_9_leaves_a_usable_repository() {
     let env = Env::with_init(&["--pack-size", "1MiB"]);
     let early = b"earlier snapshot\n".repeat(100);
-    common::assert_ok(&env.run_stdin(&["backup", "--stdin", "--stdin-filename", "early.txt"], &early), &[]);
+    common::assert_ok(
+        &env.run_stdin(
+            &["backup", "--stdin", "--stdin-filename", "early.txt"],
+            &early,
+        ),
+        &[],
+    );
     let indexes = env.count("index");
 
     let data = random_bytes(160 * MIB, 11);
@@ -141,10 +189,17 @@ fn kill_9_leaves_a_usable_repository() {
     restore_matches(&env, "early.txt", &early);
 
     // The next backup succeeds and reuses what the killed one indexed.
-    let o = env.run_stdin(&["backup", "--json", "--stdin", "--stdin-filename", "big.bin"], &data);
+    let o = env.run_stdin(
+        &["backup", "--json", "--stdin", "--stdin-filename", "big.bin"],
+        &data,
+    );
     common::assert_ok(&o, &["backup after kill -9"]);
     let s = common::last_json(&String::from_utf8_lossy(&o.stdout));
     let added = s["data_added"].as_u64().unwrap();
-    assert!(added < (110 * MIB) as u64, "next run re-added {added} of {} bytes", data.len());
+    assert!(
+        added < (110 * MIB) as u64,
+        "next run re-added {added} of {} bytes",
+        data.len()
+    );
     restore_matches(&env, "big.bin", &data);
 }

@@ -60,12 +60,19 @@ impl Pg {
             );
             return None;
         };
-        let dir = tempfile::Builder::new().prefix("rdr-pg-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("rdr-pg-")
+            .tempdir()
+            .unwrap();
         let data = dir.path().join("data");
         let sock = dir.path().join("sock");
         std::fs::create_dir(&sock).unwrap();
         if is_root() {
-            check(Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir.path()));
+            check(
+                Command::new("chown")
+                    .args(["-R", "postgres:postgres"])
+                    .arg(dir.path()),
+            );
         }
         check(
             server_cmd(&bin, "initdb")
@@ -99,9 +106,12 @@ impl Pg {
     }
 
     fn sql(&self, db: &str, q: &str) -> String {
-        check(self.client("psql").args(["-X", "-At", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", q]))
-            .trim()
-            .to_owned()
+        check(
+            self.client("psql")
+                .args(["-X", "-At", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", q]),
+        )
+        .trim()
+        .to_owned()
     }
 
     /// Row count and an md5 of every row, per pgbench table.
@@ -120,7 +130,11 @@ impl Pg {
     /// `rdr dump latest NAME | psql DB` into a fresh database.
     fn restore_into(&self, env: &Env, name: &str, db: &str) {
         self.sql("postgres", &format!("CREATE DATABASE {db}"));
-        let mut dump = env.cmd(&["dump", "latest", name]).stdout(Stdio::piped()).spawn().unwrap();
+        let mut dump = env
+            .cmd(&["dump", "latest", name])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
         let psql = self
             .client("psql")
             .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db])
@@ -129,7 +143,11 @@ impl Pg {
             .output()
             .unwrap();
         assert!(dump.wait().unwrap().success(), "rdr dump failed");
-        assert!(psql.status.success(), "psql failed: {}", String::from_utf8_lossy(&psql.stderr));
+        assert!(
+            psql.status.success(),
+            "psql failed: {}",
+            String::from_utf8_lossy(&psql.stderr)
+        );
     }
 }
 
@@ -154,8 +172,18 @@ fn pg_dump_backup_restores_into_a_fresh_database() {
     let pg_dump = pg_dump.to_str().unwrap();
     let backup = |db: &str| {
         env.run(&[
-            "backup", "--json", "--stdin-from-command", "--stdin-filename", "bench.sql", "--",
-            pg_dump, "-h", &sock, "-U", "postgres", db,
+            "backup",
+            "--json",
+            "--stdin-from-command",
+            "--stdin-filename",
+            "bench.sql",
+            "--",
+            pg_dump,
+            "-h",
+            &sock,
+            "-U",
+            "postgres",
+            db,
         ])
     };
 
@@ -175,7 +203,16 @@ fn pg_dump_backup_restores_into_a_fresh_database() {
     assert_eq!(env.snapshots().len(), 1);
 
     // Change the database and back it up again: `latest` is the new dump.
-    check(pg.client("pgbench").args(["-n", "-c", "1", "-t", "300", "--random-seed", "42", "bench"]));
+    check(pg.client("pgbench").args([
+        "-n",
+        "-c",
+        "1",
+        "-t",
+        "300",
+        "--random-seed",
+        "42",
+        "bench",
+    ]));
     let changed = pg.fingerprint("bench");
     assert_ne!(changed, original);
     common::assert_ok(&backup("bench"), &["second backup"]);

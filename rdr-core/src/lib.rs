@@ -7,28 +7,31 @@
 //! storage OpenDAL reaches. The master key is wrapped with age (passphrase
 //! or X25519), one key file per slot.
 //!
+//! A backup of a directory and its restore, on an in-memory repository:
+//!
 //! ```
 //! use std::sync::Arc;
-//! use rdr_core::{backend::MemoryBackend, BlobType, Credential, InitOptions, LockHolder, NewKey, PackerOptions, Repository};
+//! use rdr_core::ops::backup::{BackupOptions, BackupSource, backup};
+//! use rdr_core::ops::{progress::NoProgress, restore::{RestoreOptions, restore}};
+//! use rdr_core::{backend::MemoryBackend, Credential, InitOptions, LockHolder, NewKey, Repository};
 //!
-//! # fn main() -> Result<(), rdr_core::Error> {
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let storage = Arc::new(MemoryBackend::new()?);
 //! let key = NewKey::Passphrase { passphrase: "correct horse".to_owned().into(), log_n: 10 };
 //! Repository::init(storage.clone(), &InitOptions::default(), &key, &LockHolder::current())?;
-//!
-//! // Store a blob: hash, seal, pack, upload, then index it.
-//! let repo = Repository::open(storage.clone(), &Credential::Passphrase("correct horse"))?;
-//! let data = b"pg_dump output ...".to_vec();
-//! let id = repo.blob_id(&data);
-//! let packer = repo.packer(PackerOptions::default());
-//! packer.add(BlobType::Data, id, &repo.seal_blob(BlobType::Data, &id, &data), data.len() as u32)?;
-//! let mut index = rdr_core::format::index::IndexFile::new();
-//! index.packs = packer.finish()?;
-//! repo.save_index(&index)?;
-//!
-//! // Read it back from a fresh session: the blob is verified against its id.
 //! let repo = Repository::open(storage, &Credential::Passphrase("correct horse"))?;
-//! assert_eq!(repo.load_blob(BlobType::Data, &id)?, data);
+//!
+//! // Back up: chunk, hash, dedup, compress, seal, pack, upload, index, snapshot.
+//! let src = tempfile::tempdir()?;
+//! std::fs::write(src.path().join("app.conf"), "port = 5432\n")?;
+//! let source = BackupSource::Paths(vec![src.path().to_path_buf()]);
+//! let report = backup(&repo, source, &BackupOptions::default(), &NoProgress)?;
+//!
+//! // Restore elsewhere: every chunk is verified against its id before it is written.
+//! let target = tempfile::tempdir()?;
+//! restore(&repo, &report.snapshot, "", &RestoreOptions::new(target.path()), &NoProgress)?;
+//! let copy = target.path().join(src.path().strip_prefix("/")?).join("app.conf");
+//! assert_eq!(std::fs::read_to_string(copy)?, "port = 5432\n");
 //! # Ok(()) }
 //! ```
 //!
@@ -37,6 +40,8 @@
 //! * [`format`], [`crypto`], [`codec`], [`chunk`], [`compress`]: pure code, no I/O.
 //! * [`backend`]: storage of opaque named objects (knows no crypto).
 //! * [`repo`]: the only place that combines storage, crypto and format.
+//! * [`ops`]: backup, restore, dump, ls, diff, find, stats, tag, built on
+//!   [`repo`]; progress flows through [`ops::progress::Progress`].
 //!
 //! See docs/architecture.md and docs/format.md in the repository.
 

@@ -112,7 +112,11 @@ pub fn assert_ok(o: &Output, args: &[&str]) {
 }
 
 pub fn last_json(out: &str) -> serde_json::Value {
-    let line = out.lines().rev().find(|l| l.contains("\"summary\"")).unwrap_or_else(|| panic!("no summary in {out}"));
+    let line = out
+        .lines()
+        .rev()
+        .find(|l| l.contains("\"summary\""))
+        .unwrap_or_else(|| panic!("no summary in {out}"));
     serde_json::from_str(line).unwrap()
 }
 
@@ -121,7 +125,11 @@ pub fn dir_bytes(p: &Path) -> u64 {
     if let Ok(rd) = std::fs::read_dir(p) {
         for e in rd.flatten() {
             let m = e.metadata().unwrap();
-            n += if m.is_dir() { dir_bytes(&e.path()) } else { m.len() };
+            n += if m.is_dir() {
+                dir_bytes(&e.path())
+            } else {
+                m.len()
+            };
         }
     }
     n

@@ -131,13 +131,13 @@ impl Snapshot {
                 version: s.version,
             });
         }
-        if let Some(st) = &s.stream {
-            if st.blake3.len() != 32 {
-                return Err(FormatError::Invalid {
-                    what: "snapshot",
-                    msg: "stream hash is not 32 bytes".into(),
-                });
-            }
+        if let Some(st) = &s.stream
+            && st.blake3.len() != 32
+        {
+            return Err(FormatError::Invalid {
+                what: "snapshot",
+                msg: "stream hash is not 32 bytes".into(),
+            });
         }
         Ok(s)
     }

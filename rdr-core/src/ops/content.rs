@@ -199,7 +199,7 @@ mod tests {
                     id: *id,
                     offset: 0,
                     length: 10,
-                    raw_length: 6,
+                    raw_length: 7,
                 })
                 .collect(),
         };
@@ -209,37 +209,21 @@ mod tests {
         n.holes = vec![(4, 4), (14, 2)];
         n.content = ids;
         let l = layout(&index, &n, "/f").unwrap();
-        assert_eq!(
-            l.pieces,
-            vec![
-                Piece::Data {
-                    blob: 0,
-                    start: 0,
-                    len: 4,
-                    offset: 0
-                },
-                Piece::Hole { offset: 4, len: 4 },
-                Piece::Data {
-                    blob: 0,
-                    start: 4,
-                    len: 2,
-                    offset: 8
-                },
-                Piece::Data {
-                    blob: 1,
-                    start: 0,
-                    len: 4,
-                    offset: 10
-                },
-                Piece::Hole { offset: 14, len: 2 },
-                Piece::Data {
-                    blob: 1,
-                    start: 4,
-                    len: 2,
-                    offset: 16
-                },
-            ]
-        );
+        let data = |blob, start, len, offset| Piece::Data {
+            blob,
+            start,
+            len,
+            offset,
+        };
+        let want = vec![
+            data(0, 0, 4, 0),
+            Piece::Hole { offset: 4, len: 4 },
+            data(0, 4, 3, 8),
+            data(1, 0, 3, 11),
+            Piece::Hole { offset: 14, len: 2 },
+            data(1, 3, 4, 16),
+        ];
+        assert_eq!(l.pieces, want);
         n.size = 21;
         assert!(layout(&index, &n, "/f").is_err());
     }

@@ -211,10 +211,8 @@ fn file_time(ns: i64) -> FileTime {
 pub(crate) fn apply(path: &Path, node: &Node, owners: bool) -> Vec<String> {
     let mut warnings = Vec::new();
     let link = node.kind == NodeKind::Symlink;
-    if owners {
-        if let Err(e) = std::os::unix::fs::lchown(path, Some(node.uid), Some(node.gid)) {
-            warnings.push(format!("owner: {e}"));
-        }
+    if owners && let Err(e) = std::os::unix::fs::lchown(path, Some(node.uid), Some(node.gid)) {
+        warnings.push(format!("owner: {e}"));
     }
     if !link {
         let perm = std::fs::Permissions::from_mode(node.mode & 0o7777);

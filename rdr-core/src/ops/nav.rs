@@ -79,10 +79,11 @@ pub fn walk(
     for n in &t.nodes {
         let path = join(prefix, &n.name);
         let descend = visit(&path, n)?;
-        if descend && n.kind == NodeKind::Dir {
-            if let Some(sub) = n.subtree {
-                walk(repo, sub, &path, visit)?;
-            }
+        if descend
+            && n.kind == NodeKind::Dir
+            && let Some(sub) = n.subtree
+        {
+            walk(repo, sub, &path, visit)?;
         }
     }
     Ok(())

@@ -9,7 +9,7 @@ mod lock;
 mod packer;
 mod snapshots;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use rayon::prelude::*;
 
@@ -56,7 +56,8 @@ struct Inner {
     key_id: KeyId,
     config: Config,
     chunker: ChunkerConfig,
-    index: OnceLock<Arc<MasterIndex>>,
+    /// Cached master index; cleared when this handle writes an index file.
+    index: RwLock<Option<Arc<MasterIndex>>>,
 }
 
 /// An open (unlocked) repository. Cheap to clone; safe to share across threads.
@@ -158,7 +159,7 @@ impl Repository {
                 key_id,
                 config,
                 chunker,
-                index: OnceLock::new(),
+                index: RwLock::new(None),
             }),
         })
     }
@@ -292,8 +293,15 @@ impl Repository {
     /// # Errors
     /// Storage errors.
     pub fn save_index(&self, index: &IndexFile) -> Result<IndexId> {
-        self.save_file(FileType::Index, FileKind::Index, &index.encode())
-            .map(IndexId)
+        let id = self
+            .save_file(FileType::Index, FileKind::Index, &index.encode())
+            .map(IndexId)?;
+        *self
+            .inner
+            .index
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+        Ok(id)
     }
 
     /// Loads and decodes one index file.
@@ -310,7 +318,12 @@ impl Repository {
     /// # Errors
     /// [`Error::Corrupt`] naming a damaged index file, or storage errors.
     pub fn index(&self) -> Result<Arc<MasterIndex>> {
-        if let Some(i) = self.inner.index.get() {
+        if let Some(i) = &*self
+            .inner
+            .index
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+        {
             return Ok(Arc::clone(i));
         }
         let ids = self.list_ids(FileType::Index)?;
@@ -319,7 +332,12 @@ impl Repository {
             .map(|id| Ok((IndexId(*id), self.load_index_file(&IndexId(*id))?)))
             .collect::<Result<_>>()?;
         let idx = Arc::new(MasterIndex::from_files(&files));
-        Ok(Arc::clone(self.inner.index.get_or_init(|| idx)))
+        *self
+            .inner
+            .index
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&idx));
+        Ok(idx)
     }
 
     /// Reads a pack's header with two ranged reads (after a size lookup).

@@ -311,30 +311,31 @@ impl<'a, 's> Archiver<'a, 's> {
     /// Fills a file node's content. Returns false when the file could not
     /// be read (a warning was recorded).
     fn save_file(&mut self, path: &Path, node: &mut Node, old: Option<&Node>) -> Result<bool> {
-        if let Some(o) = old.filter(|o| !self.force && unchanged(node, o)) {
-            if self.saver.all_known(&o.content) {
-                node.content.clone_from(&o.content);
-                node.holes.clone_from(&o.holes);
-                self.summary.files_unchanged += 1;
-                self.progress.advance(0, node.size);
-                return Ok(true);
-            }
+        if let Some(o) = old.filter(|o| !self.force && unchanged(node, o))
+            && self.saver.all_known(&o.content)
+        {
+            node.content.clone_from(&o.content);
+            node.holes.clone_from(&o.holes);
+            self.summary.files_unchanged += 1;
+            self.progress.advance(0, node.size);
+            return Ok(true);
         }
         let key = (node.dev, node.inode);
-        if node.links > 1 {
-            if let Some(l) = self.links.get(&key) {
-                if l.size == node.size && l.mtime == node.mtime && l.ctime == node.ctime {
-                    node.content.clone_from(&l.content);
-                    node.holes.clone_from(&l.holes);
-                    // Another name of a file read in this run.
-                    if old.is_some() {
-                        self.summary.files_unchanged += 1;
-                    } else {
-                        self.summary.files_new += 1;
-                    }
-                    return Ok(true);
-                }
+        if node.links > 1
+            && let Some(l) = self.links.get(&key)
+            && l.size == node.size
+            && l.mtime == node.mtime
+            && l.ctime == node.ctime
+        {
+            node.content.clone_from(&l.content);
+            node.holes.clone_from(&l.holes);
+            // Another name of a file read in this run.
+            if old.is_some() {
+                self.summary.files_unchanged += 1;
+            } else {
+                self.summary.files_new += 1;
             }
+            return Ok(true);
         }
         let file = match File::open(path) {
             Ok(f) => f,
