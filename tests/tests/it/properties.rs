@@ -12,7 +12,10 @@ use rdr_core::format::index::{IndexBlob, IndexFile, IndexPack, ObsoletePack};
 use rdr_core::format::keyfile::{KeyFile, KeyMeta};
 use rdr_core::format::lock::LockInfo;
 use rdr_core::format::pack::{self, PackEntry};
+use rdr_core::format::snapshot::Snapshot;
+use rdr_core::format::tree::{Node, NodeKind, Tree};
 use rdr_core::{BlobId, BlobType, Id, IndexId, PackId, compress};
+use serde_bytes::ByteBuf;
 
 fn key() -> MasterKey {
     MasterKey::from_secret([7; 32])
@@ -159,6 +162,40 @@ proptest! {
         }
     }
 
+    /// Trees round-trip; damaged encodings decode to an error or to a tree
+    /// that still passes validation (never a panic, never an unsafe name).
+    #[test]
+    fn trees_round_trip_and_damage(
+        names in prop::collection::btree_set(prop::collection::vec(1u8..=255, 1..12), 0..8),
+        size in 0u64..1 << 40,
+        ids in prop::collection::vec(id(), 0..4),
+    ) {
+        let mut t = Tree::default();
+        for (i, name) in names.into_iter().enumerate() {
+            if name.contains(&b'/') || name == b"." || name == b".." {
+                continue;
+            }
+            let mut n = Node::new(&name, if i % 3 == 0 { NodeKind::Symlink } else { NodeKind::File });
+            if n.kind == NodeKind::Symlink {
+                n.target = Some(ByteBuf::from(name.clone()));
+            } else {
+                n.size = size;
+                n.content = ids.iter().map(|i| BlobId(*i)).collect();
+            }
+            t.nodes.push(n);
+        }
+        t.sort();
+        let enc = t.encode();
+        prop_assert_eq!(Tree::decode(&enc).unwrap(), t);
+        for d in damaged(&enc) {
+            if let Ok(back) = Tree::decode(&d) {
+                for n in &back.nodes {
+                    prop_assert!(rdr_core::format::tree::check_name(&n.name).is_ok());
+                }
+            }
+        }
+    }
+
     /// Random bytes fed to every decoder: errors, never panics.
     #[test]
     fn random_bytes_never_panic(b in prop::collection::vec(any::<u8>(), 0..600)) {
@@ -176,6 +213,8 @@ proptest! {
         let _ = IndexFile::decode(&b);
         let _ = LockInfo::decode(&b);
         let _ = KeyMeta::decode(&b);
+        let _ = Tree::decode(&b);
+        let _ = Snapshot::decode(&b);
         if let Ok(kf) = KeyFile::decode(&b) {
             let _ = wrap::unwrap(&kf.age, &Unlocker::Passphrase("x"));
         }

@@ -15,7 +15,10 @@ use rdr_core::format::index::{IndexBlob, IndexFile, IndexPack, ObsoletePack};
 use rdr_core::format::keyfile::{KeyFile, KeyKind, KeyMeta};
 use rdr_core::format::lock::LockInfo;
 use rdr_core::format::pack::PackEntry;
-use rdr_core::{BlobType, Id, IndexId, PackId};
+use rdr_core::format::snapshot::{Incomplete, Snapshot, StreamInfo, Summary};
+use rdr_core::format::tree::{Node, NodeKind, Tree, Xattr};
+use rdr_core::{BlobId, BlobType, Id, IndexId, PackId, SnapshotId};
+use serde_bytes::ByteBuf;
 
 const MASTER: [u8; 32] = [0x42; 32];
 const NONCE_A: [u8; 24] = [0xA0; 24];
@@ -310,4 +313,109 @@ fn chunk_boundaries() {
         .map(|(_, l)| l.to_string())
         .collect();
     pin("chunks.txt", (lens.join("\n") + "\n").as_bytes());
+}
+
+fn tree() -> Tree {
+    let mut file = Node::new(b"app\xffdb.sql", NodeKind::File);
+    file.mode = 0o640;
+    file.uid = 70;
+    file.gid = 70;
+    file.user = Some("postgres".into());
+    file.group = Some("postgres".into());
+    file.mtime = 1_795_000_000_123_456_789;
+    file.atime = 1_795_000_001_000_000_000;
+    file.ctime = 1_795_000_002_000_000_000;
+    file.size = 3 << 20;
+    file.dev = 2049;
+    file.inode = 131_074;
+    file.links = 2;
+    file.content = vec![BlobId(Id([0x44; 32])), BlobId(Id([0x45; 32]))];
+    file.holes = vec![(1 << 20, 1 << 20)];
+    file.xattrs = vec![Xattr {
+        name: ByteBuf::from(b"user.origin".to_vec()),
+        value: ByteBuf::from(vec![0, 1, 2]),
+    }];
+    let mut dir = Node::new(b"data", NodeKind::Dir);
+    dir.mode = 0o2750;
+    dir.subtree = Some(BlobId(Id([0x46; 32])));
+    let mut link = Node::new(b"latest", NodeKind::Symlink);
+    link.mode = 0o777;
+    link.target = Some(ByteBuf::from(b"app\xffdb.sql".to_vec()));
+    link.size = 10;
+    let mut dev = Node::new(b"null", NodeKind::Chardev);
+    dev.rdev = 259;
+    let mut t = Tree {
+        nodes: vec![file, dir, link, dev],
+    };
+    t.sort();
+    t
+}
+
+#[test]
+fn tree_blob() {
+    let k = key();
+    let plain = tree().encode();
+    pin("tree.cbor", &plain);
+    assert_eq!(Tree::decode(&plain).unwrap(), tree());
+    let id = rdr_core::crypto::hash::blob_id(&k.id, &plain);
+    let sealed = codec::seal_blob_with_nonce(&k, BlobType::Tree, &id, &plain, 3, &NONCE_C);
+    let stored = pin("blob-tree.bin", &sealed);
+    let opened = codec::open_blob(&k, BlobType::Tree, &id, &stored, plain.len() as u32).unwrap();
+    assert_eq!(Tree::decode(&opened).unwrap(), tree());
+    // A tree sealed as a data blob does not open as a tree.
+    assert!(codec::open_blob(&k, BlobType::Data, &id, &stored, plain.len() as u32).is_err());
+}
+
+fn snapshot() -> Snapshot {
+    Snapshot {
+        version: 1,
+        time: 1_795_000_000_000_000_000,
+        tree: BlobId(Id([0x47; 32])),
+        paths: vec!["/appdb.sql".into()],
+        hostname: "db1".into(),
+        username: "postgres".into(),
+        uid: 70,
+        gid: 70,
+        tags: vec!["nightly".into()],
+        parent: Some(SnapshotId(Id([0x48; 32]))),
+        original: None,
+        program_version: "rdr 0.1.0".into(),
+        excludes: vec!["*.tmp".into()],
+        stream: Some(StreamInfo {
+            filename: "appdb.sql".into(),
+            bytes: 684_000_877,
+            blake3: ByteBuf::from(vec![0x49; 32]),
+            command: Some(vec!["pg_dump".into(), "appdb".into()]),
+            exit_status: Some(0),
+        }),
+        incomplete: Some(Incomplete {
+            count: 1,
+            errors: vec!["/proc/1/mem: read failed".into()],
+        }),
+        summary: Summary {
+            start: 1_795_000_000_000_000_000,
+            end: 1_795_000_002_500_000_000,
+            files_new: 1,
+            bytes_total: 684_000_877,
+            bytes_read: 684_000_877,
+            data_blobs: 234,
+            tree_blobs: 1,
+            bytes_added: 684_000_877,
+            bytes_added_stored: 5_950_000,
+            ..Summary::default()
+        },
+    }
+}
+
+#[test]
+fn snapshot_file() {
+    let k = key();
+    let sealed =
+        codec::seal_file_with_nonce(&k, FileKind::Snapshot, &snapshot().encode(), 0, &NONCE_B);
+    let stored = pin("snapshot.bin", &sealed);
+    let decoded =
+        Snapshot::decode(&codec::open_file(&k, FileKind::Snapshot, &stored).unwrap()).unwrap();
+    assert_eq!(decoded, snapshot());
+    // A snapshot does not open as another kind of file.
+    assert!(codec::open_file(&k, FileKind::Index, &stored).is_err());
 }
