@@ -1,14 +1,16 @@
-//! The storage sees no plaintext: after storing a known 1 MiB file's chunks
-//! (uncompressed, so only encryption can hide them) and its name in a tree
-//! blob, no stored object contains the content, any chunk's or the file's
-//! plain BLAKE3 hash, chunk boundaries in clear, or the file name.
+//! The storage sees no plaintext: after a real backup of a known 1 MiB file
+//! (uncompressed, so only encryption can hide it) and of a command's output,
+//! no stored object contains the content, any chunk's or the file's plain
+//! BLAKE3 hash, the file or stream name, or the host name, and no object is
+//! named after a chunk hash.
 
 use std::sync::Arc;
 
 use rdr_core::backend::LocalBackend;
 use rdr_core::chunk::{Chunker, ChunkerParams};
-use rdr_core::format::index::IndexFile;
-use rdr_core::{BlobType, Credential, InitOptions, LockHolder, NewKey, PackerOptions, Repository};
+use rdr_core::ops::backup::{BackupOptions, BackupSource, backup};
+use rdr_core::ops::progress::NoProgress;
+use rdr_core::{Credential, InitOptions, LockHolder, NewKey, Repository};
 
 /// Every 16-byte window of a stored object, for fast membership tests.
 fn windows(bytes: &[u8]) -> std::collections::HashSet<[u8; 16]> {
@@ -62,43 +64,37 @@ fn storage_sees_no_plaintext() {
     file.truncate(1 << 20);
     let name = b"payroll-2026-secret.csv";
 
-    let packer = repo.packer(PackerOptions::default());
     let mut chunk_hashes = Vec::new();
     for chunk in Chunker::new(repo.chunker(), &file[..]) {
-        let chunk = chunk.unwrap();
-        let id = repo.blob_id(&chunk);
-        chunk_hashes.push(*blake3::hash(&chunk).as_bytes());
-        packer
-            .add(
-                BlobType::Data,
-                id,
-                &repo.seal_blob(BlobType::Data, &id, &chunk),
-                chunk.len() as u32,
-            )
-            .unwrap();
+        chunk_hashes.push(*blake3::hash(&chunk.unwrap()).as_bytes());
     }
     assert!(
         chunk_hashes.len() > 4,
         "the file should span several chunks"
     );
-    let tree = name.to_vec();
-    let tree_id = repo.blob_id(&tree);
-    packer
-        .add(
-            BlobType::Tree,
-            tree_id,
-            &repo.seal_blob(BlobType::Tree, &tree_id, &tree),
-            tree.len() as u32,
-        )
-        .unwrap();
-    let mut index = IndexFile::new();
-    index.packs = packer.finish().unwrap();
-    repo.save_index(&index).unwrap();
-
-    // sanity: it is all readable through the repository
-    let idx = repo.index().unwrap();
-    assert_eq!(repo.load_blob(BlobType::Tree, &tree_id).unwrap(), name);
-    assert!(idx.len() >= chunk_hashes.len());
+    // A real backup of a directory holding the file, and of a command's
+    // output under another secret name.
+    let src = dir.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    let path = src.join(std::str::from_utf8(name).unwrap());
+    std::fs::write(&path, &file).unwrap();
+    let opts = BackupOptions {
+        host: "host-secret-name-01".into(),
+        ..BackupOptions::default()
+    };
+    backup(
+        &repo,
+        BackupSource::Paths(vec![src.clone()]),
+        &opts,
+        &NoProgress,
+    )
+    .unwrap();
+    let command = BackupSource::Command {
+        filename: "appdb-secret.sql".into(),
+        argv: vec!["cat".into(), path.to_str().unwrap().into()],
+    };
+    backup(&repo, command, &opts, &NoProgress).unwrap();
+    assert_eq!(repo.snapshots().unwrap().len(), 2);
 
     let file_hash = *blake3::hash(&file).as_bytes();
     let mut objects = 0;
@@ -108,6 +104,14 @@ fn storage_sees_no_plaintext() {
         let what = entry.display().to_string();
         let set = windows(&bytes);
         assert!(!has(&set, name), "{what} contains the file name");
+        assert!(
+            !has(&set, b"appdb-secret.sql"),
+            "{what} contains the stream name"
+        );
+        assert!(
+            !has(&set, b"host-secret-name-01"),
+            "{what} contains the host name"
+        );
         assert!(
             !has(&set, b"of the customer ledger"),
             "{what} contains plaintext"
