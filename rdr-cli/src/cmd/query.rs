@@ -33,7 +33,7 @@ fn node_json(path: &[u8], n: &Node) -> serde_json::Value {
     json!({
         "path": String::from_utf8_lossy(path), "type": n.kind, "mode": n.mode,
         "uid": n.uid, "gid": n.gid, "user": n.user, "group": n.group, "size": n.size,
-        "mtime": rfc3339_ns(n.mtime), "atime": rfc3339_ns(n.atime), "ctime": rfc3339_ns(n.ctime),
+        "mtime": rfc3339_ns(n.mtime), "ctime": rfc3339_ns(n.ctime),
         "inode": n.inode, "links": n.links,
         "target": n.target.as_ref().map(|t| String::from_utf8_lossy(t).into_owned()),
     })

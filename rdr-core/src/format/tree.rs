@@ -58,7 +58,9 @@ fn is_zero(v: &u64) -> bool {
 }
 
 /// A directory entry with its metadata. Times are nanoseconds since the
-/// Unix epoch; `mode` holds the permission bits (`& 0o7777`).
+/// Unix epoch; `mode` holds the permission bits (`& 0o7777`). Access times
+/// are not recorded (they change on every read and would make every tree
+/// new); restore sets atime to mtime.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Node {
     /// File name, byte-exact (need not be UTF-8).
@@ -79,8 +81,6 @@ pub struct Node {
     pub group: Option<String>,
     /// Modification time (ns).
     pub mtime: i64,
-    /// Access time (ns).
-    pub atime: i64,
     /// Status change time (ns).
     pub ctime: i64,
     /// Logical size in bytes (files), target length (symlinks), else 0.
@@ -124,7 +124,6 @@ impl Node {
             user: None,
             group: None,
             mtime: 0,
-            atime: 0,
             ctime: 0,
             size: 0,
             dev: 0,

@@ -97,7 +97,6 @@ pub(crate) fn node_from(
     n.user = names.user(n.uid);
     n.group = names.group(n.gid);
     n.mtime = meta.mtime() * NS + meta.mtime_nsec();
-    n.atime = meta.atime() * NS + meta.atime_nsec();
     n.ctime = meta.ctime() * NS + meta.ctime_nsec();
     n.dev = meta.dev();
     n.inode = meta.ino();
@@ -232,7 +231,7 @@ pub(crate) fn apply(path: &Path, node: &Node, owners: bool) -> Vec<String> {
             }
         }
     }
-    let res = filetime::set_symlink_file_times(path, file_time(node.atime), file_time(node.mtime));
+    let res = filetime::set_symlink_file_times(path, file_time(node.mtime), file_time(node.mtime));
     if let Err(e) = res {
         warnings.push(format!("times: {e}"));
     }

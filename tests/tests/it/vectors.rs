@@ -323,7 +323,6 @@ fn tree() -> Tree {
     file.user = Some("postgres".into());
     file.group = Some("postgres".into());
     file.mtime = 1_795_000_000_123_456_789;
-    file.atime = 1_795_000_001_000_000_000;
     file.ctime = 1_795_000_002_000_000_000;
     file.size = 3 << 20;
     file.dev = 2049;

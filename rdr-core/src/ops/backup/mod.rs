@@ -344,7 +344,6 @@ fn stream_node(filename: &str, snap: &Snapshot) -> Result<Node> {
     n.gid = snap.gid;
     n.user = Some(snap.username.clone());
     n.mtime = snap.time;
-    n.atime = snap.time;
     n.ctime = snap.time;
     n.links = 1;
     Ok(n)
