@@ -6,7 +6,6 @@ mod common;
 
 use std::fs;
 use std::io::Write;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::{Env, random_bytes};
@@ -70,13 +69,7 @@ fn start_stdin_backup(
     env: &Env,
     data: Vec<u8>,
 ) -> (std::process::Child, std::thread::JoinHandle<()>) {
-    let mut child = env
-        .cmd(&["backup", "--stdin", "--stdin-filename", "big.bin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = env.spawn_piped(&["backup", "--stdin", "--stdin-filename", "big.bin"]);
     let mut stdin = child.stdin.take().unwrap();
     let feeder = std::thread::spawn(move || {
         let _ = stdin.write_all(&data);
@@ -102,27 +95,25 @@ fn restore_matches(env: &Env, name: &str, want: &[u8]) {
     assert!(got == want, "restored {name} differs");
 }
 
-#[test]
-fn sigint_stops_cleanly_and_the_next_run_reuses_the_upload() {
+/// A repository with small packs (index files come often) and one snapshot.
+fn repo_with_one_snapshot() -> (Env, Vec<u8>) {
     let env = Env::with_init(&["--pack-size", "1MiB"]);
     let early = b"earlier snapshot\n".repeat(100);
-    common::assert_ok(
-        &env.run_stdin(
-            &["backup", "--stdin", "--stdin-filename", "early.txt"],
-            &early,
-        ),
-        &[],
+    let o = env.run_stdin(
+        &["backup", "--stdin", "--stdin-filename", "early.txt"],
+        &early,
     );
+    common::assert_ok(&o, &["first backup"]);
+    (env, early)
+}
+
+#[test]
+fn sigint_stops_cleanly_and_the_next_run_reuses_the_upload() {
+    let (env, early) = repo_with_one_snapshot();
     let indexes = env.count("index");
 
     let data = random_bytes(80 * MIB, 9);
-    let mut child = env
-        .cmd(&["backup", "--stdin", "--stdin-filename", "big.bin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = env.spawn_piped(&["backup", "--stdin", "--stdin-filename", "big.bin"]);
     let mut stdin = child.stdin.take().unwrap();
     // Once this write returns, rdr has consumed all but a pipe buffer of it.
     stdin.write_all(&data[..64 * MIB]).unwrap();
@@ -166,15 +157,7 @@ fn sigint_stops_cleanly_and_the_next_run_reuses_the_upload() {
 
 #[test]
 fn kill_9_leaves_a_usable_repository() {
-    let env = Env::with_init(&["--pack-size", "1MiB"]);
-    let early = b"earlier snapshot\n".repeat(100);
-    common::assert_ok(
-        &env.run_stdin(
-            &["backup", "--stdin", "--stdin-filename", "early.txt"],
-            &early,
-        ),
-        &[],
-    );
+    let (env, early) = repo_with_one_snapshot();
     let indexes = env.count("index");
 
     let data = random_bytes(160 * MIB, 11);

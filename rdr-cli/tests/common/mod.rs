@@ -55,14 +55,18 @@ impl Env {
         self.cmd(args).stdin(Stdio::null()).output().unwrap()
     }
 
-    pub fn run_stdin(&self, args: &[&str], input: &[u8]) -> Output {
-        let mut child = self
-            .cmd(args)
+    /// Starts rdr with stdin, stdout and stderr piped.
+    pub fn spawn_piped(&self, args: &[&str]) -> std::process::Child {
+        self.cmd(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap();
+            .unwrap()
+    }
+
+    pub fn run_stdin(&self, args: &[&str], input: &[u8]) -> Output {
+        let mut child = self.spawn_piped(args);
         let mut stdin = child.stdin.take().unwrap();
         stdin.write_all(input).unwrap();
         drop(stdin);
