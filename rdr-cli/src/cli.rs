@@ -63,14 +63,6 @@ pub struct Args {
 pub enum Command {
     /// Create a new repository.
     Init(InitArgs),
-    /// Manage key slots (passphrases and X25519 recipients).
-    #[command(subcommand)]
-    Key(KeyCommand),
-    /// Print repository objects, for debugging.
-    #[command(subcommand)]
-    Cat(CatCommand),
-    /// Remove stale lock files (live locks are kept).
-    Unlock,
     /// Back up files and directories, standard input, or a command's output.
     Backup(BackupArgs),
     /// Restore a snapshot (or SNAPSHOT:SUBPATH) into a directory.
@@ -89,6 +81,14 @@ pub enum Command {
     Stats(StatsArgs),
     /// Add, remove or replace snapshot tags.
     Tag(TagArgs),
+    /// Manage key slots (passphrases and X25519 recipients).
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Print repository objects, for debugging.
+    #[command(subcommand)]
+    Cat(CatCommand),
+    /// Remove stale lock files (live locks are kept).
+    Unlock,
 }
 
 /// Which snapshots to consider (also decides what `latest` means).
