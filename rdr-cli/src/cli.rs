@@ -282,9 +282,9 @@ pub struct LsArgs {
 /// Arguments of `rdr diff`.
 #[derive(Debug, clap::Args)]
 pub struct DiffArgs {
-    /// The older snapshot.
+    /// The older snapshot (SNAPSHOT[:SUBPATH]).
     pub first: String,
-    /// The newer snapshot.
+    /// The newer snapshot (SNAPSHOT[:SUBPATH]).
     pub second: String,
     /// Print JSON.
     #[arg(long)]

@@ -304,6 +304,7 @@ fn subpath_include_exclude_and_dump() {
     let src = env.path("data");
     fs::create_dir_all(src.join("a/b")).unwrap();
     write(&src.join("a/b/keep.sql"), b"select 1;\n");
+    write(&src.join(OsStr::from_bytes(b"a/raw-\xff")), b"latin1");
     write(&src.join("a/skip.log"), b"log");
     write(&src.join("top.txt"), b"top");
     env.ok(&["backup", src.to_str().unwrap()]);
@@ -320,30 +321,19 @@ fn subpath_include_exclude_and_dump() {
     assert!(t1.join("skip.log").exists());
     assert!(!t1.join("top.txt").exists());
 
-    let t2 = env.path("t2");
-    env.ok(&[
-        "restore",
-        "latest",
-        "--target",
-        t2.to_str().unwrap(),
-        "--include",
-        "*.sql",
-    ]);
-    let base = t2.join(src.strip_prefix("/").unwrap());
+    // Restores the whole snapshot with one pattern option; returns the restored source dir.
+    let restore_with = |dir: &str, option: &str, pattern: &str| {
+        let t = env.path(dir);
+        let target = t.to_str().unwrap();
+        env.ok(&["restore", "latest", "--target", target, option, pattern]);
+        t.join(src.strip_prefix("/").unwrap())
+    };
+    let base = restore_with("t2", "--include", "*.sql");
     assert!(base.join("a/b/keep.sql").exists());
     assert!(!base.join("a/skip.log").exists());
     assert!(!base.join("top.txt").exists());
 
-    let t3 = env.path("t3");
-    env.ok(&[
-        "restore",
-        "latest",
-        "--target",
-        t3.to_str().unwrap(),
-        "--exclude",
-        "*.log",
-    ]);
-    let base = t3.join(src.strip_prefix("/").unwrap());
+    let base = restore_with("t3", "--exclude", "*.log");
     assert!(base.join("a/b/keep.sql").exists());
     assert!(base.join("top.txt").exists());
     assert!(!base.join("a/skip.log").exists());
@@ -367,7 +357,15 @@ fn subpath_include_exclude_and_dump() {
         })
         .unwrap();
     let names = String::from_utf8_lossy(&listing.stdout).into_owned();
-    assert!(names.contains("a/b/keep.sql"), "{names}");
+    assert!(
+        names.contains("a/b/keep.sql") && names.contains("a/raw-"),
+        "{names}"
+    );
+    let raw: &[u8] = b"a/raw-\xff";
+    assert!(
+        o.stdout.windows(raw.len()).any(|w| w == raw),
+        "tar keeps non-UTF-8 names byte-exact: {names}"
+    );
     let missing = env.run(&["dump", "latest", "/no/such/file"]);
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no such file"));
@@ -513,6 +511,10 @@ fn snapshots_ls_diff_find_stats_tag() {
         diff.contains(&format!("U    {s}/")),
         "mode change is metadata-only: {diff}"
     );
+    // SNAPSHOT:SUBPATH compares below the directory itself.
+    let sub = env.ok(&["diff", &format!("{first}:{s}"), &format!("{second}:{s}")]);
+    assert!(sub.contains(&format!("M    {s}/a.txt")), "{sub}");
+    assert!(!sub.contains("U    "), "{sub}");
 
     let found = env.ok(&["find", "b.txt", "--json"]);
     assert_eq!(

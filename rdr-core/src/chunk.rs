@@ -159,15 +159,31 @@ pub struct Chunker<'c, R> {
 impl<'c, R: Read> Chunker<'c, R> {
     /// A chunker over `reader`.
     pub fn new(cfg: &'c ChunkerConfig, reader: R) -> Self {
+        Self::with_buffer(cfg, reader, Vec::new())
+    }
+
+    /// A chunker over `reader` that works in `buf` (grown to twice the
+    /// maximum chunk size if smaller), so that a caller chunking many
+    /// files allocates the buffer once. Get it back with [`Self::into_buffer`].
+    pub fn with_buffer(cfg: &'c ChunkerConfig, reader: R, mut buf: Vec<u8>) -> Self {
         let cap = cfg.params.max as usize * 2;
+        if buf.len() < cap {
+            buf.resize(cap, 0);
+        }
         Self {
             cfg,
             reader,
-            buf: vec![0; cap],
+            buf,
             start: 0,
             end: 0,
             eof: false,
         }
+    }
+
+    /// The working buffer, for the next stream.
+    #[must_use]
+    pub fn into_buffer(self) -> Vec<u8> {
+        self.buf
     }
 
     fn fill(&mut self) -> io::Result<()> {
@@ -250,6 +266,21 @@ mod tests {
             self.0 = &self.0[n..];
             Ok(n)
         }
+    }
+
+    #[test]
+    fn reused_buffer_gives_the_same_chunks() {
+        let c = cfg(3);
+        let (a, b) = (data(200_000), data(70_000));
+        let fresh: Vec<Vec<u8>> = Chunker::new(&c, &b[..]).map(Result::unwrap).collect();
+        let mut first = Chunker::new(&c, &a[..]);
+        while first.next_chunk().unwrap().is_some() {}
+        let mut again = Chunker::with_buffer(&c, &b[..], first.into_buffer());
+        let mut reused = Vec::new();
+        while let Some(ch) = again.next_chunk().unwrap() {
+            reused.push(ch);
+        }
+        assert_eq!(reused, fresh);
     }
 
     #[test]

@@ -96,9 +96,11 @@ pub fn ls_cmd(args: &Args, a: &LsArgs) -> Result<i32> {
 pub fn diff_cmd(args: &Args, a: &DiffArgs) -> Result<i32> {
     let repo = open(args)?;
     let none = SnapshotFilter::default();
-    let (ia, sa) = find_snapshot(&repo, &a.first, &none)?;
-    let (ib, sb) = find_snapshot(&repo, &a.second, &none)?;
-    let r = diff(&repo, &sa, &sb)?;
+    let (ra, pa) = split_reference(&a.first);
+    let (rb, pb) = split_reference(&a.second);
+    let (ia, sa) = find_snapshot(&repo, ra, &none)?;
+    let (ib, sb) = find_snapshot(&repo, rb, &none)?;
+    let r = diff(&repo, &sa, pa, &sb, pb)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if a.json {
         for c in &r.changes {

@@ -180,6 +180,12 @@ impl Read for ContentReader {
     }
 }
 
+/// A reader of a file node's whole content (holes as zeros).
+pub(crate) fn reader(repo: &Repository, node: &Node, path: &str) -> Result<ContentReader> {
+    let index = repo.index()?;
+    Ok(ContentReader::new(repo, layout(&index, node, path)?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

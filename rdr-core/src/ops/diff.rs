@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::error::Result;
 use crate::format::snapshot::Snapshot;
 use crate::format::tree::{Node, NodeKind, Tree};
+
 use crate::id::BlobId;
 use crate::ops::nav;
 use crate::repo::Repository;
@@ -176,15 +177,29 @@ fn file_size(n: &Node) -> u64 {
     if n.kind == NodeKind::File { n.size } else { 0 }
 }
 
-/// Compares snapshot `a` (before) with `b` (after).
+/// Compares `a_path` of snapshot `a` (before) with `b_path` of `b` (after);
+/// empty paths compare whole snapshots. Changes are named by `b`'s paths.
 ///
 /// # Errors
-/// Tree load errors.
-pub fn diff(repo: &Repository, a: &Snapshot, b: &Snapshot) -> Result<DiffReport> {
+/// [`crate::Error::NotFound`] for a missing path; tree load errors.
+pub fn diff(
+    repo: &Repository,
+    a: &Snapshot,
+    a_path: &str,
+    b: &Snapshot,
+    b_path: &str,
+) -> Result<DiffReport> {
+    let prefix = nav::normalize(b_path.as_bytes());
+    let x = nav::lookup(repo, a.tree, &nav::normalize(a_path.as_bytes()))?;
+    let y = nav::lookup(repo, b.tree, &prefix)?;
     let mut d = Differ {
         repo,
         out: DiffReport::default(),
     };
-    d.trees(b"", Some(a.tree), Some(b.tree))?;
+    if x.kind == NodeKind::Dir && y.kind == NodeKind::Dir {
+        d.trees(&prefix, x.subtree, y.subtree)?;
+    } else {
+        d.pair(prefix, &x, &y)?;
+    }
     Ok(d.out)
 }

@@ -11,8 +11,8 @@ use tar::{EntryType, Header};
 use crate::error::{Error, Result};
 use crate::format::snapshot::Snapshot;
 use crate::format::tree::{Node, NodeKind};
+use crate::ops::content;
 use crate::ops::nav;
-use crate::ops::restore::content_reader;
 use crate::repo::Repository;
 
 /// What `dump` wrote.
@@ -43,7 +43,7 @@ pub fn dump(
     let node = nav::lookup(repo, snap.tree, path.as_bytes())?;
     match node.kind {
         NodeKind::File => {
-            let mut r = content_reader(repo, &node, path)?;
+            let mut r = content::reader(repo, &node, path)?;
             io::copy(&mut r, out).map_err(|e| {
                 // Content errors arrive as io::Error wrapping our Error.
                 match e.downcast::<Error>() {
@@ -55,19 +55,15 @@ pub fn dump(
             Ok(DumpFormat::File)
         }
         NodeKind::Dir => {
-            let mut base = String::new();
-            for c in nav::components(path.as_bytes()) {
-                base.push('/');
-                base.push_str(&String::from_utf8_lossy(c));
-            }
+            let base = nav::normalize(path.as_bytes());
             let mut tar = tar::Builder::new(out);
             tar.mode(tar::HeaderMode::Complete);
             if !base.is_empty() {
-                append(repo, &mut tar, base.as_bytes(), &node, &mut HashMap::new())?;
+                append(repo, &mut tar, &base, &node, &mut HashMap::new())?;
             }
             let mut links = HashMap::new();
             let sub = node.subtree.unwrap_or_default();
-            nav::walk(repo, sub, base.as_bytes(), &mut |p, n| {
+            nav::walk(repo, sub, &base, &mut |p, n| {
                 append(repo, &mut tar, p, n, &mut links)?;
                 Ok(true)
             })?;
@@ -118,7 +114,7 @@ fn append(
             h.set_entry_type(EntryType::Regular);
             h.set_size(n.size);
             let shown = String::from_utf8_lossy(path).into_owned();
-            let r = content_reader(repo, n, &shown)?;
+            let r = content::reader(repo, n, &shown)?;
             tar.append_data(&mut h, rel, r)
         }
         NodeKind::Dir => {

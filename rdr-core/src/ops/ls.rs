@@ -19,11 +19,7 @@ pub fn ls(
     recursive: bool,
     visit: &mut dyn FnMut(&[u8], &Node),
 ) -> Result<()> {
-    let mut base = Vec::new();
-    for c in nav::components(path.as_bytes()) {
-        base.push(b'/');
-        base.extend_from_slice(c);
-    }
+    let base = nav::normalize(path.as_bytes());
     let node = nav::lookup(repo, snap.tree, &base)?;
     if !base.is_empty() {
         visit(&base, &node);

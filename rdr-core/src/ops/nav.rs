@@ -23,6 +23,18 @@ pub fn components(path: &[u8]) -> Vec<&[u8]> {
         .collect()
 }
 
+/// A snapshot path in canonical form: `/a/b` (empty for the root), with
+/// empty and `.` parts dropped. Bytes are kept exactly.
+#[must_use]
+pub fn normalize(path: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(path.len() + 1);
+    for c in components(path) {
+        out.push(b'/');
+        out.extend_from_slice(c);
+    }
+    out
+}
+
 /// Finds the node at `path` below the tree `root` (the root itself for an
 /// empty path or `/`).
 ///
@@ -100,6 +112,8 @@ mod tests {
             vec![&b"srv"[..], b"data", b"x"]
         );
         assert!(components(b"/").is_empty());
+        assert_eq!(normalize(b"srv//d\xff/./x/"), b"/srv/d\xff/x");
+        assert!(normalize(b"/").is_empty());
         assert_eq!(join(b"/", b"a"), b"/a");
         assert_eq!(join(b"/a", b"b"), b"/a/b");
     }

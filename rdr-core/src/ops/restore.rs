@@ -12,7 +12,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read};
+use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -206,12 +206,7 @@ fn rel_path(base: &[u8], path: &[u8]) -> PathBuf {
 fn plan(repo: &Repository, snap: &Snapshot, subpath: &str, opts: &RestoreOptions) -> Result<Plan> {
     let include = build_set(&opts.include, &[])?;
     let exclude = build_set(&opts.exclude, &[])?;
-    let comps = nav::components(subpath.as_bytes());
-    let mut base: Vec<u8> = Vec::new();
-    for c in &comps {
-        base.push(b'/');
-        base.extend_from_slice(c);
-    }
+    let mut base = nav::normalize(subpath.as_bytes());
     let start = nav::lookup(repo, snap.tree, &base)?;
     let mut all: Vec<(Vec<u8>, Node, bool)> = Vec::new();
     let selected = |path: &[u8], inherited: bool| {
@@ -222,13 +217,14 @@ fn plan(repo: &Repository, snap: &Snapshot, subpath: &str, opts: &RestoreOptions
     if start.kind == NodeKind::Dir && start.subtree.is_some() {
         let mut stack: Vec<(usize, bool)> = Vec::new(); // (depth, selected) of open dirs
         let root = start.subtree.unwrap_or_default();
-        let base_depth = comps.len();
+        let depth_of = |p: &[u8]| p.iter().filter(|&&b| b == b'/').count();
+        let base_depth = depth_of(&base);
         nav::walk(repo, root, &base, &mut |path, node| {
             let p = Path::new(std::ffi::OsStr::from_bytes(path));
             if !opts.exclude.is_empty() && exclude.is_match(p) {
                 return Ok(false);
             }
-            let depth = nav::components(path).len() - base_depth;
+            let depth = depth_of(path) - base_depth;
             while stack.last().is_some_and(|(d, _)| *d >= depth) {
                 stack.pop();
             }
@@ -241,10 +237,10 @@ fn plan(repo: &Repository, snap: &Snapshot, subpath: &str, opts: &RestoreOptions
             Ok(true)
         })?;
     } else {
-        let name = comps.last().map(|c| c.to_vec()).unwrap_or_default();
-        let parent_len = base.len() - name.len() - 1;
-        base.truncate(parent_len);
-        let path = nav::join(&base, &name);
+        // A single entry: restore it under its own name.
+        let path = base.clone();
+        let cut = base.iter().rposition(|&b| b == b'/').unwrap_or(0);
+        base.truncate(cut);
         let sel = selected(&path, false);
         all.push((path, start, sel));
     }
@@ -555,15 +551,4 @@ fn restore_pack(
         i = j;
     }
     Ok(())
-}
-
-/// Reads a whole file's content (holes as zeros) for `dump`.
-pub(crate) fn content_reader(
-    repo: &Repository,
-    node: &Node,
-    path: &str,
-) -> Result<impl Read + use<>> {
-    let index = repo.index()?;
-    let lay = layout(&index, node, path)?;
-    Ok(crate::ops::content::ContentReader::new(repo, lay))
 }

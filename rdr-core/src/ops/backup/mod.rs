@@ -201,13 +201,12 @@ pub fn backup(
         BackupSource::Paths(paths) => {
             backup_paths(repo, &mut saver, &mut snap, paths, opts, progress)
         }
-        BackupSource::Stream { filename, reader } => backup_stream(
-            repo, &mut saver, &mut snap, &filename, reader, None, progress,
-        )
-        .map(|()| Vec::new()),
-        BackupSource::Command { filename, argv } => {
-            backup_command(repo, &mut saver, &mut snap, &filename, argv, progress)
+        BackupSource::Stream { filename, reader } => {
+            backup_stream(&mut saver, &mut snap, &filename, reader, None, progress)
                 .map(|()| Vec::new())
+        }
+        BackupSource::Command { filename, argv } => {
+            backup_command(&mut saver, &mut snap, &filename, argv, progress).map(|()| Vec::new())
         }
     };
     // Index what was uploaded in every case, then report the first error.
@@ -350,7 +349,6 @@ fn stream_node(filename: &str, snap: &Snapshot) -> Result<Node> {
 }
 
 fn backup_stream(
-    _repo: &Repository,
     saver: &mut Saver,
     snap: &mut Snapshot,
     filename: &str,
@@ -387,7 +385,6 @@ fn backup_stream(
 }
 
 fn backup_command(
-    repo: &Repository,
     saver: &mut Saver,
     snap: &mut Snapshot,
     filename: &str,
@@ -409,7 +406,6 @@ fn backup_command(
         .take()
         .ok_or_else(|| Error::SourceFailed(format!("`{shown}` has no stdout")))?;
     let res = backup_stream(
-        repo,
         saver,
         snap,
         filename,

@@ -55,6 +55,8 @@ pub(crate) struct Saver {
     error: Arc<Mutex<Option<Error>>>,
     pub counters: Arc<Counters>,
     pending: Vec<IndexPack>,
+    /// The chunker's working buffer, reused from file to file.
+    chunk_buf: Vec<u8>,
     last_flush: Instant,
     flush_interval: Duration,
 }
@@ -124,6 +126,7 @@ impl Saver {
             error,
             counters,
             pending: Vec::new(),
+            chunk_buf: Vec::new(),
             last_flush: Instant::now(),
             flush_interval,
         })
@@ -155,7 +158,18 @@ impl Saver {
         progress: &dyn Progress,
     ) -> Result<std::result::Result<(Vec<BlobId>, u64), std::io::Error>> {
         let repo = self.repo.clone();
-        let mut chunker = Chunker::new(repo.chunker(), reader);
+        let buf = std::mem::take(&mut self.chunk_buf);
+        let mut chunker = Chunker::with_buffer(repo.chunker(), reader, buf);
+        let res = self.save_chunks(&mut chunker, progress);
+        self.chunk_buf = chunker.into_buffer();
+        res
+    }
+
+    fn save_chunks<R: Read>(
+        &mut self,
+        chunker: &mut Chunker<'_, R>,
+        progress: &dyn Progress,
+    ) -> Result<std::result::Result<(Vec<BlobId>, u64), std::io::Error>> {
         let mut ids = Vec::new();
         let mut total = 0u64;
         loop {
