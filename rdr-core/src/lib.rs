@@ -64,6 +64,8 @@ pub use error::{Error, ErrorKind, Result};
 pub use format::BlobType;
 pub use format::config::Config;
 pub use id::{BlobId, ID_LEN, Id, IndexId, KeyId, LockId, PackId, ParseIdError, SnapshotId};
+/// The time-zone crate the retention policy uses (re-exported so callers pass the same `TimeZone`).
+pub use jiff;
 pub use repo::{
     BlobIdSet, Credential, DedupSet, InitOptions, KeyInfo, Location, LockGuard, LockHolder,
     LockKind, MasterIndex, NewKey, Packer, PackerOptions, Repository,

@@ -11,6 +11,7 @@ pub mod find;
 pub(crate) mod fsmeta;
 pub mod ls;
 pub mod nav;
+pub mod policy;
 pub mod progress;
 pub mod restore;
 pub mod select;

@@ -62,6 +62,11 @@ struct SortedTable<const N: usize> {
 impl<const N: usize> SortedTable<N> {
     fn build(mut records: Vec<[u8; N]>) -> Self {
         records.sort_unstable_by(|a, b| a[..PREFIX].cmp(&b[..PREFIX]));
+        Self::build_sorted(records)
+    }
+
+    /// Records sorted by prefix; the first of equal prefixes is kept.
+    fn build_sorted(mut records: Vec<[u8; N]>) -> Self {
         records.dedup_by(|a, b| a[..PREFIX] == b[..PREFIX]);
         records.shrink_to_fit();
         let mut radix = vec![0u32; (1 << 16) + 1];
@@ -74,7 +79,7 @@ impl<const N: usize> SortedTable<N> {
         Self { records, radix }
     }
 
-    fn find(&self, p: &[u8; PREFIX]) -> Option<&[u8; N]> {
+    fn position(&self, p: &[u8; PREFIX]) -> Option<usize> {
         let k = radix_key(p);
         let lo = self.radix[k] as usize;
         let hi = self.radix[k + 1] as usize;
@@ -82,7 +87,7 @@ impl<const N: usize> SortedTable<N> {
         bucket
             .binary_search_by(|r| r[..PREFIX].cmp(p))
             .ok()
-            .and_then(|i| bucket.get(i))
+            .map(|i| lo + i)
     }
 
     fn memory(&self) -> usize {
@@ -91,11 +96,18 @@ impl<const N: usize> SortedTable<N> {
 }
 
 /// The master index: blob id → [`Location`] for every blob in every index file.
+///
+/// A blob stored in several packs keeps one location, a pack not marked
+/// obsolete when there is one. Every blob has a dense *position*
+/// (`0..len()`), so callers can keep per-blob state in a bitmap.
 pub struct MasterIndex {
     table: SortedTable<RECORD>,
     packs: Vec<PackId>,
-    overflow: HashMap<[u8; PREFIX], Location>,
-    obsolete: HashSet<PackId>,
+    /// Obsolete flag by pack number.
+    obsolete_no: Vec<bool>,
+    /// Sorted by prefix; positions follow the table's.
+    overflow: Vec<([u8; PREFIX], u32, Location)>,
+    obsolete: HashMap<PackId, i64>,
 }
 
 impl std::fmt::Debug for MasterIndex {
@@ -109,22 +121,60 @@ impl std::fmt::Debug for MasterIndex {
     }
 }
 
+/// One index file reduced to what the master index keeps (37 bytes a
+/// blob), so that a large repository never holds decoded index files and
+/// the master index at once.
+pub(crate) struct IndexPart {
+    id: IndexId,
+    supersedes: Vec<IndexId>,
+    builder: Builder,
+}
+
+impl IndexPart {
+    /// Reduces a decoded index file.
+    #[must_use]
+    pub(crate) fn new(id: IndexId, file: &IndexFile) -> Self {
+        let mut builder = Builder::default();
+        for p in &file.packs {
+            builder.add_pack(p);
+        }
+        for o in &file.obsolete {
+            builder.mark(o.id, o.marked_at);
+        }
+        Self {
+            id,
+            supersedes: file.supersedes.clone(),
+            builder,
+        }
+    }
+}
+
 impl MasterIndex {
     /// Builds the index from decoded index files. A file that another file
-    /// supersedes is skipped (a compaction that crashed before deleting it);
-    /// duplicate blobs keep one location.
+    /// supersedes is skipped (a compaction that crashed before deleting it).
     #[must_use]
     pub fn from_files(files: &[(IndexId, IndexFile)]) -> Self {
-        let superseded: HashSet<IndexId> = files
+        Self::from_parts(files.iter().map(|(id, f)| IndexPart::new(*id, f)).collect())
+    }
+
+    /// Builds the index from reduced index files, skipping superseded ones.
+    #[must_use]
+    pub(crate) fn from_parts(mut parts: Vec<IndexPart>) -> Self {
+        let superseded: HashSet<IndexId> = parts
             .iter()
-            .flat_map(|(_, f)| f.supersedes.iter().copied())
+            .flat_map(|p| p.supersedes.iter().copied())
             .collect();
-        let mut b = Builder::default();
-        for (_, f) in files.iter().filter(|(id, _)| !superseded.contains(id)) {
-            for p in &f.packs {
-                b.add_pack(p);
-            }
-            b.obsolete.extend(f.obsolete.iter().map(|o| o.id));
+        parts.retain(|p| !superseded.contains(&p.id));
+        // Largest first: its record vector becomes the merged one, and later
+        // parts are appended and freed one by one.
+        parts.sort_by_key(|p| std::cmp::Reverse(p.builder.records.len()));
+        let mut parts = parts.into_iter();
+        let Some(first) = parts.next() else {
+            return Builder::default().finish();
+        };
+        let mut b = first.builder;
+        for p in parts {
+            b.merge(p.builder);
         }
         b.finish()
     }
@@ -142,24 +192,63 @@ impl MasterIndex {
     /// Where a blob is stored.
     #[must_use]
     pub fn lookup(&self, id: &BlobId) -> Option<Location> {
-        let p = prefix(id);
-        if let Some(r) = self.table.find(&p) {
-            return self.decode(r);
-        }
-        self.overflow.get(&p).copied()
+        self.position(id).and_then(|i| self.location_at(i))
     }
 
-    /// Whether the index holds a blob.
+    /// Whether the index holds a blob (in any pack, obsolete or not).
     #[must_use]
     pub fn contains(&self, id: &BlobId) -> bool {
+        self.position(id).is_some()
+    }
+
+    /// Whether the blob is stored in a pack not marked obsolete: what a
+    /// backup may reuse. A blob only in marked packs is stored again.
+    #[must_use]
+    pub fn contains_live(&self, id: &BlobId) -> bool {
+        self.position(id)
+            .and_then(|i| self.pack_number_at(i))
+            .is_some_and(|no| !self.obsolete_no.get(no as usize).copied().unwrap_or(true))
+    }
+
+    /// The dense position (`0..len()`) of a blob.
+    #[must_use]
+    pub fn position(&self, id: &BlobId) -> Option<usize> {
         let p = prefix(id);
-        self.table.find(&p).is_some() || self.overflow.contains_key(&p)
+        if let Some(i) = self.table.position(&p) {
+            return Some(i);
+        }
+        self.overflow
+            .binary_search_by(|(q, _, _)| q.cmp(&p))
+            .ok()
+            .map(|i| self.table.records.len() + i)
+    }
+
+    /// The location of the blob at a position.
+    #[must_use]
+    pub fn location_at(&self, pos: usize) -> Option<Location> {
+        match self.table.records.get(pos) {
+            Some(r) => self.decode(r),
+            None => self
+                .overflow
+                .get(pos - self.table.records.len())
+                .map(|(_, _, l)| *l),
+        }
+    }
+
+    /// The pack number (index into [`MasterIndex::packs`]) of the blob at a position.
+    #[must_use]
+    pub fn pack_number_at(&self, pos: usize) -> Option<u32> {
+        match self.table.records.get(pos) {
+            Some(r) => Some(u32_at(r, 23) & !TREE_BIT),
+            None => self
+                .overflow
+                .get(pos - self.table.records.len())
+                .map(|(_, no, _)| *no),
+        }
     }
 
     fn decode(&self, r: &Record) -> Option<Location> {
-        let u32_at = |at: usize| u32::from_le_bytes([r[at], r[at + 1], r[at + 2], r[at + 3]]);
-        let u24_at = |at: usize| u32::from_le_bytes([r[at], r[at + 1], r[at + 2], 0]);
-        let packword = u32_at(23);
+        let packword = u32_at(r, 23);
         let pack = *self.packs.get((packword & !TREE_BIT) as usize)?;
         let blob_type = if packword & TREE_BIT == 0 {
             BlobType::Data
@@ -169,9 +258,9 @@ impl MasterIndex {
         Some(Location {
             pack,
             blob_type,
-            offset: u32_at(27),
-            length: u24_at(31),
-            raw_length: u24_at(34),
+            offset: u32_at(r, 27),
+            length: u24_at(r, 31),
+            raw_length: u24_at(r, 34),
         })
     }
 
@@ -187,7 +276,8 @@ impl MasterIndex {
         self.len() == 0
     }
 
-    /// Packs listed by the index.
+    /// Packs listed by the index, by pack number (a pack listed by several
+    /// files may appear more than once).
     #[must_use]
     pub fn packs(&self) -> &[PackId] {
         &self.packs
@@ -196,14 +286,30 @@ impl MasterIndex {
     /// Whether a prune marked this pack for deletion.
     #[must_use]
     pub fn is_obsolete(&self, pack: &PackId) -> bool {
-        self.obsolete.contains(pack)
+        self.obsolete.contains_key(pack)
+    }
+
+    /// Packs marked for deletion and when (Unix seconds; the earliest mark).
+    #[must_use]
+    pub fn obsolete_marks(&self) -> &HashMap<PackId, i64> {
+        &self.obsolete
     }
 
     /// Heap bytes used (records, radix, pack table, overflow).
     #[must_use]
     pub fn memory_bytes(&self) -> usize {
-        self.table.memory() + self.packs.capacity() * 32 + self.overflow.capacity() * (PREFIX + 32)
+        self.table.memory()
+            + self.packs.capacity() * 33
+            + self.overflow.capacity() * std::mem::size_of::<([u8; PREFIX], u32, Location)>()
     }
+}
+
+fn u32_at(r: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([r[at], r[at + 1], r[at + 2], r[at + 3]])
+}
+
+fn u24_at(r: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([r[at], r[at + 1], r[at + 2], 0])
 }
 
 #[derive(Default)]
@@ -211,17 +317,26 @@ struct Builder {
     records: Vec<Record>,
     packs: Vec<PackId>,
     pack_no: HashMap<PackId, u32>,
-    overflow: HashMap<[u8; PREFIX], Location>,
-    obsolete: HashSet<PackId>,
+    overflow: Vec<([u8; PREFIX], u32, Location)>,
+    obsolete: HashMap<PackId, i64>,
 }
 
 impl Builder {
-    fn add_pack(&mut self, p: &IndexPack) {
+    fn pack_number(&mut self, id: PackId) -> u32 {
         let next = u32::try_from(self.packs.len()).unwrap_or(u32::MAX);
-        let no = *self.pack_no.entry(p.id).or_insert_with(|| {
-            self.packs.push(p.id);
+        *self.pack_no.entry(id).or_insert_with(|| {
+            self.packs.push(id);
             next
-        });
+        })
+    }
+
+    fn mark(&mut self, id: PackId, at: i64) {
+        let t = self.obsolete.entry(id).or_insert(at);
+        *t = (*t).min(at);
+    }
+
+    fn add_pack(&mut self, p: &IndexPack) {
+        let no = self.pack_number(p.id);
         self.records.reserve(p.blobs.len());
         for b in &p.blobs {
             let fits = b.length <= U24_MAX && b.raw_length <= U24_MAX && no < TREE_BIT;
@@ -233,7 +348,7 @@ impl Builder {
                     length: b.length,
                     raw_length: b.raw_length,
                 };
-                self.overflow.entry(prefix(&b.id)).or_insert(loc);
+                self.overflow.push((prefix(&b.id), no, loc));
                 continue;
             }
             let mut r = [0u8; RECORD];
@@ -252,14 +367,56 @@ impl Builder {
         }
     }
 
+    /// Appends another builder's content, renumbering its packs.
+    fn merge(&mut self, other: Self) {
+        let map: Vec<u32> = other.packs.iter().map(|p| self.pack_number(*p)).collect();
+        let renumber = |no: u32| map.get(no as usize).copied().unwrap_or(no);
+        self.records.reserve_exact(other.records.len());
+        for mut r in other.records {
+            let word = u32_at(&r, 23);
+            let no = renumber(word & !TREE_BIT);
+            r[23..27].copy_from_slice(&(no | (word & TREE_BIT)).to_le_bytes());
+            self.records.push(r);
+        }
+        for (p, no, loc) in other.overflow {
+            self.overflow.push((p, renumber(no), loc));
+        }
+        for (id, at) in other.obsolete {
+            self.mark(id, at);
+        }
+    }
+
     fn finish(mut self) -> MasterIndex {
         self.packs.shrink_to_fit();
-        let table = SortedTable::build(self.records);
+        let obsolete_no: Vec<bool> = self
+            .packs
+            .iter()
+            .map(|p| self.obsolete.contains_key(p))
+            .collect();
+        let dead = |r: &Record| {
+            obsolete_no
+                .get((u32_at(r, 23) & !TREE_BIT) as usize)
+                .copied()
+                .unwrap_or(true)
+        };
+        // Duplicates keep the copy in a live pack when there is one.
+        self.records
+            .sort_unstable_by(|a, b| a[..PREFIX].cmp(&b[..PREFIX]).then(dead(a).cmp(&dead(b))));
+        let table = SortedTable::build_sorted(self.records);
         // A blob stored both compactly and in overflow keeps the compact entry.
-        self.overflow.retain(|p, _| table.find(p).is_none());
+        self.overflow
+            .retain(|(p, _, _)| table.position(p).is_none());
+        self.overflow.sort_by(|a, b| {
+            let dead_a = obsolete_no.get(a.1 as usize).copied().unwrap_or(true);
+            let dead_b = obsolete_no.get(b.1 as usize).copied().unwrap_or(true);
+            a.0.cmp(&b.0).then(dead_a.cmp(&dead_b))
+        });
+        self.overflow.dedup_by(|a, b| a.0 == b.0);
+        self.overflow.shrink_to_fit();
         MasterIndex {
             table,
             packs: self.packs,
+            obsolete_no,
             overflow: self.overflow,
             obsolete: self.obsolete,
         }
@@ -303,7 +460,7 @@ impl BlobIdSet {
     /// Whether the set holds `id`.
     #[must_use]
     pub fn contains(&self, id: &BlobId) -> bool {
-        self.table.find(&prefix(id)).is_some()
+        self.table.position(&prefix(id)).is_some()
     }
 
     /// Number of ids.
@@ -364,7 +521,7 @@ impl DedupSet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::index::IndexBlob;
+    use crate::format::index::{IndexBlob, IndexFile};
     use crate::id::Id;
 
     fn bid(i: u64) -> BlobId {
@@ -432,6 +589,70 @@ mod tests {
         let set = BlobIdSet::from_ids(ps.iter().flat_map(|p| p.blobs.iter().map(|b| &b.id)));
         let per_id = set.memory_bytes() as f64 / set.len() as f64;
         assert!(per_id <= 32.0, "{per_id} bytes per id");
+    }
+
+    #[test]
+    fn merged_files_prefer_live_copies_and_give_dense_positions() {
+        use crate::format::index::ObsoletePack;
+        let ps = packs(4, 10);
+        // pack 3 repeats pack 0's blobs; pack 0 is marked obsolete
+        let mut copy = ps[0].clone();
+        copy.id = PackId(Id([7; 32]));
+        let mut a = IndexFile::new();
+        a.packs = vec![ps[0].clone(), ps[1].clone()];
+        let mut b = IndexFile::new();
+        b.packs = vec![ps[2].clone(), ps[3].clone(), copy.clone()];
+        b.obsolete.push(ObsoletePack {
+            id: ps[0].id,
+            marked_at: 5,
+        });
+        // a superseded file contributes nothing
+        let mut old = IndexFile::new();
+        old.packs = vec![IndexPack {
+            id: PackId(Id([8; 32])),
+            blobs: vec![IndexBlob {
+                blob_type: BlobType::Data,
+                id: bid(123_456),
+                offset: 0,
+                length: 1,
+                raw_length: 1,
+            }],
+        }];
+        let mut c = IndexFile::new();
+        c.supersedes.push(IndexId(Id([1; 32])));
+        let idx = MasterIndex::from_files(&[
+            (IndexId(Id([2; 32])), a),
+            (IndexId(Id([3; 32])), b),
+            (IndexId(Id([1; 32])), old),
+            (IndexId(Id([4; 32])), c),
+        ]);
+        assert_eq!(idx.len(), 40);
+        assert!(!idx.contains(&bid(123_456)));
+        assert_eq!(idx.obsolete_marks().get(&ps[0].id), Some(&5));
+        for b in &ps[0].blobs {
+            assert_eq!(idx.lookup(&b.id).unwrap().pack, copy.id);
+            assert!(idx.contains_live(&b.id));
+        }
+        let mut seen = vec![false; idx.len()];
+        for p in &ps {
+            for b in &p.blobs {
+                let pos = idx.position(&b.id).unwrap();
+                assert!(!seen[pos]);
+                seen[pos] = true;
+                let no = idx.pack_number_at(pos).unwrap();
+                assert_eq!(idx.packs()[no as usize], idx.lookup(&b.id).unwrap().pack);
+            }
+        }
+        // with only the obsolete copy, the blob is found but not live
+        let mut only = IndexFile::new();
+        only.packs = vec![ps[0].clone()];
+        only.obsolete.push(ObsoletePack {
+            id: ps[0].id,
+            marked_at: 5,
+        });
+        let idx = MasterIndex::from_files(&[(IndexId(Id([5; 32])), only)]);
+        assert!(idx.contains(&ps[0].blobs[0].id));
+        assert!(!idx.contains_live(&ps[0].blobs[0].id));
     }
 
     #[test]

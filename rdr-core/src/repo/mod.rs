@@ -13,6 +13,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use rayon::prelude::*;
 
+use index::IndexPart;
 pub use index::{BlobIdSet, DedupSet, Location, MasterIndex};
 pub use keys::{Credential, KeyInfo, NewKey};
 pub use lock::{LockGuard, LockHolder, LockKind, STALE_AFTER_SECS};
@@ -327,11 +328,16 @@ impl Repository {
             return Ok(Arc::clone(i));
         }
         let ids = self.list_ids(FileType::Index)?;
-        let files: Vec<(IndexId, IndexFile)> = ids
+        // Each file is reduced as soon as it is decoded, so a large
+        // repository never holds every decoded file at once.
+        let parts: Vec<IndexPart> = ids
             .par_iter()
-            .map(|id| Ok((IndexId(*id), self.load_index_file(&IndexId(*id))?)))
+            .map(|id| {
+                let id = IndexId(*id);
+                Ok(IndexPart::new(id, &self.load_index_file(&id)?))
+            })
             .collect::<Result<_>>()?;
-        let idx = Arc::new(MasterIndex::from_files(&files));
+        let idx = Arc::new(MasterIndex::from_parts(parts));
         *self
             .inner
             .index

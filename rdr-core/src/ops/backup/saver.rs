@@ -134,12 +134,12 @@ impl Saver {
 
     /// Whether every blob is already in the repository (reusable).
     pub(crate) fn all_known(&self, ids: &[BlobId]) -> bool {
-        ids.iter().all(|id| self.index.contains(id))
+        ids.iter().all(|id| self.index.contains_live(id))
     }
 
     /// First claim of a blob not in the index.
     fn is_new(&self, id: &BlobId) -> bool {
-        !self.index.contains(id) && self.dedup.claim(id)
+        !self.index.contains_live(id) && self.dedup.claim(id)
     }
 
     fn check(&self) -> Result<()> {
