@@ -81,6 +81,12 @@ pub enum Command {
     Stats(StatsArgs),
     /// Add, remove or replace snapshot tags.
     Tag(TagArgs),
+    /// Remove snapshots by id or by a retention policy (then `prune`).
+    Forget(ForgetArgs),
+    /// Reclaim the space of data no snapshot uses (crash-safe, two-phase).
+    Prune(PruneArgs),
+    /// Verify the repository's structure, and with --read-data its contents.
+    Check(CheckArgs),
     /// Manage key slots (passphrases and X25519 recipients).
     #[command(subcommand)]
     Key(KeyCommand),
@@ -338,6 +344,127 @@ pub struct TagArgs {
     pub set: Vec<String>,
     #[command(flatten)]
     pub filter: FilterArgs,
+}
+
+/// Options of `rdr prune` (also used by `forget --prune`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct PruneOpts {
+    /// Unused data tolerated in kept packs: a percentage of the used size,
+    /// a size (e.g. 100MiB), or "unlimited" (no repacking).
+    #[arg(long, default_value = "5%", value_name = "LIMIT")]
+    pub max_unused: String,
+    /// Copy at most this much data when repacking (e.g. 2GiB).
+    #[arg(long, value_name = "SIZE")]
+    pub max_repack_size: Option<String>,
+    /// How long packs marked for deletion wait before a later prune deletes
+    /// them; must exceed the longest backup (e.g. 24h, 2d).
+    #[arg(long, default_value = "24h", value_name = "DURATION")]
+    pub grace: String,
+    /// Delete unused data now instead of marking it. Only safe when nothing
+    /// else writes to the repository (no backup is running).
+    #[arg(long)]
+    pub instant_delete: bool,
+}
+
+/// Arguments of `rdr prune`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Prune marks packs that no snapshot uses and deletes them in a later prune,
+once the grace period is over, so a backup running meanwhile never loses data.
+Partly used packs are repacked when their unused data exceeds --max-unused."
+)]
+pub struct PruneArgs {
+    #[command(flatten)]
+    pub prune: PruneOpts,
+    /// Show what would be deleted and repacked; change nothing.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Arguments of `rdr forget`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Policies apply per group (--group-by, default host,paths), as in restic.
+Counts take a number or \"unlimited\"; durations are like 7d, 24h, 1y6m (y, m, d, h)
+and are measured from the newest snapshot of the group. Time buckets use the local
+time zone of this machine (TZ, else /etc/localtime)."
+)]
+pub struct ForgetArgs {
+    /// Snapshots to remove (instead of a policy).
+    pub snapshots: Vec<String>,
+    /// Keep the newest N snapshots.
+    #[arg(long, value_name = "N")]
+    pub keep_last: Option<String>,
+    /// Keep the newest snapshot of each of the last N hours.
+    #[arg(long, value_name = "N")]
+    pub keep_hourly: Option<String>,
+    /// … of each of the last N days.
+    #[arg(long, value_name = "N")]
+    pub keep_daily: Option<String>,
+    /// … of each of the last N ISO weeks.
+    #[arg(long, value_name = "N")]
+    pub keep_weekly: Option<String>,
+    /// … of each of the last N months.
+    #[arg(long, value_name = "N")]
+    pub keep_monthly: Option<String>,
+    /// … of each of the last N years.
+    #[arg(long, value_name = "N")]
+    pub keep_yearly: Option<String>,
+    /// Keep every snapshot within DURATION of the newest.
+    #[arg(long, value_name = "DURATION")]
+    pub keep_within: Option<String>,
+    /// Keep the newest snapshot of each hour within DURATION of the newest.
+    #[arg(long, value_name = "DURATION")]
+    pub keep_within_hourly: Option<String>,
+    /// … of each day within DURATION.
+    #[arg(long, value_name = "DURATION")]
+    pub keep_within_daily: Option<String>,
+    /// … of each week within DURATION.
+    #[arg(long, value_name = "DURATION")]
+    pub keep_within_weekly: Option<String>,
+    /// … of each month within DURATION.
+    #[arg(long, value_name = "DURATION")]
+    pub keep_within_monthly: Option<String>,
+    /// … of each year within DURATION.
+    #[arg(long, value_name = "DURATION")]
+    pub keep_within_yearly: Option<String>,
+    /// Keep snapshots with these tags (comma-separated: all of them; repeatable: any).
+    #[arg(long, value_name = "TAG[,TAG...]")]
+    pub keep_tag: Vec<String>,
+    /// Group snapshots by these fields before applying the policy.
+    #[arg(long, default_value = "host,paths", value_name = "host,paths,tags")]
+    pub group_by: String,
+    /// Allow the policy to remove every snapshot of a group.
+    #[arg(long)]
+    pub allow_empty: bool,
+    /// Show what would be removed; change nothing.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    /// Run prune afterwards, under the same lock.
+    #[arg(long)]
+    pub prune: bool,
+    #[command(flatten)]
+    pub prune_opts: PruneOpts,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Arguments of `rdr check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Also read every pack and verify every blob.
+    #[arg(long)]
+    pub read_data: bool,
+    /// Read only part of the data: N/M (run 1/M … M/M to cover everything)
+    /// or a percentage such as 10%.
+    #[arg(long, value_name = "N/M|P%", conflicts_with = "read_data")]
+    pub read_data_subset: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// Arguments of `rdr init`.

@@ -6,6 +6,8 @@ use rdr_core::ErrorKind;
 pub const FATAL: i32 = 1;
 /// Backup saved but incomplete, or restore done with metadata warnings.
 pub const INCOMPLETE: i32 = 3;
+/// `check` found damage.
+pub const DAMAGED: i32 = 4;
 /// Interrupted (SIGINT/SIGTERM).
 pub const INTERRUPTED: i32 = 130;
 /// No repository at the location.

@@ -5,6 +5,7 @@ mod backup;
 mod cat;
 mod init;
 mod key;
+mod maintain;
 mod query;
 mod restore;
 mod snapshots;
@@ -46,6 +47,9 @@ pub fn run(args: &Args) -> Result<i32> {
         Command::Find(a) => query::find_cmd(args, a),
         Command::Stats(a) => query::stats_cmd(args, a),
         Command::Tag(a) => snapshots::tag_cmd(args, a),
+        Command::Forget(a) => maintain::forget_cmd(args, a),
+        Command::Prune(a) => maintain::prune_cmd(args, a),
+        Command::Check(a) => maintain::check_cmd(args, a),
     }
 }
 

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{Result, bail};
 use rdr_core::format::snapshot::Snapshot;
-use rdr_core::ops::select::{find_snapshot, list_snapshots};
+use rdr_core::ops::select::{GroupBy, find_snapshot, list_snapshots};
 use rdr_core::ops::tag::{TagChange, tag};
 use rdr_core::time::{format_ns, rfc3339_ns};
 use rdr_core::{LockHolder, Repository, SnapshotId};
@@ -46,34 +46,15 @@ pub fn select(
         .collect()
 }
 
-fn group_key(s: &Snapshot, by: &[&str]) -> String {
-    let mut parts = Vec::new();
-    for f in by {
-        match *f {
-            "host" => parts.push(format!("host [{}]", s.hostname)),
-            "paths" => parts.push(format!("paths [{}]", s.paths.join(", "))),
-            "tags" => parts.push(format!("tags [{}]", s.tags.join(", "))),
-            _ => {}
-        }
-    }
-    parts.join(", ")
-}
-
 pub fn run(args: &Args, a: &SnapshotsArgs) -> Result<i32> {
     let repo = open(args)?;
-    let by: Vec<&str> = a
-        .group_by
-        .as_deref()
-        .map(|g| g.split(',').map(str::trim).collect())
-        .unwrap_or_default();
-    if let Some(bad) = by.iter().find(|f| !["host", "paths", "tags"].contains(f)) {
-        bail!("cannot group by {bad:?}: use host, paths, tags");
-    }
+    let by = GroupBy::parse(a.group_by.as_deref().unwrap_or(""))?;
     let all = select(&repo, &a.ids, &a.filter)?;
-    let mut groups: BTreeMap<String, Vec<(SnapshotId, Snapshot)>> = BTreeMap::new();
-    for (id, s) in all {
-        groups.entry(group_key(&s, &by)).or_default().push((id, s));
-    }
+    let mut groups: BTreeMap<String, Vec<(SnapshotId, Snapshot)>> = by
+        .group(all)
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
     if let Some(n) = a.latest {
         for v in groups.values_mut() {
             let skip = v.len().saturating_sub(n);
@@ -81,7 +62,7 @@ pub fn run(args: &Args, a: &SnapshotsArgs) -> Result<i32> {
         }
     }
     if a.json {
-        let out: Value = if by.is_empty() {
+        let out: Value = if by == GroupBy::default() {
             groups
                 .values()
                 .flatten()

@@ -4,16 +4,20 @@
 //! [`progress::Progress`].
 
 pub mod backup;
+pub mod check;
 mod content;
 pub mod diff;
 pub mod dump;
 pub mod find;
+pub mod forget;
 pub(crate) mod fsmeta;
 pub mod ls;
 pub mod nav;
 pub mod policy;
 pub mod progress;
+pub mod prune;
 pub mod restore;
 pub mod select;
 pub mod stats;
 pub mod tag;
+pub mod usage;

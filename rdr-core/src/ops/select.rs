@@ -1,6 +1,8 @@
 //! Snapshot references and filters: full id, unique prefix, `latest`
 //! (after filtering by host, path and tag), and `SNAPSHOT:SUBPATH`.
 
+use std::collections::BTreeMap;
+
 use crate::backend::FileType;
 use crate::error::{Error, Result};
 use crate::format::snapshot::Snapshot;
@@ -31,6 +33,93 @@ impl SnapshotFilter {
                     .iter()
                     .any(|sp| sp == p || (p.is_empty() && sp == "/"))
             })
+    }
+}
+
+/// Which snapshot fields define a group (for `snapshots --group-by` and
+/// `forget`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GroupBy {
+    /// By host name.
+    pub host: bool,
+    /// By the backed-up paths.
+    pub paths: bool,
+    /// By the tag set.
+    pub tags: bool,
+}
+
+impl GroupBy {
+    /// Parses a comma-separated list of `host`, `paths`, `tags` (empty: no grouping).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for another word.
+    pub fn parse(s: &str) -> Result<Self> {
+        let mut g = Self::default();
+        for f in s.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+            match f {
+                "host" => g.host = true,
+                "paths" => g.paths = true,
+                "tags" => g.tags = true,
+                _ => {
+                    return Err(Error::InvalidInput(format!(
+                        "cannot group by {f:?}: use host, paths, tags"
+                    )));
+                }
+            }
+        }
+        Ok(g)
+    }
+
+    /// The group of a snapshot.
+    #[must_use]
+    pub fn key(&self, s: &Snapshot) -> GroupKey {
+        let mut tags = s.tags.clone();
+        tags.sort();
+        GroupKey {
+            host: self.host.then(|| s.hostname.clone()),
+            paths: self.paths.then(|| s.paths.clone()),
+            tags: self.tags.then_some(tags),
+        }
+    }
+
+    /// Snapshots by group, each group oldest first (as given).
+    #[must_use]
+    pub fn group(
+        &self,
+        snaps: Vec<(SnapshotId, Snapshot)>,
+    ) -> BTreeMap<GroupKey, Vec<(SnapshotId, Snapshot)>> {
+        let mut out: BTreeMap<GroupKey, Vec<(SnapshotId, Snapshot)>> = BTreeMap::new();
+        for (id, s) in snaps {
+            out.entry(self.key(&s)).or_default().push((id, s));
+        }
+        out
+    }
+}
+
+/// The values of the grouping fields; `None` for a field not grouped by.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct GroupKey {
+    /// Host name.
+    pub host: Option<String>,
+    /// Paths.
+    pub paths: Option<Vec<String>>,
+    /// Tags (sorted).
+    pub tags: Option<Vec<String>>,
+}
+
+impl std::fmt::Display for GroupKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts = Vec::new();
+        if let Some(h) = &self.host {
+            parts.push(format!("host [{h}]"));
+        }
+        if let Some(p) = &self.paths {
+            parts.push(format!("paths [{}]", p.join(", ")));
+        }
+        if let Some(t) = &self.tags {
+            parts.push(format!("tags [{}]", t.join(", ")));
+        }
+        f.write_str(&parts.join(", "))
     }
 }
 

@@ -108,6 +108,9 @@ pub struct MasterIndex {
     /// Sorted by prefix; positions follow the table's.
     overflow: Vec<([u8; PREFIX], u32, Location)>,
     obsolete: HashMap<PackId, i64>,
+    /// The index files it was built from (superseded ones included).
+    files: Vec<IndexId>,
+    superseded: HashSet<IndexId>,
 }
 
 impl std::fmt::Debug for MasterIndex {
@@ -164,19 +167,32 @@ impl MasterIndex {
             .iter()
             .flat_map(|p| p.supersedes.iter().copied())
             .collect();
+        let files: Vec<IndexId> = parts.iter().map(|p| p.id).collect();
         parts.retain(|p| !superseded.contains(&p.id));
         // Largest first: its record vector becomes the merged one, and later
         // parts are appended and freed one by one.
         parts.sort_by_key(|p| std::cmp::Reverse(p.builder.records.len()));
         let mut parts = parts.into_iter();
-        let Some(first) = parts.next() else {
-            return Builder::default().finish();
-        };
-        let mut b = first.builder;
+        let mut b = parts.next().map(|p| p.builder).unwrap_or_default();
         for p in parts {
             b.merge(p.builder);
         }
-        b.finish()
+        let mut idx = b.finish();
+        idx.files = files;
+        idx.superseded = superseded;
+        idx
+    }
+
+    /// The index files this index was built from, superseded ones included.
+    #[must_use]
+    pub fn files(&self) -> &[IndexId] {
+        &self.files
+    }
+
+    /// Whether another index file supersedes this one (it is ignored).
+    #[must_use]
+    pub fn is_superseded(&self, id: &IndexId) -> bool {
+        self.superseded.contains(id)
     }
 
     /// Builds an index from packs directly (tests, benches).
@@ -419,6 +435,8 @@ impl Builder {
             obsolete_no,
             overflow: self.overflow,
             obsolete: self.obsolete,
+            files: Vec::new(),
+            superseded: HashSet::new(),
         }
     }
 }

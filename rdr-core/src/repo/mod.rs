@@ -13,7 +13,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use rayon::prelude::*;
 
-use index::IndexPart;
+pub(crate) use index::IndexPart;
 pub use index::{BlobIdSet, DedupSet, Location, MasterIndex};
 pub use keys::{Credential, KeyInfo, NewKey};
 pub use lock::{LockGuard, LockHolder, LockKind, STALE_AFTER_SECS};
@@ -314,6 +314,19 @@ impl Repository {
         IndexFile::decode(&plain).map_err(|e| Error::corrupt("index file", id, e))
     }
 
+    /// The master index as storage holds it now (the cache is refreshed).
+    ///
+    /// # Errors
+    /// As [`Repository::index`].
+    pub fn reload_index(&self) -> Result<Arc<MasterIndex>> {
+        *self
+            .inner
+            .index
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+        self.index()
+    }
+
     /// The master index of all index files, loaded on first use.
     ///
     /// # Errors
@@ -371,6 +384,63 @@ impl Repository {
         let (hoff, hlen) = pack::parse_trailer(&trailer, size).map_err(corrupt)?;
         let header = b.read_range(FileType::Pack, &name, hoff, u64::from(hlen))?;
         codec::open_pack_header(&self.inner.key, &header, hoff).map_err(corrupt)
+    }
+
+    /// Verifies a whole pack read from storage: its bytes hash to its name,
+    /// its header opens, and every blob opens and matches its id. Returns
+    /// the header entries and, per damaged blob, its entry and the error.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] naming the pack when its name or header is wrong.
+    pub fn verify_pack(
+        &self,
+        id: &PackId,
+        bytes: &[u8],
+    ) -> Result<(Vec<PackEntry>, Vec<(PackEntry, Error)>)> {
+        let corrupt = |e| Error::corrupt("pack", id, e);
+        if Id::hash_of(bytes) != id.0 {
+            return Err(corrupt(FormatError::Invalid {
+                what: "pack",
+                msg: "content does not match its name (hash mismatch)".into(),
+            }));
+        }
+        let size = bytes.len() as u64;
+        let tail = bytes.len().checked_sub(pack::TRAILER_LEN).ok_or_else(|| {
+            corrupt(FormatError::Truncated {
+                what: "pack",
+                need: pack::TRAILER_LEN,
+                have: bytes.len(),
+            })
+        })?;
+        let (hoff, hlen) = pack::parse_trailer(&bytes[tail..], size).map_err(corrupt)?;
+        let header = usize::try_from(hoff)
+            .ok()
+            .and_then(|h| bytes.get(h..h + hlen as usize))
+            .ok_or_else(|| {
+                corrupt(FormatError::Invalid {
+                    what: "pack",
+                    msg: "header out of range".into(),
+                })
+            })?;
+        let entries = codec::open_pack_header(&self.inner.key, header, hoff).map_err(corrupt)?;
+        let bad = entries
+            .par_iter()
+            .filter_map(|e| {
+                let loc = Location {
+                    pack: *id,
+                    blob_type: e.blob_type,
+                    offset: e.offset,
+                    length: e.length,
+                    raw_length: e.raw_length,
+                };
+                let start = e.offset as usize;
+                let sealed = bytes.get(start..start + e.length as usize)?;
+                self.open_blob(&e.id, &loc, sealed)
+                    .err()
+                    .map(|err| (*e, err))
+            })
+            .collect();
+        Ok((entries, bad))
     }
 
     /// Loads a blob through the index and verifies it against its id.

@@ -1,0 +1,355 @@
+//! `rdr forget`, `rdr prune` and `rdr check`: retention and maintenance.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use rdr_core::jiff::tz::TimeZone;
+use rdr_core::ops::check::{CheckOptions, ReadData, check};
+use rdr_core::ops::forget::{ForgetEntry, ForgetOptions, forget, forget_ids};
+use rdr_core::ops::policy::{KeepCount, KeepDuration, Policy};
+use rdr_core::ops::prune::{MaxUnused, PruneOptions, PruneReport, Tally, prune};
+use rdr_core::ops::select::GroupBy;
+use rdr_core::time::rfc3339_ns;
+use rdr_core::{LockGuard, LockHolder, LockKind, Repository, SnapshotId};
+use serde_json::{Value, json};
+
+use super::{filter, human_bytes, open, parse_size};
+use crate::cli::{Args, CheckArgs, ForgetArgs, PruneArgs, PruneOpts};
+use crate::exit;
+use crate::progress::{Mode, Reporter};
+
+fn count(v: Option<&String>) -> Result<KeepCount> {
+    v.map_or(Ok(KeepCount::None), |s| {
+        KeepCount::parse(s).map_err(anyhow::Error::msg)
+    })
+}
+
+fn duration(v: Option<&String>) -> Result<Option<KeepDuration>> {
+    v.map(|s| KeepDuration::parse(s).map_err(anyhow::Error::msg))
+        .transpose()
+}
+
+fn policy(a: &ForgetArgs) -> Result<Policy> {
+    Ok(Policy {
+        last: count(a.keep_last.as_ref())?,
+        hourly: count(a.keep_hourly.as_ref())?,
+        daily: count(a.keep_daily.as_ref())?,
+        weekly: count(a.keep_weekly.as_ref())?,
+        monthly: count(a.keep_monthly.as_ref())?,
+        yearly: count(a.keep_yearly.as_ref())?,
+        within: duration(a.keep_within.as_ref())?,
+        within_hourly: duration(a.keep_within_hourly.as_ref())?,
+        within_daily: duration(a.keep_within_daily.as_ref())?,
+        within_weekly: duration(a.keep_within_weekly.as_ref())?,
+        within_monthly: duration(a.keep_within_monthly.as_ref())?,
+        within_yearly: duration(a.keep_within_yearly.as_ref())?,
+        tags: a
+            .keep_tag
+            .iter()
+            .map(|t| {
+                t.split(',')
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .collect(),
+    })
+}
+
+/// Parses a grace period such as `24h`, `2d`, `90m`, `30s`, `0s`.
+fn parse_grace(s: &str) -> Result<Duration> {
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num
+        .parse()
+        .with_context(|| format!("{s:?} is not a duration like 24h, 2d, 90m, 30s"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" | "" => n * 3600,
+        "d" => n * 86_400,
+        _ => bail!("{s:?} is not a duration like 24h, 2d, 90m, 30s"),
+    };
+    Ok(Duration::from_secs(secs))
+}
+
+fn prune_options(o: &PruneOpts, dry_run: bool) -> Result<PruneOptions> {
+    let max_unused = if o.max_unused.eq_ignore_ascii_case("unlimited") {
+        MaxUnused::Unlimited
+    } else if let Some(p) = o.max_unused.strip_suffix('%') {
+        let p: f64 = p
+            .trim()
+            .parse()
+            .with_context(|| format!("--max-unused {:?}", o.max_unused))?;
+        if !(0.0..100.0).contains(&p) {
+            bail!("--max-unused must be between 0% and 100%");
+        }
+        MaxUnused::Percent(p)
+    } else {
+        MaxUnused::Bytes(parse_size(&o.max_unused)?)
+    };
+    Ok(PruneOptions {
+        max_unused,
+        max_repack_bytes: o.max_repack_size.as_deref().map(parse_size).transpose()?,
+        grace: parse_grace(&o.grace)?,
+        instant_delete: o.instant_delete,
+        dry_run,
+    })
+}
+
+fn exclusive(repo: &Repository) -> Result<LockGuard> {
+    Ok(repo.lock(LockKind::Exclusive, &LockHolder::current())?)
+}
+
+fn entry_json(e: &ForgetEntry) -> Value {
+    json!({
+        "id": e.id.to_hex(), "short_id": e.id.short(), "time": rfc3339_ns(e.snapshot.time),
+        "hostname": e.snapshot.hostname, "paths": e.snapshot.paths, "tags": e.snapshot.tags,
+        "reasons": e.reasons,
+    })
+}
+
+/// `rdr forget`.
+pub fn forget_cmd(args: &Args, a: &ForgetArgs) -> Result<i32> {
+    let repo = open(args)?;
+    let p = policy(a)?;
+    if a.snapshots.is_empty() && p.is_empty() {
+        bail!("nothing to forget: give snapshot ids or a policy (--keep-last, --keep-daily, …)");
+    }
+    if !a.snapshots.is_empty() && !p.is_empty() {
+        bail!("give either snapshot ids or a policy, not both");
+    }
+    let lock = exclusive(&repo)?;
+    let json = a.output.json;
+    let removed;
+    if a.snapshots.is_empty() {
+        let opts = ForgetOptions {
+            policy: p,
+            group_by: GroupBy::parse(&a.group_by)?,
+            filter: filter(&a.filter),
+            time_zone: TimeZone::system(),
+            dry_run: a.dry_run,
+            allow_empty: a.allow_empty,
+        };
+        let report = forget(&repo, &opts, &lock)?;
+        removed = report.groups.iter().map(|g| g.remove.len()).sum::<usize>();
+        if json {
+            let groups: Vec<Value> = report
+                .groups
+                .iter()
+                .map(|g| {
+                    json!({
+                        "group": {"host": g.key.host, "paths": g.key.paths, "tags": g.key.tags},
+                        "keep": g.keep.iter().map(entry_json).collect::<Vec<_>>(),
+                        "remove": g.remove.iter().map(entry_json).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            println!("{}", json!({"dry_run": a.dry_run, "groups": groups}));
+        } else {
+            for g in &report.groups {
+                let key = g.key.to_string();
+                if !key.is_empty() {
+                    println!("{key}");
+                }
+                println!("keep {} snapshots:", g.keep.len());
+                for e in &g.keep {
+                    println!(
+                        "  {}  {}  {}",
+                        e.id.short(),
+                        rfc3339_ns(e.snapshot.time),
+                        e.reasons.join(", ")
+                    );
+                }
+                println!("remove {} snapshots:", g.remove.len());
+                for e in &g.remove {
+                    println!("  {}  {}", e.id.short(), rfc3339_ns(e.snapshot.time));
+                }
+                println!();
+            }
+        }
+    } else {
+        let ids = a
+            .snapshots
+            .iter()
+            .map(|r| {
+                Ok(SnapshotId(
+                    repo.find_id(rdr_core::backend::FileType::Snapshot, r)?,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let gone = forget_ids(&repo, &ids, a.dry_run, &lock)?;
+        removed = gone.len();
+        if json {
+            let list: Vec<Value> = gone.iter().map(|(id, _)| json!(id.to_hex())).collect();
+            println!("{}", json!({"dry_run": a.dry_run, "removed": list}));
+        } else {
+            for (id, s) in &gone {
+                println!("removed {}  {}", id.short(), rfc3339_ns(s.time));
+            }
+        }
+    }
+    if !json {
+        let verb = if a.dry_run { "would remove" } else { "removed" };
+        eprintln!("{verb} {removed} snapshots");
+    }
+    if a.prune && !a.dry_run {
+        let opts = prune_options(&a.prune_opts, false)?;
+        let progress = Reporter::new(Mode::from(a.output), "prune");
+        let report = prune(&repo, &opts, &progress, &lock)?;
+        progress.finish();
+        print_prune(&report, false, json);
+    }
+    Ok(0)
+}
+
+/// `rdr prune`.
+pub fn prune_cmd(args: &Args, a: &PruneArgs) -> Result<i32> {
+    let repo = open(args)?;
+    let opts = prune_options(&a.prune, a.dry_run)?;
+    let lock = exclusive(&repo)?;
+    let progress = Reporter::new(Mode::from(a.output), "prune");
+    let report = prune(&repo, &opts, &progress, &lock)?;
+    progress.finish();
+    print_prune(&report, a.dry_run, a.output.json);
+    Ok(0)
+}
+
+fn tally(t: Tally) -> Value {
+    json!({"packs": t.packs, "bytes": t.bytes})
+}
+
+fn print_prune(r: &PruneReport, dry_run: bool, json: bool) {
+    if json {
+        println!(
+            "{}",
+            json!({
+                "dry_run": dry_run, "snapshots": r.snapshots, "blobs": r.blobs,
+                "blobs_used": r.blobs_used, "size_before": tally(r.size_before),
+                "deleted": tally(r.deleted), "marked": tally(r.marked), "waiting": tally(r.waiting),
+                "revived": tally(r.revived), "repacked": tally(r.repacked),
+                "repack_copied_bytes": r.repack_copied_bytes, "written": tally(r.written),
+                "used_bytes": r.used_bytes, "unused_after": r.unused_after,
+                "size_after": r.size_after, "size_final": r.size_final,
+                "index_files_written": r.index_files_written,
+                "index_files_removed": r.index_files_removed,
+            })
+        );
+        return;
+    }
+    let t = |x: Tally| format!("{} packs, {}", x.packs, human_bytes(x.bytes));
+    let would = if dry_run { "would be " } else { "" };
+    println!(
+        "repository: {} in use by {} snapshots ({} of {} blobs)",
+        human_bytes(r.used_bytes),
+        r.snapshots,
+        r.blobs_used,
+        r.blobs
+    );
+    println!("before:       {}", t(r.size_before));
+    println!("{would}deleted:  {}", t(r.deleted));
+    println!(
+        "{would}repacked: {} ({} copied)",
+        t(r.repacked),
+        human_bytes(r.repack_copied_bytes)
+    );
+    println!(
+        "{would}marked:   {} (deleted by a prune after the grace period)",
+        t(r.marked)
+    );
+    println!(
+        "waiting:      {} (marked earlier, grace period not over)",
+        t(r.waiting)
+    );
+    if r.revived.packs > 0 {
+        println!(
+            "revived:      {} (a snapshot uses them again)",
+            t(r.revived)
+        );
+    }
+    println!(
+        "size after:   {}; once marked packs are deleted: {} ({} unused left)",
+        human_bytes(r.size_after),
+        human_bytes(r.size_final),
+        human_bytes(r.unused_after)
+    );
+}
+
+/// `rdr check`.
+pub fn check_cmd(args: &Args, a: &CheckArgs) -> Result<i32> {
+    let repo = open(args)?;
+    let read_data = if a.read_data {
+        Some(ReadData::All)
+    } else if let Some(s) = &a.read_data_subset {
+        Some(parse_subset(s)?)
+    } else {
+        None
+    };
+    let lock = repo.lock(LockKind::Shared, &LockHolder::current())?;
+    let progress = Reporter::new(Mode::from(a.output), "check");
+    let report = check(&repo, &CheckOptions { read_data }, &progress, &lock)?;
+    progress.finish();
+    if a.output.json {
+        println!(
+            "{}",
+            json!({
+                "ok": report.is_ok(), "errors": report.errors, "warnings": report.warnings,
+                "index_files": report.index_files, "packs": report.packs,
+                "snapshots": report.snapshots, "blobs": report.blobs,
+                "blobs_used": report.blobs_used, "packs_read": report.packs_read,
+                "bytes_read": report.bytes_read,
+            })
+        );
+    } else {
+        for w in &report.warnings {
+            eprintln!("warning: {w}");
+        }
+        for e in &report.errors {
+            eprintln!("error: {e}");
+        }
+        println!(
+            "{} index files, {} packs, {} snapshots, {} blobs ({} used){}",
+            report.index_files,
+            report.packs,
+            report.snapshots,
+            report.blobs,
+            report.blobs_used,
+            if read_data.is_some() {
+                format!(
+                    "; read {} packs ({})",
+                    report.packs_read,
+                    human_bytes(report.bytes_read)
+                )
+            } else {
+                String::new()
+            }
+        );
+        if report.is_ok() {
+            println!("no errors found");
+        } else {
+            println!("{} errors found", report.errors.len());
+        }
+    }
+    Ok(if report.is_ok() { 0 } else { exit::DAMAGED })
+}
+
+fn parse_subset(s: &str) -> Result<ReadData> {
+    if let Some(p) = s.strip_suffix('%') {
+        let p: f64 = p
+            .trim()
+            .parse()
+            .with_context(|| format!("--read-data-subset {s:?}"))?;
+        if !(p > 0.0 && p <= 100.0) {
+            bail!("--read-data-subset percentage must be in (0, 100]");
+        }
+        return Ok(ReadData::Percent(p));
+    }
+    let (n, m) = s
+        .split_once('/')
+        .with_context(|| format!("--read-data-subset {s:?}: use N/M or P%"))?;
+    let (n, m): (u32, u32) = (n.trim().parse()?, m.trim().parse()?);
+    if n == 0 || m == 0 || n > m {
+        bail!("--read-data-subset {s:?}: need 1 <= N <= M");
+    }
+    Ok(ReadData::Subset { n, m })
+}

@@ -1,0 +1,291 @@
+//! `check`: is the repository whole? Index files decode; every pack the
+//! index lists exists and its header agrees with the index; every snapshot
+//! and tree loads and every blob a tree references is indexed. With
+//! `read_data`, packs are read in full: each must hash to its name and
+//! every blob must open and match its id. Unreferenced packs and unused
+//! blobs are warnings (prune removes them), not errors.
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+
+use crate::backend::FileType;
+use crate::error::Result;
+use crate::id::{IndexId, PackId, SnapshotId};
+use crate::ops::progress::Progress;
+use crate::ops::usage::mark_used;
+use crate::repo::{IndexPart, LockGuard, MasterIndex, Repository};
+
+/// Which packs `--read-data` reads.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ReadData {
+    /// Every pack.
+    All,
+    /// Part `n` of `m` (1-based): the packs whose id, read as a number,
+    /// is `n - 1` modulo `m`. Runs 1..=m together read every pack once.
+    Subset {
+        /// Which part.
+        n: u32,
+        /// Of how many.
+        m: u32,
+    },
+    /// A random share of the packs, in percent.
+    Percent(f64),
+}
+
+impl ReadData {
+    fn selects(&self, id: &PackId) -> bool {
+        let b = id.0.0;
+        let x = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+        match *self {
+            Self::All => true,
+            Self::Subset { n, m } => m > 0 && x % u64::from(m) == u64::from(n.saturating_sub(1)),
+            Self::Percent(p) => {
+                let r = u64::from_le_bytes(crate::crypto::rng::bytes());
+                #[allow(clippy::cast_precision_loss)]
+                let v = (r % 1_000_000) as f64 / 10_000.0;
+                v < p
+            }
+        }
+    }
+}
+
+/// Check settings.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CheckOptions {
+    /// Read pack contents too.
+    pub read_data: Option<ReadData>,
+}
+
+/// What check found. Each message names the object it is about.
+#[derive(Debug, Clone, Default)]
+pub struct CheckReport {
+    /// Damage: the repository cannot restore everything.
+    pub errors: Vec<String>,
+    /// Untidiness that prune or repair clears.
+    pub warnings: Vec<String>,
+    /// Index files read.
+    pub index_files: usize,
+    /// Packs in storage.
+    pub packs: usize,
+    /// Snapshots loaded.
+    pub snapshots: usize,
+    /// Blobs in the index.
+    pub blobs: usize,
+    /// Blobs the snapshots use.
+    pub blobs_used: usize,
+    /// Packs read in full.
+    pub packs_read: usize,
+    /// Bytes read in full.
+    pub bytes_read: u64,
+}
+
+impl CheckReport {
+    /// No errors.
+    #[must_use]
+    pub fn is_ok(&self) -> bool {
+        self.errors.is_empty()
+    }
+}
+
+/// Runs a check. `_lock` is a shared lock the caller holds (a prune must
+/// not delete packs under a check).
+///
+/// # Errors
+/// Only failures to talk to the storage; damage is reported in the report.
+pub fn check(
+    repo: &Repository,
+    opts: &CheckOptions,
+    progress: &dyn Progress,
+    _lock: &LockGuard,
+) -> Result<CheckReport> {
+    let mut r = CheckReport::default();
+    let index = load_index(repo, &mut r)?;
+    r.blobs = index.len();
+    let stored: HashMap<PackId, u64> = repo
+        .list_ids(FileType::Pack)?
+        .par_iter()
+        .map(|id| {
+            Ok((
+                PackId(*id),
+                repo.backend().stat(FileType::Pack, &id.to_hex())?,
+            ))
+        })
+        .collect::<Result<_>>()?;
+    r.packs = stored.len();
+    check_packs(repo, &index, &stored, &mut r);
+    let snapshots = load_snapshots(repo, &mut r)?;
+    r.snapshots = snapshots.len();
+    let usage = mark_used(repo, &index, &snapshots, false)?;
+    r.blobs_used = usage.used_count;
+    for d in &usage.damage {
+        r.errors.push(d.error.to_string());
+    }
+    let unused = index.len() - usage.used_count;
+    if unused > 0 {
+        r.warnings.push(format!(
+            "{unused} blobs are not used by any snapshot (prune removes them)"
+        ));
+    }
+    if let Some(rd) = opts.read_data {
+        read_data(repo, &stored, rd, progress, &mut r);
+    }
+    Ok(r)
+}
+
+fn load_index(repo: &Repository, r: &mut CheckReport) -> Result<MasterIndex> {
+    let ids = repo.list_ids(FileType::Index)?;
+    r.index_files = ids.len();
+    let loaded: Vec<Result<IndexPart>> = ids
+        .par_iter()
+        .map(|id| {
+            let id = IndexId(*id);
+            repo.load_index_file(&id).map(|f| IndexPart::new(id, &f))
+        })
+        .collect();
+    let mut parts = Vec::new();
+    for p in loaded {
+        match p {
+            Ok(p) => parts.push(p),
+            Err(e) => r.errors.push(e.to_string()),
+        }
+    }
+    Ok(MasterIndex::from_parts(parts))
+}
+
+fn check_packs(
+    repo: &Repository,
+    index: &MasterIndex,
+    stored: &HashMap<PackId, u64>,
+    r: &mut CheckReport,
+) {
+    // canonical blob positions of each pack
+    let mut by_pack: Vec<Vec<u32>> = vec![Vec::new(); index.packs().len()];
+    for pos in 0..index.len() {
+        if let (Some(no), Ok(p)) = (index.pack_number_at(pos), u32::try_from(pos)) {
+            if let Some(v) = by_pack.get_mut(no as usize) {
+                v.push(p);
+            }
+        }
+    }
+    let problems: Vec<(bool, String)> = index
+        .packs()
+        .par_iter()
+        .enumerate()
+        .flat_map_iter(|(no, id)| {
+            let mut out = Vec::new();
+            let marked = index.is_obsolete(id);
+            if !stored.contains_key(id) {
+                let held = by_pack.get(no).map_or(0, Vec::len);
+                if held > 0 {
+                    out.push((
+                        !marked,
+                        format!("pack {id}: listed in the index ({held} blobs) but missing from storage"),
+                    ));
+                }
+                return out.into_iter();
+            }
+            let header = match repo.load_pack_header(id) {
+                Ok(h) => h,
+                Err(e) => {
+                    out.push((true, e.to_string()));
+                    return out.into_iter();
+                }
+            };
+            let at: HashMap<u32, _> = header.iter().map(|e| (e.offset, e)).collect();
+            for pos in by_pack.get(no).into_iter().flatten() {
+                let Some(loc) = index.location_at(*pos as usize) else {
+                    continue;
+                };
+                let ok = at.get(&loc.offset).is_some_and(|e| {
+                    e.blob_type == loc.blob_type
+                        && e.length == loc.length
+                        && e.raw_length == loc.raw_length
+                        && index.position(&e.id) == Some(*pos as usize)
+                });
+                if !ok {
+                    out.push((
+                        true,
+                        format!(
+                            "pack {id}: the index entry at offset {} does not match the pack header",
+                            loc.offset
+                        ),
+                    ));
+                }
+            }
+            out.into_iter()
+        })
+        .collect();
+    for (is_error, msg) in problems {
+        if is_error {
+            r.errors.push(msg);
+        } else {
+            r.warnings.push(msg);
+        }
+    }
+    let indexed: std::collections::HashSet<&PackId> = index.packs().iter().collect();
+    let loose = stored.keys().filter(|p| !indexed.contains(p)).count();
+    if loose > 0 {
+        r.warnings.push(format!(
+            "{loose} packs are not in any index (left by an interrupted backup or prune, or a \
+             backup still running; prune removes them after the grace period)"
+        ));
+    }
+}
+
+fn load_snapshots(
+    repo: &Repository,
+    r: &mut CheckReport,
+) -> Result<Vec<(SnapshotId, crate::format::snapshot::Snapshot)>> {
+    let ids = repo.list_ids(FileType::Snapshot)?;
+    let loaded: Vec<_> = ids
+        .par_iter()
+        .map(|id| {
+            let id = SnapshotId(*id);
+            repo.load_snapshot(&id).map(|s| (id, s))
+        })
+        .collect();
+    let mut out = Vec::new();
+    for s in loaded {
+        match s {
+            Ok(s) => out.push(s),
+            Err(e) => r.errors.push(e.to_string()),
+        }
+    }
+    Ok(out)
+}
+
+fn read_data(
+    repo: &Repository,
+    stored: &HashMap<PackId, u64>,
+    rd: ReadData,
+    progress: &dyn Progress,
+    r: &mut CheckReport,
+) {
+    let mut chosen: Vec<(&PackId, u64)> = stored
+        .iter()
+        .filter(|(id, _)| rd.selects(id))
+        .map(|(id, s)| (id, *s))
+        .collect();
+    chosen.sort();
+    progress.total(chosen.len() as u64, chosen.iter().map(|c| c.1).sum());
+    let results: Vec<(u64, Vec<String>)> = chosen
+        .par_iter()
+        .map(|(id, size)| {
+            let out = match repo.read_pack_range(id, 0, *size) {
+                Err(e) => vec![e.to_string()],
+                Ok(bytes) => match repo.verify_pack(id, &bytes) {
+                    Err(e) => vec![e.to_string()],
+                    Ok((_, bad)) => bad.into_iter().map(|(_, e)| e.to_string()).collect(),
+                },
+            };
+            progress.advance(1, *size);
+            (*size, out)
+        })
+        .collect();
+    for (size, errs) in results {
+        r.packs_read += 1;
+        r.bytes_read += size;
+        r.errors.extend(errs);
+    }
+}

@@ -1,0 +1,216 @@
+//! `prune`: reclaim the space of data no snapshot uses, without ever
+//! deleting what a snapshot (or a backup still running) needs.
+//!
+//! One run, under the exclusive lock:
+//! 1. load the index, list the packs in storage, mark the blobs the
+//!    snapshots use (a bit per blob);
+//! 2. decide each pack's fate ([`plan`]): keep; repack (copy its used blobs
+//!    to new packs, then mark it); mark (no used blob); delete (marked by an
+//!    earlier prune at least the grace period ago, and still holding no blob
+//!    a snapshot needs); revive (marked, but a snapshot now uses a blob only
+//!    it holds: a backup that was running reused it);
+//! 3. write the new packs, then the compacted index, whose last file
+//!    supersedes every index file read in step 1;
+//! 4. only then delete the packs due for deletion, then the old index files.
+//!
+//! A crash at any point leaves every snapshot readable: nothing is deleted
+//! before the index that no longer needs it is durable, and the marks of
+//! packs being deleted stay in the new index so that the next prune
+//! finishes the job. docs/architecture.md gives the argument why no
+//! interleaving with backups loses a referenced blob.
+
+mod plan;
+mod rewrite;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use rayon::prelude::*;
+
+pub use plan::Tally;
+
+use crate::backend::FileType;
+use crate::error::{Error, Result};
+use crate::id::{Id, PackId};
+use crate::ops::progress::Progress;
+use crate::ops::usage::mark_used;
+use crate::repo::{LockGuard, Repository};
+
+/// How much unused data may stay in packs that are kept.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MaxUnused {
+    /// Percent of the repository's used size (restic's rule).
+    Percent(f64),
+    /// Absolute bytes.
+    Bytes(u64),
+    /// No repacking.
+    Unlimited,
+}
+
+/// Prune settings.
+#[derive(Debug, Clone)]
+pub struct PruneOptions {
+    /// Unused data tolerated in kept packs (default 5%).
+    pub max_unused: MaxUnused,
+    /// At most this many used bytes are copied by repacking.
+    pub max_repack_bytes: Option<u64>,
+    /// How long a marked pack waits before deletion (default 24 h; must be
+    /// longer than any backup).
+    pub grace: Duration,
+    /// Delete unused packs now instead of marking them: only for a
+    /// repository with no other writer.
+    pub instant_delete: bool,
+    /// Decide and report, change nothing.
+    pub dry_run: bool,
+}
+
+impl Default for PruneOptions {
+    fn default() -> Self {
+        Self {
+            max_unused: MaxUnused::Percent(5.0),
+            max_repack_bytes: None,
+            grace: Duration::from_secs(24 * 3600),
+            instant_delete: false,
+            dry_run: false,
+        }
+    }
+}
+
+/// What a prune found and did.
+#[derive(Debug, Clone, Default)]
+pub struct PruneReport {
+    /// Snapshots whose trees were walked.
+    pub snapshots: usize,
+    /// Blobs in the index.
+    pub blobs: usize,
+    /// Blobs a snapshot uses.
+    pub blobs_used: usize,
+    /// Packs in storage and their bytes, before.
+    pub size_before: Tally,
+    /// Packs deleted (marked earlier, grace over; or instantly).
+    pub deleted: Tally,
+    /// Packs marked for deletion by a later prune.
+    pub marked: Tally,
+    /// Marked packs still in their grace period.
+    pub waiting: Tally,
+    /// Marked packs a snapshot needs again (unmarked).
+    pub revived: Tally,
+    /// Packs repacked (their used blobs copied, the pack marked).
+    pub repacked: Tally,
+    /// Used bytes copied by repacking.
+    pub repack_copied_bytes: u64,
+    /// New packs written.
+    pub written: Tally,
+    /// Used bytes (sealed blobs) in the repository.
+    pub used_bytes: u64,
+    /// Unused bytes left in kept packs.
+    pub unused_after: u64,
+    /// Bytes in storage after this run.
+    pub size_after: u64,
+    /// Bytes in storage once every mark is acted on.
+    pub size_final: u64,
+    /// Index files written and removed.
+    pub index_files_written: usize,
+    /// Index files removed.
+    pub index_files_removed: usize,
+}
+
+/// Runs a prune under `lock` (an exclusive lock the caller holds).
+///
+/// # Errors
+/// [`Error::Corrupt`] / [`Error::NotFound`] when a snapshot's tree or blob
+/// is missing or damaged (nothing is changed: run `check`, then `repair`);
+/// storage errors. Any error leaves the repository consistent.
+pub fn prune(
+    repo: &Repository,
+    opts: &PruneOptions,
+    progress: &dyn Progress,
+    _lock: &LockGuard,
+) -> Result<PruneReport> {
+    let now = crate::time::now_ns() / 1_000_000_000;
+    let index = repo.reload_index()?;
+    let snapshots = repo.snapshots()?;
+    let stored = list_packs(repo)?;
+    let usage = mark_used(repo, &index, &snapshots, true)?;
+    let packs = plan::pack_use(&index, &usage.used);
+    let plan = plan::plan(&index, &packs, &stored, opts, now);
+    if let Some(p) = plan.missing_used.first() {
+        return Err(Error::NotFound(format!(
+            "pack {p} is listed in the index and holds blobs that snapshots use, but it is \
+             missing from storage ({} such packs); nothing was changed: run `rdr check`",
+            plan.missing_used.len()
+        )));
+    }
+    let mut report = PruneReport {
+        snapshots: snapshots.len(),
+        blobs: index.len(),
+        blobs_used: usage.used_count,
+        size_before: Tally {
+            packs: stored.len() as u64,
+            bytes: plan.size_before,
+        },
+        deleted: plan.deleted,
+        marked: plan.marked,
+        waiting: plan.waiting,
+        revived: plan.revived,
+        repacked: plan.repacked,
+        repack_copied_bytes: plan.repack_used_bytes,
+        used_bytes: plan.used_bytes,
+        unused_after: plan.unused_after,
+        ..PruneReport::default()
+    };
+    report.size_after =
+        plan.size_before.saturating_sub(plan.deleted.bytes) + plan.repack_used_bytes;
+    report.size_final = final_size(report.size_after, &plan);
+    if opts.dry_run {
+        return Ok(report);
+    }
+    progress.total(plan.repack.len() as u64, plan.repack_used_bytes);
+    let new_packs = rewrite::repack(repo, &index, &usage.used, &plan, progress)?;
+    report.written = Tally {
+        packs: new_packs.len() as u64,
+        bytes: new_packs
+            .iter()
+            .map(|p| p.blobs.iter().map(|b| u64::from(b.length)).sum::<u64>())
+            .sum(),
+    };
+    let written = rewrite::write_index(repo, &index, &plan, new_packs)?;
+    report.index_files_written = written.len();
+    // The new index is durable: now the deletions.
+    let doomed: Vec<PackId> = plan
+        .fates
+        .iter()
+        .filter(|(_, f)| **f == plan::Fate::Delete)
+        .map(|(id, _)| *id)
+        .collect();
+    doomed
+        .par_iter()
+        .try_for_each(|id| repo.backend().remove(FileType::Pack, &id.to_hex()))?;
+    for id in index.files() {
+        repo.backend().remove(FileType::Index, &id.to_hex())?;
+        report.index_files_removed += 1;
+    }
+    let written_bytes = report.written.bytes;
+    report.size_after = plan.size_before.saturating_sub(plan.deleted.bytes) + written_bytes;
+    report.size_final = final_size(report.size_after, &plan);
+    repo.reload_index()?;
+    Ok(report)
+}
+
+fn final_size(after: u64, plan: &plan::Plan) -> u64 {
+    after
+        .saturating_sub(plan.marked.bytes)
+        .saturating_sub(plan.waiting.bytes)
+        .saturating_sub(plan.repacked.bytes)
+}
+
+/// Packs in storage and their sizes.
+fn list_packs(repo: &Repository) -> Result<HashMap<PackId, u64>> {
+    let ids: Vec<Id> = repo.list_ids(FileType::Pack)?;
+    ids.par_iter()
+        .map(|id| {
+            let size = repo.backend().stat(FileType::Pack, &id.to_hex())?;
+            Ok((PackId(*id), size))
+        })
+        .collect()
+}

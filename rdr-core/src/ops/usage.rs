@@ -1,0 +1,173 @@
+//! Which indexed blobs the snapshots use: a walk of every snapshot's trees
+//! that sets one bit per blob position of the master index (10 million blobs
+//! cost 1.25 MB). Shared by `prune` and `check`.
+
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::format::BlobType;
+use crate::format::snapshot::Snapshot;
+use crate::id::{BlobId, SnapshotId};
+use crate::repo::{MasterIndex, Repository};
+
+/// A bit per blob position.
+#[derive(Debug, Clone)]
+pub struct BlobBits {
+    words: Vec<u64>,
+}
+
+impl BlobBits {
+    /// All clear, for `n` positions.
+    #[must_use]
+    pub fn new(n: usize) -> Self {
+        Self {
+            words: vec![0; n.div_ceil(64)],
+        }
+    }
+
+    /// Sets a bit; true when it was clear.
+    pub fn set(&mut self, pos: usize) -> bool {
+        let (w, b) = (pos / 64, 1u64 << (pos % 64));
+        match self.words.get_mut(w) {
+            Some(word) if *word & b == 0 => {
+                *word |= b;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether a bit is set.
+    #[must_use]
+    pub fn get(&self, pos: usize) -> bool {
+        self.words
+            .get(pos / 64)
+            .is_some_and(|w| w & (1u64 << (pos % 64)) != 0)
+    }
+}
+
+/// A blob a tree references that the index does not hold, or a tree that
+/// does not load.
+#[derive(Debug)]
+pub struct Damage {
+    /// The blob.
+    pub blob: BlobId,
+    /// Data or tree.
+    pub blob_type: BlobType,
+    /// Why it is unusable.
+    pub error: Error,
+}
+
+/// The result of a walk.
+#[derive(Debug)]
+pub struct Usage {
+    /// Used blobs, by master-index position.
+    pub used: BlobBits,
+    /// Number of distinct used blobs.
+    pub used_count: usize,
+    /// Missing or unreadable blobs (each once).
+    pub damage: Vec<Damage>,
+}
+
+/// Walks the trees of `snapshots`, each tree once, loading a level of trees
+/// in parallel. With `stop_on_damage`, the first missing or unreadable blob
+/// ends the walk with its error.
+///
+/// # Errors
+/// The first damage when `stop_on_damage`; otherwise only storage failures
+/// are returned (damage is collected).
+pub fn mark_used(
+    repo: &Repository,
+    index: &MasterIndex,
+    snapshots: &[(SnapshotId, Snapshot)],
+    stop_on_damage: bool,
+) -> Result<Usage> {
+    let mut usage = Usage {
+        used: BlobBits::new(index.len()),
+        used_count: 0,
+        damage: Vec::new(),
+    };
+    let mut seen_missing = std::collections::HashSet::new();
+    let mut level: Vec<BlobId> = Vec::new();
+    for (_, s) in snapshots {
+        level.push(s.tree);
+    }
+    while !level.is_empty() {
+        // mark this level's trees; load those seen for the first time
+        let mut todo = Vec::new();
+        for id in level.drain(..) {
+            match index.position(&id) {
+                Some(pos) => {
+                    if usage.used.set(pos) {
+                        usage.used_count += 1;
+                        todo.push(id);
+                    }
+                }
+                None => {
+                    if seen_missing.insert(id) {
+                        let error = Error::NotFound(format!("tree blob {id} is not in the index"));
+                        if stop_on_damage {
+                            return Err(error);
+                        }
+                        usage.damage.push(Damage {
+                            blob: id,
+                            blob_type: BlobType::Tree,
+                            error,
+                        });
+                    }
+                }
+            }
+        }
+        let loaded: Vec<(BlobId, Result<_>)> = todo
+            .par_iter()
+            .map(|id| (*id, repo.load_tree(id)))
+            .collect();
+        for (id, tree) in loaded {
+            let tree = match tree {
+                Ok(t) => t,
+                Err(e @ Error::Backend(_)) => return Err(e),
+                Err(error) => {
+                    if stop_on_damage {
+                        return Err(error);
+                    }
+                    usage.damage.push(Damage {
+                        blob: id,
+                        blob_type: BlobType::Tree,
+                        error,
+                    });
+                    continue;
+                }
+            };
+            for node in &tree.nodes {
+                if let Some(sub) = node.subtree {
+                    level.push(sub);
+                }
+                for blob in &node.content {
+                    match index.position(blob) {
+                        Some(pos) => {
+                            if usage.used.set(pos) {
+                                usage.used_count += 1;
+                            }
+                        }
+                        None => {
+                            if seen_missing.insert(*blob) {
+                                let error = Error::NotFound(format!(
+                                    "data blob {blob} is not in the index"
+                                ));
+                                if stop_on_damage {
+                                    return Err(error);
+                                }
+                                usage.damage.push(Damage {
+                                    blob: *blob,
+                                    blob_type: BlobType::Data,
+                                    error,
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(usage)
+}
