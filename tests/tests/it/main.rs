@@ -3,4 +3,5 @@
 mod no_plaintext;
 mod policy;
 mod properties;
+mod prune_crash;
 mod vectors;
