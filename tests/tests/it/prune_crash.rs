@@ -87,7 +87,8 @@ fn copy(src: &MemoryBackend) -> Arc<MemoryBackend> {
     dst.create_layout().unwrap();
     for ft in TYPES {
         for name in src.list(ft).unwrap() {
-            dst.write_new(ft, &name, &src.read(ft, &name).unwrap()).unwrap();
+            dst.write_new(ft, &name, &src.read(ft, &name).unwrap())
+                .unwrap();
         }
     }
     Arc::new(dst)
@@ -154,14 +155,23 @@ fn fixture() -> Fixture {
             }
         }
         let opts = BackupOptions {
-            time: Some(1_800_000_000_000_000_000 + i64::try_from(round).unwrap() * 3_600_000_000_000),
+            time: Some(
+                1_800_000_000_000_000_000 + i64::try_from(round).unwrap() * 3_600_000_000_000,
+            ),
             ..BackupOptions::default()
         };
-        let r = backup(&repo, BackupSource::Paths(vec![src.path().into()]), &opts, &NoProgress)
-            .unwrap();
+        let r = backup(
+            &repo,
+            BackupSource::Paths(vec![src.path().into()]),
+            &opts,
+            &NoProgress,
+        )
+        .unwrap();
         expected.push((r.id.unwrap(), files(src.path())));
     }
-    let lock = repo.lock(LockKind::Exclusive, &LockHolder::current()).unwrap();
+    let lock = repo
+        .lock(LockKind::Exclusive, &LockHolder::current())
+        .unwrap();
     let policy = Policy {
         last: KeepCount::N(2),
         ..Policy::default()
@@ -219,11 +229,20 @@ fn assert_whole(b: &Arc<MemoryBackend>, f: &Fixture, what: &str) {
     for (id, want) in &f.kept {
         let snap = repo.load_snapshot(id).unwrap();
         let target = tempfile::tempdir().unwrap();
-        let r = restore(&repo, &snap, "", &RestoreOptions::new(target.path()), &NoProgress)
-            .unwrap();
+        let r = restore(
+            &repo,
+            &snap,
+            "",
+            &RestoreOptions::new(target.path()),
+            &NoProgress,
+        )
+        .unwrap();
         assert!(r.errors.is_empty(), "{what}: restore errors {:?}", r.errors);
         let got = files(&target.path().join(f.src.path().strip_prefix("/").unwrap()));
-        assert!(got == *want, "{what}: snapshot {id} restored different content");
+        assert!(
+            got == *want,
+            "{what}: snapshot {id} restored different content"
+        );
     }
 }
 
@@ -232,10 +251,14 @@ fn assert_whole(b: &Arc<MemoryBackend>, f: &Fixture, what: &str) {
 fn finish(b: &Arc<MemoryBackend>, f: &Fixture, what: &str) {
     let repo = open(b.clone());
     for _ in 0..3 {
-        let lock = repo.lock(LockKind::Exclusive, &LockHolder::current()).unwrap();
+        let lock = repo
+            .lock(LockKind::Exclusive, &LockHolder::current())
+            .unwrap();
         prune(&repo, &prune_opts(false), &NoProgress, &lock).unwrap();
     }
-    let lock = repo.lock(LockKind::Exclusive, &LockHolder::current()).unwrap();
+    let lock = repo
+        .lock(LockKind::Exclusive, &LockHolder::current())
+        .unwrap();
     let dry = PruneOptions {
         dry_run: true,
         ..prune_opts(false)
@@ -243,7 +266,12 @@ fn finish(b: &Arc<MemoryBackend>, f: &Fixture, what: &str) {
     let r = prune(&repo, &dry, &NoProgress, &lock).unwrap();
     drop(lock);
     assert_eq!(
-        (r.deleted.packs, r.marked.packs, r.waiting.packs, r.repacked.packs),
+        (
+            r.deleted.packs,
+            r.marked.packs,
+            r.waiting.packs,
+            r.repacked.packs
+        ),
         (0, 0, 0, 0),
         "{what}: prunes did not finish the job: {r:?}"
     );
