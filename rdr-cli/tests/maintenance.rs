@@ -141,8 +141,7 @@ fn prune_after_forget_shrinks_to_a_fresh_backup() {
     ]);
     let prune_report = out
         .lines()
-        .filter(|l| l.contains("size_before"))
-        .last()
+        .rfind(|l| l.contains("size_before"))
         .map(json)
         .unwrap();
     assert!(

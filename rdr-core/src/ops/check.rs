@@ -162,10 +162,10 @@ fn check_packs(
     // canonical blob positions of each pack
     let mut by_pack: Vec<Vec<u32>> = vec![Vec::new(); index.packs().len()];
     for pos in 0..index.len() {
-        if let (Some(no), Ok(p)) = (index.pack_number_at(pos), u32::try_from(pos)) {
-            if let Some(v) = by_pack.get_mut(no as usize) {
-                v.push(p);
-            }
+        if let (Some(no), Ok(p)) = (index.pack_number_at(pos), u32::try_from(pos))
+            && let Some(v) = by_pack.get_mut(no as usize)
+        {
+            v.push(p);
         }
     }
     let problems: Vec<(bool, String)> = index

@@ -30,6 +30,9 @@ use crate::format::pack::{self, PackEntry};
 use crate::format::{BlobType, FormatError};
 use crate::id::{BlobId, Id, IndexId, KeyId, PackId};
 
+/// A pack read in full: its header entries, and each damaged blob with its error.
+pub type VerifiedPack = (Vec<PackEntry>, Vec<(PackEntry, Error)>);
+
 /// Settings chosen at `init`.
 #[derive(Debug, Clone)]
 pub struct InitOptions {
@@ -392,11 +395,7 @@ impl Repository {
     ///
     /// # Errors
     /// [`Error::Corrupt`] naming the pack when its name or header is wrong.
-    pub fn verify_pack(
-        &self,
-        id: &PackId,
-        bytes: &[u8],
-    ) -> Result<(Vec<PackEntry>, Vec<(PackEntry, Error)>)> {
+    pub fn verify_pack(&self, id: &PackId, bytes: &[u8]) -> Result<VerifiedPack> {
         let corrupt = |e| Error::corrupt("pack", id, e);
         if Id::hash_of(bytes) != id.0 {
             return Err(corrupt(FormatError::Invalid {

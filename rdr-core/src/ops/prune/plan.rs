@@ -155,7 +155,7 @@ pub(crate) fn plan(
     }
     // packs in storage that no index lists: leftovers of a killed backup
     // or prune, or a backup still running
-    for (id, _) in stored {
+    for id in stored.keys() {
         if !p.fates.contains_key(id) {
             let fate = match marks.get(id) {
                 Some(&at) if due(at) => Fate::Delete,

@@ -37,10 +37,10 @@ pub(crate) fn repack(
         if !used.get(pos) {
             continue;
         }
-        if let (Some(no), Some(loc)) = (index.pack_number_at(pos), index.location_at(pos)) {
-            if plan.repack.contains(&no) {
-                by_pack.entry(no).or_default().push((pos, loc));
-            }
+        if let (Some(no), Some(loc)) = (index.pack_number_at(pos), index.location_at(pos))
+            && plan.repack.contains(&no)
+        {
+            by_pack.entry(no).or_default().push((pos, loc));
         }
     }
     let packer = repo.packer(PackerOptions::default());
