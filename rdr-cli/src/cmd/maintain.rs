@@ -13,7 +13,7 @@ use rdr_core::time::rfc3339_ns;
 use rdr_core::{LockGuard, LockHolder, LockKind, Repository, SnapshotId};
 use serde_json::{Value, json};
 
-use super::{filter, human_bytes, open, parse_size};
+use super::{filter, human_bytes, open, parse_size, tag_sets};
 use crate::cli::{Args, CheckArgs, ForgetArgs, PruneArgs, PruneOpts};
 use crate::exit;
 use crate::progress::{Mode, Reporter};
@@ -43,17 +43,7 @@ fn policy(a: &ForgetArgs) -> Result<Policy> {
         within_weekly: duration(a.keep_within_weekly.as_ref())?,
         within_monthly: duration(a.keep_within_monthly.as_ref())?,
         within_yearly: duration(a.keep_within_yearly.as_ref())?,
-        tags: a
-            .keep_tag
-            .iter()
-            .map(|t| {
-                t.split(',')
-                    .map(str::trim)
-                    .filter(|t| !t.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .collect(),
+        tags: tag_sets(&a.keep_tag),
     })
 }
 
@@ -118,6 +108,15 @@ pub fn forget_cmd(args: &Args, a: &ForgetArgs) -> Result<i32> {
     }
     if !a.snapshots.is_empty() && !p.is_empty() {
         bail!("give either snapshot ids or a policy, not both");
+    }
+    // checked before anything is removed
+    let prune_opts = a
+        .prune
+        .then(|| prune_options(&a.prune_opts, false))
+        .transpose()?
+        .filter(|_| !a.dry_run);
+    if a.prune && a.dry_run && !a.output.json {
+        eprintln!("--prune is skipped in a dry run (no snapshot is removed)");
     }
     let lock = exclusive(&repo)?;
     let json = a.output.json;
@@ -193,8 +192,7 @@ pub fn forget_cmd(args: &Args, a: &ForgetArgs) -> Result<i32> {
         let verb = if a.dry_run { "would remove" } else { "removed" };
         eprintln!("{verb} {removed} snapshots");
     }
-    if a.prune && !a.dry_run {
-        let opts = prune_options(&a.prune_opts, false)?;
+    if let Some(opts) = prune_opts {
         let progress = Reporter::new(Mode::from(a.output), "prune");
         let report = prune(&repo, &opts, &progress, &lock)?;
         progress.finish();

@@ -57,19 +57,24 @@ pub fn run(args: &Args) -> Result<i32> {
 pub fn filter(f: &FilterArgs) -> SnapshotFilter {
     SnapshotFilter {
         hosts: f.hosts.clone(),
-        tags: f
-            .tags
-            .iter()
-            .map(|t| {
-                t.split(',')
-                    .map(str::trim)
-                    .filter(|t| !t.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .collect(),
+        tags: tag_sets(&f.tags),
         paths: f.paths.clone(),
     }
+}
+
+/// Tag options as tag sets: each option is a comma-separated set (all its
+/// tags), repeated options are alternatives.
+pub fn tag_sets(options: &[String]) -> Vec<Vec<String>> {
+    options
+        .iter()
+        .map(|t| {
+            t.split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .collect()
 }
 
 /// The storage named by -r/--repo.

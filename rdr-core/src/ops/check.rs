@@ -11,10 +11,10 @@ use rayon::prelude::*;
 
 use crate::backend::FileType;
 use crate::error::Result;
-use crate::id::{IndexId, PackId, SnapshotId};
+use crate::id::{PackId, SnapshotId};
 use crate::ops::progress::Progress;
 use crate::ops::usage::mark_used;
-use crate::repo::{IndexPart, LockGuard, MasterIndex, Repository};
+use crate::repo::{LockGuard, MasterIndex, Repository};
 
 /// Which packs `--read-data` reads.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -134,15 +134,8 @@ pub fn check(
 }
 
 fn load_index(repo: &Repository, r: &mut CheckReport) -> Result<MasterIndex> {
-    let ids = repo.list_ids(FileType::Index)?;
-    r.index_files = ids.len();
-    let loaded: Vec<Result<IndexPart>> = ids
-        .par_iter()
-        .map(|id| {
-            let id = IndexId(*id);
-            repo.load_index_file(&id).map(|f| IndexPart::new(id, &f))
-        })
-        .collect();
+    let loaded = repo.index_parts()?;
+    r.index_files = loaded.len();
     let mut parts = Vec::new();
     for p in loaded {
         match p {

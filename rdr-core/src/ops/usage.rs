@@ -2,7 +2,11 @@
 //! that sets one bit per blob position of the master index (10 million blobs
 //! cost 1.25 MB). Shared by `prune` and `check`.
 
+use std::collections::HashSet;
+
 use rayon::prelude::*;
+
+use crate::backend::BackendError;
 
 use crate::error::{Error, Result};
 use crate::format::BlobType;
@@ -82,40 +86,23 @@ pub fn mark_used(
     snapshots: &[(SnapshotId, Snapshot)],
     stop_on_damage: bool,
 ) -> Result<Usage> {
-    let mut usage = Usage {
-        used: BlobBits::new(index.len()),
-        used_count: 0,
-        damage: Vec::new(),
+    let mut walk = Walk {
+        usage: Usage {
+            used: BlobBits::new(index.len()),
+            used_count: 0,
+            damage: Vec::new(),
+        },
+        index,
+        stop_on_damage,
+        seen_missing: HashSet::new(),
     };
-    let mut seen_missing = std::collections::HashSet::new();
-    let mut level: Vec<BlobId> = Vec::new();
-    for (_, s) in snapshots {
-        level.push(s.tree);
-    }
+    let mut level: Vec<BlobId> = snapshots.iter().map(|(_, s)| s.tree).collect();
     while !level.is_empty() {
         // mark this level's trees; load those seen for the first time
         let mut todo = Vec::new();
         for id in level.drain(..) {
-            match index.position(&id) {
-                Some(pos) => {
-                    if usage.used.set(pos) {
-                        usage.used_count += 1;
-                        todo.push(id);
-                    }
-                }
-                None => {
-                    if seen_missing.insert(id) {
-                        let error = Error::NotFound(format!("tree blob {id} is not in the index"));
-                        if stop_on_damage {
-                            return Err(error);
-                        }
-                        usage.damage.push(Damage {
-                            blob: id,
-                            blob_type: BlobType::Tree,
-                            error,
-                        });
-                    }
-                }
+            if walk.mark(id, BlobType::Tree)? {
+                todo.push(id);
             }
         }
         let loaded: Vec<(BlobId, Result<_>)> = todo
@@ -125,16 +112,11 @@ pub fn mark_used(
         for (id, tree) in loaded {
             let tree = match tree {
                 Ok(t) => t,
-                Err(e @ Error::Backend(_)) => return Err(e),
+                // a pack gone from storage is damage; other storage
+                // failures end the walk
+                Err(e) if is_storage_failure(&e) => return Err(e),
                 Err(error) => {
-                    if stop_on_damage {
-                        return Err(error);
-                    }
-                    usage.damage.push(Damage {
-                        blob: id,
-                        blob_type: BlobType::Tree,
-                        error,
-                    });
+                    walk.damaged(id, BlobType::Tree, error)?;
                     continue;
                 }
             };
@@ -143,31 +125,58 @@ pub fn mark_used(
                     level.push(sub);
                 }
                 for blob in &node.content {
-                    match index.position(blob) {
-                        Some(pos) => {
-                            if usage.used.set(pos) {
-                                usage.used_count += 1;
-                            }
-                        }
-                        None => {
-                            if seen_missing.insert(*blob) {
-                                let error = Error::NotFound(format!(
-                                    "data blob {blob} is not in the index"
-                                ));
-                                if stop_on_damage {
-                                    return Err(error);
-                                }
-                                usage.damage.push(Damage {
-                                    blob: *blob,
-                                    blob_type: BlobType::Data,
-                                    error,
-                                });
-                            }
-                        }
-                    }
+                    walk.mark(*blob, BlobType::Data)?;
                 }
             }
         }
     }
-    Ok(usage)
+    Ok(walk.usage)
+}
+
+fn is_storage_failure(e: &Error) -> bool {
+    matches!(e, Error::Backend(b) if !matches!(b, BackendError::NotFound { .. }))
+}
+
+struct Walk<'a> {
+    usage: Usage,
+    index: &'a MasterIndex,
+    stop_on_damage: bool,
+    seen_missing: HashSet<BlobId>,
+}
+
+impl Walk<'_> {
+    /// Marks a blob used; true when it was indexed and not yet marked.
+    fn mark(&mut self, id: BlobId, blob_type: BlobType) -> Result<bool> {
+        match self.index.position(&id) {
+            Some(pos) => {
+                let first = self.usage.used.set(pos);
+                if first {
+                    self.usage.used_count += 1;
+                }
+                Ok(first)
+            }
+            None => {
+                if self.seen_missing.insert(id) {
+                    let error = Error::NotFound(format!(
+                        "{} blob {id} is not in the index",
+                        blob_type.name()
+                    ));
+                    self.damaged(id, blob_type, error)?;
+                }
+                Ok(false)
+            }
+        }
+    }
+
+    fn damaged(&mut self, blob: BlobId, blob_type: BlobType, error: Error) -> Result<()> {
+        if self.stop_on_damage {
+            return Err(error);
+        }
+        self.usage.damage.push(Damage {
+            blob,
+            blob_type,
+            error,
+        });
+        Ok(())
+    }
 }

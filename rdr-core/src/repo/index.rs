@@ -416,17 +416,19 @@ impl Builder {
                 .unwrap_or(true)
         };
         // Duplicates keep the copy in a live pack when there is one.
-        self.records
-            .sort_unstable_by(|a, b| a[..PREFIX].cmp(&b[..PREFIX]).then(dead(a).cmp(&dead(b))));
+        // (the tie-break runs only for equal prefixes, i.e. duplicates)
+        self.records.sort_unstable_by(|a, b| {
+            a[..PREFIX]
+                .cmp(&b[..PREFIX])
+                .then_with(|| dead(a).cmp(&dead(b)))
+        });
         let table = SortedTable::build_sorted(self.records);
         // A blob stored both compactly and in overflow keeps the compact entry.
         self.overflow
             .retain(|(p, _, _)| table.position(p).is_none());
-        self.overflow.sort_by(|a, b| {
-            let dead_a = obsolete_no.get(a.1 as usize).copied().unwrap_or(true);
-            let dead_b = obsolete_no.get(b.1 as usize).copied().unwrap_or(true);
-            a.0.cmp(&b.0).then(dead_a.cmp(&dead_b))
-        });
+        let dead_no = |no: u32| obsolete_no.get(no as usize).copied().unwrap_or(true);
+        self.overflow
+            .sort_by(|a, b| a.0.cmp(&b.0).then_with(|| dead_no(a.1).cmp(&dead_no(b.1))));
         self.overflow.dedup_by(|a, b| a.0 == b.0);
         self.overflow.shrink_to_fit();
         MasterIndex {
@@ -448,25 +450,6 @@ pub struct BlobIdSet {
 }
 
 impl BlobIdSet {
-    /// The ids of every blob in these index files.
-    #[must_use]
-    pub fn from_files(files: &[(IndexId, IndexFile)]) -> Self {
-        let superseded: HashSet<IndexId> = files
-            .iter()
-            .flat_map(|(_, f)| f.supersedes.iter().copied())
-            .collect();
-        let ids = files
-            .iter()
-            .filter(|(id, _)| !superseded.contains(id))
-            .flat_map(|(_, f)| f.packs.iter())
-            .flat_map(|p| p.blobs.iter())
-            .map(|b| prefix(&b.id))
-            .collect();
-        Self {
-            table: SortedTable::build(ids),
-        }
-    }
-
     /// The ids of these blobs.
     #[must_use]
     pub fn from_ids<'a>(ids: impl IntoIterator<Item = &'a BlobId>) -> Self {

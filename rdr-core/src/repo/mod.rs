@@ -9,6 +9,7 @@ mod lock;
 mod packer;
 mod snapshots;
 
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use rayon::prelude::*;
@@ -317,6 +318,67 @@ impl Repository {
         IndexFile::decode(&plain).map_err(|e| Error::corrupt("index file", id, e))
     }
 
+    /// Every index file, loaded in parallel and reduced as soon as it is
+    /// decoded (a large repository never holds every decoded file at once);
+    /// one result per file, so `check` can go on past a damaged one.
+    ///
+    /// A file that vanishes between listing and reading was removed by a
+    /// prune, which writes the index superseding it first: the listing is
+    /// then taken again (what was loaded is kept), so a backup never fails
+    /// because a prune ran beside it.
+    pub(crate) fn index_parts(&self) -> Result<Vec<Result<IndexPart>>> {
+        let mut done: HashMap<IndexId, Result<IndexPart>> = HashMap::new();
+        for _ in 0..10 {
+            let listed: HashSet<IndexId> = self
+                .list_ids(FileType::Index)?
+                .into_iter()
+                .map(IndexId)
+                .collect();
+            done.retain(|id, _| listed.contains(id));
+            let todo: Vec<IndexId> = listed
+                .into_iter()
+                .filter(|id| !done.contains_key(id))
+                .collect();
+            let loaded: Vec<(IndexId, Result<IndexPart>)> = todo
+                .into_par_iter()
+                .map(|id| {
+                    let part = self.load_index_file(&id).map(|f| IndexPart::new(id, &f));
+                    (id, part)
+                })
+                .collect();
+            let mut vanished = false;
+            for (id, part) in loaded {
+                if matches!(part, Err(Error::Backend(BackendError::NotFound { .. }))) {
+                    vanished = true;
+                } else {
+                    done.insert(id, part);
+                }
+            }
+            if !vanished {
+                return Ok(done.into_values().collect());
+            }
+        }
+        Err(Error::InvalidInput(
+            "index files keep disappearing while they are read (is a prune running \
+             without its lock?)"
+                .into(),
+        ))
+    }
+
+    /// Every pack in storage and its size in bytes.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn pack_sizes(&self) -> Result<HashMap<PackId, u64>> {
+        self.list_ids(FileType::Pack)?
+            .par_iter()
+            .map(|id| {
+                let size = self.inner.backend.stat(FileType::Pack, &id.to_hex())?;
+                Ok((PackId(*id), size))
+            })
+            .collect()
+    }
+
     /// The master index as storage holds it now (the cache is refreshed).
     ///
     /// # Errors
@@ -343,16 +405,10 @@ impl Repository {
         {
             return Ok(Arc::clone(i));
         }
-        let ids = self.list_ids(FileType::Index)?;
-        // Each file is reduced as soon as it is decoded, so a large
-        // repository never holds every decoded file at once.
-        let parts: Vec<IndexPart> = ids
-            .par_iter()
-            .map(|id| {
-                let id = IndexId(*id);
-                Ok(IndexPart::new(id, &self.load_index_file(&id)?))
-            })
-            .collect::<Result<_>>()?;
+        let parts = self
+            .index_parts()?
+            .into_iter()
+            .collect::<Result<Vec<_>>>()?;
         let idx = Arc::new(MasterIndex::from_parts(parts));
         *self
             .inner
@@ -599,6 +655,83 @@ mod tests {
             err.to_string().starts_with("config: authentication failed"),
             "{err}"
         );
+    }
+
+    /// Storage on which reading one index file first replaces it with the
+    /// file superseding it: what a reader sees when a prune compacts the
+    /// index between the reader's listing and its read.
+    struct PruneMidRead {
+        inner: Arc<MemoryBackend>,
+        swap: std::sync::Mutex<Option<(String, String, Vec<u8>)>>,
+    }
+
+    impl Backend for PruneMidRead {
+        fn location(&self) -> String {
+            self.inner.location()
+        }
+        fn create_layout(&self) -> crate::backend::BackendResult<()> {
+            self.inner.create_layout()
+        }
+        fn list(&self, ft: FileType) -> crate::backend::BackendResult<Vec<String>> {
+            self.inner.list(ft)
+        }
+        fn stat(&self, ft: FileType, name: &str) -> crate::backend::BackendResult<u64> {
+            self.inner.stat(ft, name)
+        }
+        fn read(&self, ft: FileType, name: &str) -> crate::backend::BackendResult<Vec<u8>> {
+            let mut swap = self.swap.lock().unwrap();
+            if let Some((old, _, _)) = swap.as_ref()
+                && ft == FileType::Index
+                && old == name
+            {
+                let (old, new, bytes) = swap.take().unwrap();
+                self.inner.write_new(FileType::Index, &new, &bytes).unwrap();
+                self.inner.remove(FileType::Index, &old).unwrap();
+            }
+            drop(swap);
+            self.inner.read(ft, name)
+        }
+        fn read_range(
+            &self,
+            ft: FileType,
+            name: &str,
+            off: u64,
+            len: u64,
+        ) -> crate::backend::BackendResult<Vec<u8>> {
+            self.inner.read_range(ft, name, off, len)
+        }
+        fn write_new(
+            &self,
+            ft: FileType,
+            name: &str,
+            data: &[u8],
+        ) -> crate::backend::BackendResult<()> {
+            self.inner.write_new(ft, name, data)
+        }
+        fn remove(&self, ft: FileType, name: &str) -> crate::backend::BackendResult<()> {
+            self.inner.remove(ft, name)
+        }
+    }
+
+    #[test]
+    fn an_index_file_removed_by_a_prune_mid_read_is_not_an_error() {
+        let (b, r, id, _pack) = setup();
+        let old = r.list_ids(FileType::Index).unwrap()[0];
+        // the compacted file a prune would write: same packs, supersedes `old`
+        let mut f = r.load_index_file(&IndexId(old)).unwrap();
+        f.supersedes = vec![IndexId(old)];
+        let new = r.save_index(&f).unwrap();
+        let bytes = b.read(FileType::Index, &new.to_hex()).unwrap();
+        b.remove(FileType::Index, &new.to_hex()).unwrap();
+        let racy = Arc::new(PruneMidRead {
+            inner: b.clone(),
+            swap: std::sync::Mutex::new(Some((old.to_hex(), new.to_hex(), bytes))),
+        });
+        let repo = Repository::open(racy.clone(), &Credential::Passphrase("pw")).unwrap();
+        let idx = repo.index().unwrap();
+        assert!(idx.contains_live(&id));
+        assert_eq!(idx.files(), &[new]);
+        assert!(racy.swap.lock().unwrap().is_none(), "the race happened");
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! deleting what a snapshot (or a backup still running) needs.
 //!
 //! One run, under the exclusive lock:
-//! 1. load the index, list the packs in storage, mark the blobs the
-//!    snapshots use (a bit per blob);
+//! 1. list the snapshots, load the index, list the packs in storage (in
+//!    that order), mark the blobs the snapshots use (a bit per blob);
 //! 2. decide each pack's fate ([`plan`]): keep; repack (copy its used blobs
 //!    to new packs, then mark it); mark (no used blob); delete (marked by an
 //!    earlier prune at least the grace period ago, and still holding no blob
@@ -22,7 +22,6 @@
 mod plan;
 mod rewrite;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use rayon::prelude::*;
@@ -31,7 +30,7 @@ pub use plan::Tally;
 
 use crate::backend::FileType;
 use crate::error::{Error, Result};
-use crate::id::{Id, PackId};
+use crate::id::PackId;
 use crate::ops::progress::Progress;
 use crate::ops::usage::mark_used;
 use crate::repo::{LockGuard, Repository};
@@ -128,9 +127,11 @@ pub fn prune(
     _lock: &LockGuard,
 ) -> Result<PruneReport> {
     let now = crate::time::now_ns() / 1_000_000_000;
-    let index = repo.reload_index()?;
+    // Snapshots first, then the index: a backup writes its index before its
+    // snapshot, so every blob a listed snapshot uses is in this index.
     let snapshots = repo.snapshots()?;
-    let stored = list_packs(repo)?;
+    let index = repo.reload_index()?;
+    let stored = repo.pack_sizes()?;
     let usage = mark_used(repo, &index, &snapshots, true)?;
     let packs = plan::pack_use(&index, &usage.used);
     let plan = plan::plan(&index, &packs, &stored, opts, now);
@@ -190,10 +191,9 @@ pub fn prune(
         repo.backend().remove(FileType::Index, &id.to_hex())?;
         report.index_files_removed += 1;
     }
-    let written_bytes = report.written.bytes;
-    report.size_after = plan.size_before.saturating_sub(plan.deleted.bytes) + written_bytes;
+    report.size_after = plan.size_before.saturating_sub(plan.deleted.bytes) + report.written.bytes;
     report.size_final = final_size(report.size_after, &plan);
-    repo.reload_index()?;
+    // (writing the index cleared this handle's cached index)
     Ok(report)
 }
 
@@ -202,15 +202,4 @@ fn final_size(after: u64, plan: &plan::Plan) -> u64 {
         .saturating_sub(plan.marked.bytes)
         .saturating_sub(plan.waiting.bytes)
         .saturating_sub(plan.repacked.bytes)
-}
-
-/// Packs in storage and their sizes.
-fn list_packs(repo: &Repository) -> Result<HashMap<PackId, u64>> {
-    let ids: Vec<Id> = repo.list_ids(FileType::Pack)?;
-    ids.par_iter()
-        .map(|id| {
-            let size = repo.backend().stat(FileType::Pack, &id.to_hex())?;
-            Ok((PackId(*id), size))
-        })
-        .collect()
 }

@@ -210,13 +210,7 @@ fn choose_repacks(
         MaxUnused::Percent(pct) => {
             let pct = pct.clamp(0.0, 99.9);
             // unused / (used + unused) ≤ pct
-            #[allow(
-                clippy::cast_precision_loss,
-                clippy::cast_possible_truncation,
-                clippy::cast_sign_loss
-            )]
-            let a = (p.used_bytes as f64 * pct / (100.0 - pct)) as u64;
-            a
+            (p.used_bytes as f64 * pct / (100.0 - pct)) as u64
         }
     };
     // most unused share first; ties: smaller packs first (cheaper)
