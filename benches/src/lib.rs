@@ -39,3 +39,5 @@ pub fn text_bytes(n: usize) -> Vec<u8> {
     v.truncate(n);
     v
 }
+
+pub mod synth;

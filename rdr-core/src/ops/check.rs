@@ -6,6 +6,7 @@
 //! blobs are warnings (prune removes them), not errors.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
@@ -102,16 +103,7 @@ pub fn check(
     let mut r = CheckReport::default();
     let index = load_index(repo, &mut r)?;
     r.blobs = index.len();
-    let stored: HashMap<PackId, u64> = repo
-        .list_ids(FileType::Pack)?
-        .par_iter()
-        .map(|id| {
-            Ok((
-                PackId(*id),
-                repo.backend().stat(FileType::Pack, &id.to_hex())?,
-            ))
-        })
-        .collect::<Result<_>>()?;
+    let stored = repo.pack_sizes()?;
     r.packs = stored.len();
     check_packs(repo, &index, &stored, &mut r);
     let snapshots = load_snapshots(repo, &mut r)?;
@@ -133,17 +125,14 @@ pub fn check(
     Ok(r)
 }
 
-fn load_index(repo: &Repository, r: &mut CheckReport) -> Result<MasterIndex> {
-    let loaded = repo.index_parts()?;
-    r.index_files = loaded.len();
-    let mut parts = Vec::new();
-    for p in loaded {
-        match p {
-            Ok(p) => parts.push(p),
-            Err(e) => r.errors.push(e.to_string()),
-        }
-    }
-    Ok(MasterIndex::from_parts(parts))
+/// The index without the damaged files, installed as the repository's (so
+/// tree loads use it, and it is held once).
+fn load_index(repo: &Repository, r: &mut CheckReport) -> Result<Arc<MasterIndex>> {
+    let loaded = repo.load_index(true)?;
+    r.index_files = loaded.files;
+    r.errors
+        .extend(loaded.errors.iter().map(ToString::to_string));
+    Ok(repo.install_index(loaded.index))
 }
 
 fn check_packs(

@@ -11,6 +11,7 @@ use crate::backend::BackendError;
 use crate::error::{Error, Result};
 use crate::format::BlobType;
 use crate::format::snapshot::Snapshot;
+use crate::format::tree::Tree;
 use crate::id::{BlobId, SnapshotId};
 use crate::repo::{MasterIndex, Repository};
 
@@ -73,8 +74,8 @@ pub struct Usage {
     pub damage: Vec<Damage>,
 }
 
-/// Walks the trees of `snapshots`, each tree once, loading a level of trees
-/// in parallel. With `stop_on_damage`, the first missing or unreadable blob
+/// Walks the trees of `snapshots`, each tree once, level by level, loading
+/// a bounded batch of trees in parallel. With `stop_on_damage`, the first missing or unreadable blob
 /// ends the walk with its error.
 ///
 /// # Errors
@@ -105,32 +106,68 @@ pub fn mark_used(
                 todo.push(id);
             }
         }
-        let loaded: Vec<(BlobId, Result<_>)> = todo
-            .par_iter()
-            .map(|id| (*id, repo.load_tree(id)))
-            .collect();
-        for (id, tree) in loaded {
-            let tree = match tree {
-                Ok(t) => t,
-                // a pack gone from storage is damage; other storage
-                // failures end the walk
-                Err(e) if is_storage_failure(&e) => return Err(e),
-                Err(error) => {
-                    walk.damaged(id, BlobType::Tree, error)?;
-                    continue;
+        // a few trees per thread at a time, each reduced to what the walk
+        // needs, so memory does not grow with the width of a level
+        let batch = rayon::current_num_threads().max(1) * TREES_PER_THREAD;
+        for ids in todo.chunks(batch) {
+            let loaded: Vec<(BlobId, Result<Digest>)> = ids
+                .par_iter()
+                .map(|id| (*id, repo.load_tree(id).map(|t| Digest::of(&t, index))))
+                .collect();
+            for (id, digest) in loaded {
+                let digest = match digest {
+                    Ok(d) => d,
+                    // a pack gone from storage is damage; other storage
+                    // failures end the walk
+                    Err(e) if is_storage_failure(&e) => return Err(e),
+                    Err(error) => {
+                        walk.damaged(id, BlobType::Tree, error)?;
+                        continue;
+                    }
+                };
+                level.extend(digest.subtrees);
+                for pos in digest.data {
+                    walk.mark_position(pos as usize);
                 }
-            };
-            for node in &tree.nodes {
-                if let Some(sub) = node.subtree {
-                    level.push(sub);
-                }
-                for blob in &node.content {
-                    walk.mark(*blob, BlobType::Data)?;
+                for id in digest.missing {
+                    walk.missing(id, BlobType::Data)?;
                 }
             }
         }
     }
     Ok(walk.usage)
+}
+
+/// Trees each thread loads per batch of the walk.
+const TREES_PER_THREAD: usize = 4;
+
+/// What the walk needs of a tree: its subtrees, its data blobs as index
+/// positions (4 bytes each), and the data blobs the index lacks.
+struct Digest {
+    subtrees: Vec<BlobId>,
+    data: Vec<u32>,
+    missing: Vec<BlobId>,
+}
+
+impl Digest {
+    fn of(tree: &Tree, index: &MasterIndex) -> Self {
+        let mut d = Self {
+            subtrees: Vec::new(),
+            data: Vec::with_capacity(tree.nodes.iter().map(|n| n.content.len()).sum()),
+            missing: Vec::new(),
+        };
+        for node in &tree.nodes {
+            d.subtrees.extend(node.subtree);
+            for b in &node.content {
+                // (positions fit in u32: the index's radix table is u32)
+                match index.position(b).and_then(|p| u32::try_from(p).ok()) {
+                    Some(pos) => d.data.push(pos),
+                    None => d.missing.push(*b),
+                }
+            }
+        }
+        d
+    }
 }
 
 fn is_storage_failure(e: &Error) -> bool {
@@ -148,24 +185,30 @@ impl Walk<'_> {
     /// Marks a blob used; true when it was indexed and not yet marked.
     fn mark(&mut self, id: BlobId, blob_type: BlobType) -> Result<bool> {
         match self.index.position(&id) {
-            Some(pos) => {
-                let first = self.usage.used.set(pos);
-                if first {
-                    self.usage.used_count += 1;
-                }
-                Ok(first)
-            }
-            None => {
-                if self.seen_missing.insert(id) {
-                    let error = Error::NotFound(format!(
-                        "{} blob {id} is not in the index",
-                        blob_type.name()
-                    ));
-                    self.damaged(id, blob_type, error)?;
-                }
-                Ok(false)
-            }
+            Some(pos) => Ok(self.mark_position(pos)),
+            None => self.missing(id, blob_type).map(|()| false),
         }
+    }
+
+    /// Marks the blob at an index position used; true when it was not yet.
+    fn mark_position(&mut self, pos: usize) -> bool {
+        let first = self.usage.used.set(pos);
+        if first {
+            self.usage.used_count += 1;
+        }
+        first
+    }
+
+    /// Records a referenced blob the index lacks (once per blob).
+    fn missing(&mut self, id: BlobId, blob_type: BlobType) -> Result<()> {
+        if self.seen_missing.insert(id) {
+            let error = Error::NotFound(format!(
+                "{} blob {id} is not in the index",
+                blob_type.name()
+            ));
+            self.damaged(id, blob_type, error)?;
+        }
+        Ok(())
     }
 
     fn damaged(&mut self, blob: BlobId, blob_type: BlobType, error: Error) -> Result<()> {

@@ -137,7 +137,10 @@ impl IndexPart {
     /// Reduces a decoded index file.
     #[must_use]
     pub(crate) fn new(id: IndexId, file: &IndexFile) -> Self {
-        let mut builder = Builder::default();
+        let mut builder = Builder {
+            records: Vec::with_capacity(file.blob_count()),
+            ..Builder::default()
+        };
         for p in &file.packs {
             builder.add_pack(p);
         }
@@ -152,35 +155,70 @@ impl IndexPart {
     }
 }
 
+/// Builds a master index from index files merged one at a time, in any
+/// order, each as soon as it is reduced: the record array grows in place,
+/// and the reduced file is freed, so loading needs the index plus one file
+/// per thread, never the reduced files and the index at once.
+#[derive(Default)]
+pub(crate) struct IndexLoader {
+    builder: Builder,
+    files: Vec<IndexId>,
+    supersedes: HashSet<IndexId>,
+}
+
+impl IndexLoader {
+    /// Merges one reduced file.
+    pub(crate) fn merge(&mut self, part: IndexPart) {
+        self.supersedes.extend(part.supersedes);
+        self.files.push(part.id);
+        self.builder.merge(part.builder);
+    }
+
+    /// Every file that a merged file supersedes.
+    pub(crate) fn superseded(&self) -> &HashSet<IndexId> {
+        &self.supersedes
+    }
+
+    /// Whether a merged file is superseded by another merged file (the
+    /// index must then be built again without it).
+    pub(crate) fn has_stale(&self) -> bool {
+        self.files.iter().any(|f| self.supersedes.contains(f))
+    }
+
+    /// The index. `skipped`: superseded files left out (they are still
+    /// reported by [`MasterIndex::files`], so a prune deletes them).
+    pub(crate) fn finish(self, skipped: impl IntoIterator<Item = IndexId>) -> MasterIndex {
+        let mut idx = self.builder.finish();
+        let mut superseded = self.supersedes;
+        idx.files = self.files;
+        for id in skipped {
+            superseded.insert(id);
+            idx.files.push(id);
+        }
+        idx.superseded = superseded;
+        idx
+    }
+}
+
 impl MasterIndex {
     /// Builds the index from decoded index files. A file that another file
     /// supersedes is skipped (a compaction that crashed before deleting it).
     #[must_use]
     pub fn from_files(files: &[(IndexId, IndexFile)]) -> Self {
-        Self::from_parts(files.iter().map(|(id, f)| IndexPart::new(*id, f)).collect())
-    }
-
-    /// Builds the index from reduced index files, skipping superseded ones.
-    #[must_use]
-    pub(crate) fn from_parts(mut parts: Vec<IndexPart>) -> Self {
-        let superseded: HashSet<IndexId> = parts
+        let superseded: HashSet<IndexId> = files
             .iter()
-            .flat_map(|p| p.supersedes.iter().copied())
+            .flat_map(|(_, f)| f.supersedes.iter().copied())
             .collect();
-        let files: Vec<IndexId> = parts.iter().map(|p| p.id).collect();
-        parts.retain(|p| !superseded.contains(&p.id));
-        // Largest first: its record vector becomes the merged one, and later
-        // parts are appended and freed one by one.
-        parts.sort_by_key(|p| std::cmp::Reverse(p.builder.records.len()));
-        let mut parts = parts.into_iter();
-        let mut b = parts.next().map(|p| p.builder).unwrap_or_default();
-        for p in parts {
-            b.merge(p.builder);
+        let mut loader = IndexLoader::default();
+        let mut skipped = Vec::new();
+        for (id, f) in files {
+            if superseded.contains(id) {
+                skipped.push(*id);
+            } else {
+                loader.merge(IndexPart::new(*id, f));
+            }
         }
-        let mut idx = b.finish();
-        idx.files = files;
-        idx.superseded = superseded;
-        idx
+        loader.finish(skipped)
     }
 
     /// The index files this index was built from, superseded ones included.
@@ -383,11 +421,13 @@ impl Builder {
         }
     }
 
-    /// Appends another builder's content, renumbering its packs.
+    /// Appends another builder's content, renumbering its packs. (Growth
+    /// of the record array is amortized; a large array is a single mapping
+    /// that grows without copying.)
     fn merge(&mut self, other: Self) {
         let map: Vec<u32> = other.packs.iter().map(|p| self.pack_number(*p)).collect();
         let renumber = |no: u32| map.get(no as usize).copied().unwrap_or(no);
-        self.records.reserve_exact(other.records.len());
+        self.records.reserve(other.records.len());
         for mut r in other.records {
             let word = u32_at(&r, 23);
             let no = renumber(word & !TREE_BIT);

@@ -10,12 +10,13 @@ mod packer;
 mod snapshots;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use rayon::prelude::*;
 
-pub(crate) use index::IndexPart;
 pub use index::{BlobIdSet, DedupSet, Location, MasterIndex};
+pub(crate) use index::{IndexLoader, IndexPart};
 pub use keys::{Credential, KeyInfo, NewKey};
 pub use lock::{LockGuard, LockHolder, LockKind, STALE_AFTER_SECS};
 pub use packer::{Packer, PackerOptions};
@@ -33,6 +34,20 @@ use crate::id::{BlobId, Id, IndexId, KeyId, PackId};
 
 /// A pack read in full: its header entries, and each damaged blob with its error.
 pub type VerifiedPack = (Vec<PackEntry>, Vec<(PackEntry, Error)>);
+
+/// The master index as [`Repository::load_index`] built it.
+pub(crate) struct LoadedIndex {
+    /// The index.
+    pub index: MasterIndex,
+    /// Index files listed (merged, superseded and damaged ones).
+    pub files: usize,
+    /// Damaged index files (left out), when loading kept going.
+    pub errors: Vec<Error>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// Settings chosen at `init`.
 #[derive(Debug, Clone)]
@@ -318,45 +333,62 @@ impl Repository {
         IndexFile::decode(&plain).map_err(|e| Error::corrupt("index file", id, e))
     }
 
-    /// Every index file, loaded in parallel and reduced as soon as it is
-    /// decoded (a large repository never holds every decoded file at once);
-    /// one result per file, so `check` can go on past a damaged one.
+    /// The master index of every index file, loaded in parallel, each file
+    /// reduced and merged as soon as it is decoded (a large repository
+    /// never holds every decoded or reduced file at once). With
+    /// `keep_going`, a damaged file is reported and left out, so `check`
+    /// can go on past it; otherwise its error is returned.
     ///
     /// A file that vanishes between listing and reading was removed by a
     /// prune, which writes the index superseding it first: the listing is
-    /// then taken again (what was loaded is kept), so a backup never fails
-    /// because a prune ran beside it.
-    pub(crate) fn index_parts(&self) -> Result<Vec<Result<IndexPart>>> {
-        let mut done: HashMap<IndexId, Result<IndexPart>> = HashMap::new();
+    /// then taken again, so a backup never fails because a prune ran
+    /// beside it. A file superseded by another (a prune killed before it
+    /// deleted it) is left out; when that is found only after it was
+    /// merged, the index is built again without it.
+    pub(crate) fn load_index(&self, keep_going: bool) -> Result<LoadedIndex> {
+        let mut skip: HashSet<IndexId> = HashSet::new();
         for _ in 0..10 {
-            let listed: HashSet<IndexId> = self
+            let listed: Vec<IndexId> = self
                 .list_ids(FileType::Index)?
                 .into_iter()
                 .map(IndexId)
                 .collect();
-            done.retain(|id, _| listed.contains(id));
-            let todo: Vec<IndexId> = listed
-                .into_iter()
-                .filter(|id| !done.contains_key(id))
-                .collect();
-            let loaded: Vec<(IndexId, Result<IndexPart>)> = todo
-                .into_par_iter()
-                .map(|id| {
-                    let part = self.load_index_file(&id).map(|f| IndexPart::new(id, &f));
-                    (id, part)
-                })
-                .collect();
-            let mut vanished = false;
-            for (id, part) in loaded {
-                if matches!(part, Err(Error::Backend(BackendError::NotFound { .. }))) {
-                    vanished = true;
-                } else {
-                    done.insert(id, part);
-                }
+            let loader = Mutex::new(IndexLoader::default());
+            let errors = Mutex::new(Vec::new());
+            let vanished = AtomicBool::new(false);
+            listed
+                .par_iter()
+                .filter(|id| !skip.contains(id))
+                .try_for_each(|id| -> Result<()> {
+                    match self.load_index_file(id) {
+                        Ok(f) => {
+                            let part = IndexPart::new(*id, &f);
+                            drop(f);
+                            lock(&loader).merge(part);
+                        }
+                        Err(Error::Backend(BackendError::NotFound { .. })) => {
+                            vanished.store(true, Ordering::Relaxed);
+                        }
+                        Err(e) if keep_going => lock(&errors).push(e),
+                        Err(e) => return Err(e),
+                    }
+                    Ok(())
+                })?;
+            let loader = loader.into_inner().unwrap_or_else(PoisonError::into_inner);
+            if vanished.load(Ordering::Relaxed) || loader.has_stale() {
+                skip.extend(loader.superseded().iter().copied());
+                continue;
             }
-            if !vanished {
-                return Ok(done.into_values().collect());
-            }
+            let skipped: Vec<IndexId> = listed
+                .iter()
+                .filter(|id| skip.contains(id))
+                .copied()
+                .collect();
+            return Ok(LoadedIndex {
+                files: listed.len(),
+                index: loader.finish(skipped),
+                errors: errors.into_inner().unwrap_or_else(PoisonError::into_inner),
+            });
         }
         Err(Error::InvalidInput(
             "index files keep disappearing while they are read (is a prune running \
@@ -405,17 +437,19 @@ impl Repository {
         {
             return Ok(Arc::clone(i));
         }
-        let parts = self
-            .index_parts()?
-            .into_iter()
-            .collect::<Result<Vec<_>>>()?;
-        let idx = Arc::new(MasterIndex::from_parts(parts));
+        Ok(self.install_index(self.load_index(false)?.index))
+    }
+
+    /// Makes `index` the cached master index (that blob loads use) and
+    /// returns it, so an operation that built its own does not hold two.
+    pub(crate) fn install_index(&self, index: MasterIndex) -> Arc<MasterIndex> {
+        let idx = Arc::new(index);
         *self
             .inner
             .index
             .write()
             .unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&idx));
-        Ok(idx)
+        idx
     }
 
     /// Reads a pack's header with two ranged reads (after a size lookup).
@@ -732,6 +766,32 @@ mod tests {
         assert!(idx.contains_live(&id));
         assert_eq!(idx.files(), &[new]);
         assert!(racy.swap.lock().unwrap().is_none(), "the race happened");
+    }
+
+    #[test]
+    fn a_superseded_index_file_is_left_out_but_listed() {
+        let (_b, r, id, _pack) = setup();
+        let old = IndexId(r.list_ids(FileType::Index).unwrap()[0]);
+        assert!(r.reload_index().unwrap().contains_live(&id));
+        // a compaction that dropped the pack, killed before deleting `old`
+        let mut f = IndexFile::new();
+        f.supersedes = vec![old];
+        let new = r.save_index(&f).unwrap();
+        for keep_going in [false, true] {
+            let loaded = r.load_index(keep_going).unwrap();
+            assert_eq!(loaded.files, 2);
+            assert!(loaded.errors.is_empty());
+            assert_eq!(loaded.index.len(), 0, "the superseded file's blob is gone");
+            let mut files = loaded.index.files().to_vec();
+            files.sort();
+            let mut want = vec![old, new];
+            want.sort();
+            assert_eq!(
+                files, want,
+                "both files are reported, so a prune deletes the old one"
+            );
+            assert!(loaded.index.is_superseded(&old));
+        }
     }
 
     #[test]

@@ -94,7 +94,8 @@ pub struct PruneReport {
     pub waiting: Tally,
     /// Marked packs a snapshot needs again (unmarked).
     pub revived: Tally,
-    /// Packs repacked (their used blobs copied, the pack marked).
+    /// Packs repacked (their used blobs copied; the pack marked, or deleted
+    /// in this run with `instant_delete`).
     pub repacked: Tally,
     /// Used bytes copied by repacking.
     pub repack_copied_bytes: u64,
@@ -160,8 +161,7 @@ pub fn prune(
         unused_after: plan.unused_after,
         ..PruneReport::default()
     };
-    report.size_after =
-        plan.size_before.saturating_sub(plan.deleted.bytes) + plan.repack_used_bytes;
+    report.size_after = size_after(&plan, plan.repack_used_bytes);
     report.size_final = final_size(report.size_after, &plan);
     if opts.dry_run {
         return Ok(report);
@@ -181,7 +181,7 @@ pub fn prune(
     let doomed: Vec<PackId> = plan
         .fates
         .iter()
-        .filter(|(_, f)| **f == plan::Fate::Delete)
+        .filter(|(_, f)| plan.deletes(**f))
         .map(|(id, _)| *id)
         .collect();
     doomed
@@ -191,15 +191,26 @@ pub fn prune(
         repo.backend().remove(FileType::Index, &id.to_hex())?;
         report.index_files_removed += 1;
     }
-    report.size_after = plan.size_before.saturating_sub(plan.deleted.bytes) + report.written.bytes;
+    report.size_after = size_after(&plan, report.written.bytes);
     report.size_final = final_size(report.size_after, &plan);
     // (writing the index cleared this handle's cached index)
     Ok(report)
 }
 
+/// Bytes in storage once this run is done, given the bytes it writes.
+fn size_after(plan: &plan::Plan, written: u64) -> u64 {
+    let repacked_deleted = if plan.instant { plan.repacked.bytes } else { 0 };
+    plan.size_before
+        .saturating_sub(plan.deleted.bytes)
+        .saturating_sub(repacked_deleted)
+        + written
+}
+
+/// Bytes in storage once every mark is acted on.
 fn final_size(after: u64, plan: &plan::Plan) -> u64 {
+    let repacked_marked = if plan.instant { 0 } else { plan.repacked.bytes };
     after
         .saturating_sub(plan.marked.bytes)
         .saturating_sub(plan.waiting.bytes)
-        .saturating_sub(plan.repacked.bytes)
+        .saturating_sub(repacked_marked)
 }

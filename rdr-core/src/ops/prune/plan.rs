@@ -13,7 +13,8 @@ use crate::repo::MasterIndex;
 pub(crate) enum Fate {
     /// Stays as it is.
     Keep,
-    /// Stays, its used blobs are copied to new packs, and it is marked.
+    /// Its used blobs are copied to new packs; then it is marked, or with
+    /// `--instant-delete` dropped from the index and deleted.
     Repack,
     /// Marked for deletion now (no used blob).
     Mark,
@@ -74,6 +75,8 @@ pub(crate) struct Plan {
     pub unused_after: u64,
     /// Packs the index lists that storage lacks, holding used blobs.
     pub missing_used: Vec<PackId>,
+    /// `--instant-delete`: repacked packs are deleted in this run.
+    pub instant: bool,
 }
 
 pub(crate) fn pack_use(index: &MasterIndex, used: &BlobBits) -> Vec<PackUse> {
@@ -120,6 +123,7 @@ pub(crate) fn plan(
         used_bytes: 0,
         unused_after: 0,
         missing_used: Vec::new(),
+        instant: opts.instant_delete,
     };
     let marks = index.obsolete_marks();
     // candidates for repacking: (pack number, unused, used, size)
@@ -173,6 +177,8 @@ pub(crate) fn plan(
             Fate::Keep | Fate::Drop => {}
             Fate::Repack => {
                 p.repacked.add(size);
+                // with instant deletion too: a prune killed before the
+                // deletion leaves a mark the next one acts on
                 p.marks.insert(*id, now);
             }
             Fate::Mark => {
@@ -193,6 +199,23 @@ pub(crate) fn plan(
         }
     }
     p
+}
+
+impl Plan {
+    /// Whether the new index lists the blobs of a pack with this fate.
+    pub(crate) fn indexes(&self, fate: Option<&Fate>) -> bool {
+        match fate {
+            Some(Fate::Keep | Fate::Mark | Fate::Wait | Fate::Revive) => true,
+            Some(Fate::Repack) => !self.instant,
+            Some(Fate::Delete | Fate::Drop) | None => false,
+        }
+    }
+
+    /// Whether this run deletes a pack with this fate (after the new index
+    /// is durable).
+    pub(crate) fn deletes(&self, fate: Fate) -> bool {
+        fate == Fate::Delete || (fate == Fate::Repack && self.instant)
+    }
 }
 
 /// Repacks the packs with the largest unused share until the unused bytes

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use rayon::prelude::*;
 
-use super::plan::{Fate, Plan};
+use super::plan::Plan;
 use crate::error::{Error, Result};
 use crate::format::index::{IndexFile, IndexPack, ObsoletePack};
 use crate::id::{BlobId, IndexId, PackId};
@@ -134,11 +134,7 @@ pub(crate) fn write_index(
         }
         let file = repo.load_index_file(file_id)?;
         for p in file.packs {
-            let keep_entries = matches!(
-                plan.fates.get(&p.id),
-                Some(Fate::Keep | Fate::Repack | Fate::Mark | Fate::Wait | Fate::Revive)
-            );
-            if keep_entries && emitted.insert(p.id) {
+            if plan.indexes(plan.fates.get(&p.id)) && emitted.insert(p.id) {
                 push(p, &mut cur, &mut blobs)?;
             }
         }
