@@ -8,9 +8,11 @@
 #             times, 3 of the 16 files (~20%) replaced by new random data
 #             before each later backup (deterministic, the same for both
 #             tools). Unused data sits in whole packs: prune deletes.
+#   tree    : the `tree` data set (~60k files from /usr), then the same
+#             with every second directory under share/ removed. Unused
+#             blobs are spread through packs: prune repacks.
 #   pgdump  : dump.sql then dump2.sql (pgbench dump, and after 2000
-#             transactions) via stdin. Unused chunks are spread through
-#             packs: prune repacks.
+#             transactions) via stdin. Small: the dumps compress ~100x.
 #
 #   benches/prune-vs-restic.sh            # both scenarios, markdown table
 #   SCENARIOS=pgdump benches/prune-vs-restic.sh
@@ -24,7 +26,7 @@ cd "$(dirname "$0")/.."
 SHARED=${SHARED:-$(cd .. && pwd)/shared/bench}
 DATA=${DATA:-/tmp/rdr-bench-data}
 WORK=${WORK:-/tmp/rdr-prune-vs-restic}
-SCENARIOS=${SCENARIOS:-"random5 pgdump"}
+SCENARIOS=${SCENARIOS:-"random5 tree pgdump"}
 export RDR_PASSWORD=bench-password RESTIC_PASSWORD=bench-password
 export RESTIC_CACHE_DIR=$WORK/restic-cache
 
@@ -32,6 +34,7 @@ command -v restic >/dev/null && command -v /usr/bin/time >/dev/null && command -
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq restic time openssl bc >/dev/null
 }
 [ -d "$DATA/random" ] || DATA=$DATA "$SHARED/make-datasets.sh" random
+[[ " $SCENARIOS " != *" tree "* ]] || [ -d "$DATA/tree" ] || DATA=$DATA "$SHARED/make-datasets.sh" tree
 [[ " $SCENARIOS " != *" pgdump "* ]] || [ -f "$DATA/pgdump/dump2.sql" ] || DATA=$DATA "$SHARED/make-datasets.sh" pgdump
 cargo build --release --locked -q -p rdr-cli --bin rdr
 RDR=$PWD/target/release/rdr
@@ -48,7 +51,7 @@ t_check()  { case $1 in rdr) "$RDR" -r "$2" check --read-data ;; restic) restic 
 # 64 MiB of AES-CTR keystream, as make-datasets.sh, with a key per generation
 regen() { # file, generation, number
   head -c $((64 << 20)) /dev/zero |
-    openssl enc -aes-128-ctr -nosalt -K "$(printf '%032x' $(( $2 * 1000 + $3 )))" -iv 0 > "$1"
+    openssl enc -aes-128-ctr -nosalt -K "$(printf '%032x' $(( $2 * 1000 + $3 )))" -iv "$(printf '%032x' 0)" > "$1"
 }
 
 scenario() { # tool, scenario, repo
@@ -61,6 +64,13 @@ scenario() { # tool, scenario, repo
         for k in 0 1 2; do regen "$src/rand-$(printf '%02d' $(( (g * 3 + k) % 16 ))).bin" "$g" "$k"; done
         t_backup "$1" "$3" "$src" > /dev/null
       done
+      rm -rf "$src" ;;
+    tree)
+      local src=$WORK/src
+      rm -rf "$src"; cp -a "$DATA/tree" "$src"
+      t_backup "$1" "$3" "$src" > /dev/null
+      find "$src/share" -mindepth 1 -maxdepth 1 -type d | sort | awk 'NR % 2 == 0' | xargs rm -rf
+      t_backup "$1" "$3" "$src" > /dev/null
       rm -rf "$src" ;;
     pgdump)
       t_stdin "$1" "$3" "$DATA/pgdump/dump.sql" > /dev/null
