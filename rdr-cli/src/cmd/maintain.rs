@@ -296,6 +296,12 @@ pub fn check_cmd(args: &Args, a: &CheckArgs) -> Result<i32> {
                 "snapshots": report.snapshots, "blobs": report.blobs,
                 "blobs_used": report.blobs_used, "packs_read": report.packs_read,
                 "bytes_read": report.bytes_read,
+                "damaged": report.damaged.iter().map(|d| json!({
+                    "blob": d.blob.to_string(), "reason": d.reason,
+                    "used_by": d.used_by.iter().map(|(s, p)| json!({
+                        "snapshot": s.to_string(), "path": String::from_utf8_lossy(p),
+                    })).collect::<Vec<_>>(),
+                })).collect::<Vec<_>>(),
             })
         );
     } else {
@@ -304,6 +310,16 @@ pub fn check_cmd(args: &Args, a: &CheckArgs) -> Result<i32> {
         }
         for e in &report.errors {
             eprintln!("error: {e}");
+        }
+        for d in &report.damaged {
+            eprintln!("damaged blob {}: {}", d.blob, d.reason);
+            for (snap, path) in &d.used_by {
+                eprintln!(
+                    "  snapshot {} {}",
+                    snap.short(),
+                    String::from_utf8_lossy(path)
+                );
+            }
         }
         println!(
             "{} index files, {} packs, {} snapshots, {} blobs ({} used){}",

@@ -4,15 +4,22 @@
 //! `read_data`, packs are read in full: each must hash to its name and
 //! every blob must open and match its id. Unreferenced packs and unused
 //! blobs are warnings (prune removes them), not errors.
+//!
+//! Each damaged blob is traced to the snapshots and paths that use it
+//! ([`CheckReport::damaged`]). A blob is damaged when a tree references it
+//! and the index lacks it, when reading it fails verification, or when it
+//! sits in a pack that is missing, truncated, or does not match its name
+//! and loading it on its own fails.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use rayon::prelude::*;
 
 use crate::backend::FileType;
 use crate::error::Result;
-use crate::id::{PackId, SnapshotId};
+use crate::id::{BlobId, PackId, SnapshotId};
+use crate::ops::affected::affected_paths;
 use crate::ops::progress::Progress;
 use crate::ops::usage::mark_used;
 use crate::repo::{LockGuard, MasterIndex, Repository};
@@ -79,7 +86,24 @@ pub struct CheckReport {
     pub packs_read: usize,
     /// Bytes read in full.
     pub bytes_read: u64,
+    /// Each damaged blob a snapshot uses, with what uses it.
+    pub damaged: Vec<DamagedBlob>,
 }
+
+/// A damaged blob and the snapshot paths that need it.
+#[derive(Debug, Clone)]
+pub struct DamagedBlob {
+    /// The blob.
+    pub blob: BlobId,
+    /// What is wrong with it.
+    pub reason: String,
+    /// Snapshots and paths (files, or directories whose tree it is) that
+    /// use it; at most [`PATHS_PER_BLOB`] are listed.
+    pub used_by: Vec<(SnapshotId, Vec<u8>)>,
+}
+
+/// Paths listed per damaged blob.
+pub const PATHS_PER_BLOB: usize = 20;
 
 impl CheckReport {
     /// No errors.
@@ -105,13 +129,16 @@ pub fn check(
     r.blobs = index.len();
     let stored = repo.pack_sizes()?;
     r.packs = stored.len();
-    check_packs(repo, &index, &stored, &mut r);
+    let by_pack = positions_by_pack(&index);
+    let mut damage = Damage::default();
+    check_packs(repo, &index, &stored, &by_pack, &mut damage, &mut r);
     let snapshots = load_snapshots(repo, &mut r)?;
     r.snapshots = snapshots.len();
     let usage = mark_used(repo, &index, &snapshots, false)?;
     r.blobs_used = usage.used_count;
-    for d in &usage.damage {
+    for d in usage.damage {
         r.errors.push(d.error.to_string());
+        damage.by_id.insert(d.blob, d.error.to_string());
     }
     let unused = index.len() - usage.used_count;
     if unused > 0 {
@@ -119,10 +146,106 @@ pub fn check(
             "{unused} blobs are not used by any snapshot (prune removes them)"
         ));
     }
+    if index.duplicates() > 0 {
+        r.warnings.push(format!(
+            "{} blobs are stored in more than one pack (only one copy is used)",
+            index.duplicates()
+        ));
+    }
     if let Some(rd) = opts.read_data {
-        read_data(repo, &stored, rd, progress, &mut r);
+        read_data(repo, &stored, rd, progress, &mut damage, &mut r);
+    }
+    if !damage.is_empty() {
+        trace(repo, &index, &snapshots, &damage, &mut r);
     }
     Ok(r)
+}
+
+/// What is known to be, or may be, damaged.
+#[derive(Default)]
+struct Damage {
+    /// Blobs known damaged, with the reason.
+    by_id: HashMap<BlobId, String>,
+    /// Packs whose blobs may be damaged (missing, truncated, not matching
+    /// their name): a blob there is damaged if it does not load on its own.
+    suspect: HashMap<PackId, String>,
+}
+
+impl Damage {
+    fn is_empty(&self) -> bool {
+        self.by_id.is_empty() && self.suspect.is_empty()
+    }
+}
+
+/// Names the snapshots and paths that use each damaged blob.
+fn trace(
+    repo: &Repository,
+    index: &MasterIndex,
+    snapshots: &[(SnapshotId, crate::format::snapshot::Snapshot)],
+    damage: &Damage,
+    r: &mut CheckReport,
+) {
+    // suspects are tried one by one, once each
+    let tried: Mutex<HashMap<BlobId, Option<String>>> = Mutex::new(HashMap::new());
+    let reason = |id: &BlobId| -> Option<String> {
+        if let Some(why) = damage.by_id.get(id) {
+            return Some(why.clone());
+        }
+        let loc = index.lookup(id)?;
+        damage.suspect.get(&loc.pack)?;
+        let mut tried = tried.lock().unwrap_or_else(PoisonError::into_inner);
+        tried
+            .entry(*id)
+            .or_insert_with(|| repo.load_blob_at(id, &loc).err().map(|e| e.to_string()))
+            .clone()
+    };
+    let found = affected_paths(repo, snapshots, &|id| reason(id).is_some(), PATHS_PER_BLOB);
+    let mut order: Vec<BlobId> = Vec::new();
+    let mut by_blob: HashMap<BlobId, Vec<(SnapshotId, Vec<u8>)>> = HashMap::new();
+    for a in found {
+        by_blob
+            .entry(a.blob)
+            .or_insert_with(|| {
+                order.push(a.blob);
+                Vec::new()
+            })
+            .push((a.snapshot, a.path));
+    }
+    for blob in order {
+        let used_by = by_blob.remove(&blob).unwrap_or_default();
+        let reason = reason(&blob).unwrap_or_else(|| "tree does not load".into());
+        let mut paths: Vec<String> = used_by
+            .iter()
+            .take(3)
+            .map(|(_, p)| String::from_utf8_lossy(p).into_owned())
+            .collect();
+        if used_by.len() > 3 {
+            paths.push("...".into());
+        }
+        r.errors.push(format!(
+            "{reason}; it is used by {} in {} snapshots",
+            paths.join(", "),
+            used_by.iter().map(|u| u.0).collect::<HashSet<_>>().len()
+        ));
+        r.damaged.push(DamagedBlob {
+            blob,
+            reason,
+            used_by,
+        });
+    }
+}
+
+/// Canonical blob positions of each pack, by pack number.
+fn positions_by_pack(index: &MasterIndex) -> Vec<Vec<u32>> {
+    let mut by_pack: Vec<Vec<u32>> = vec![Vec::new(); index.packs().len()];
+    for pos in 0..index.len() {
+        if let (Some(no), Ok(p)) = (index.pack_number_at(pos), u32::try_from(pos))
+            && let Some(v) = by_pack.get_mut(no as usize)
+        {
+            v.push(p);
+        }
+    }
+    by_pack
 }
 
 /// The index without the damaged files, installed as the repository's (so
@@ -139,18 +262,12 @@ fn check_packs(
     repo: &Repository,
     index: &MasterIndex,
     stored: &HashMap<PackId, u64>,
+    by_pack: &[Vec<u32>],
+    damage: &mut Damage,
     r: &mut CheckReport,
 ) {
-    // canonical blob positions of each pack
-    let mut by_pack: Vec<Vec<u32>> = vec![Vec::new(); index.packs().len()];
-    for pos in 0..index.len() {
-        if let (Some(no), Ok(p)) = (index.pack_number_at(pos), u32::try_from(pos))
-            && let Some(v) = by_pack.get_mut(no as usize)
-        {
-            v.push(p);
-        }
-    }
-    let problems: Vec<(bool, String)> = index
+    // (error?, message, pack whose blobs are suspect)
+    let problems: Vec<(bool, String, Option<PackId>)> = index
         .packs()
         .par_iter()
         .enumerate()
@@ -163,6 +280,7 @@ fn check_packs(
                     out.push((
                         !marked,
                         format!("pack {id}: listed in the index ({held} blobs) but missing from storage"),
+                        Some(*id),
                     ));
                 }
                 return out.into_iter();
@@ -170,7 +288,7 @@ fn check_packs(
             let header = match repo.load_pack_header(id) {
                 Ok(h) => h,
                 Err(e) => {
-                    out.push((true, e.to_string()));
+                    out.push((true, e.to_string(), Some(*id)));
                     return out.into_iter();
                 }
             };
@@ -192,13 +310,17 @@ fn check_packs(
                             "pack {id}: the index entry at offset {} does not match the pack header",
                             loc.offset
                         ),
+                        Some(*id),
                     ));
                 }
             }
             out.into_iter()
         })
         .collect();
-    for (is_error, msg) in problems {
+    for (is_error, msg, suspect) in problems {
+        if let Some(p) = suspect {
+            damage.suspect.entry(p).or_insert_with(|| msg.clone());
+        }
         if is_error {
             r.errors.push(msg);
         } else {
@@ -242,6 +364,7 @@ fn read_data(
     stored: &HashMap<PackId, u64>,
     rd: ReadData,
     progress: &dyn Progress,
+    damage: &mut Damage,
     r: &mut CheckReport,
 ) {
     let mut chosen: Vec<(&PackId, u64)> = stored
@@ -251,23 +374,38 @@ fn read_data(
         .collect();
     chosen.sort();
     progress.total(chosen.len() as u64, chosen.iter().map(|c| c.1).sum());
-    let results: Vec<(u64, Vec<String>)> = chosen
+    let results: Vec<(PackId, PackRead)> = chosen
         .par_iter()
         .map(|(id, size)| {
             let out = match repo.read_pack_range(id, 0, *size) {
-                Err(e) => vec![e.to_string()],
+                Err(e) => (Some(e.to_string()), Vec::new()),
                 Ok(bytes) => match repo.verify_pack(id, &bytes) {
-                    Err(e) => vec![e.to_string()],
-                    Ok((_, bad)) => bad.into_iter().map(|(_, e)| e.to_string()).collect(),
+                    Err(e) => (Some(e.to_string()), Vec::new()),
+                    Ok((_, bad)) => (
+                        None,
+                        bad.into_iter()
+                            .map(|(e, err)| (e.id, err.to_string()))
+                            .collect(),
+                    ),
                 },
             };
             progress.advance(1, *size);
-            (*size, out)
+            (**id, out)
         })
         .collect();
-    for (size, errs) in results {
+    for (pack, (pack_error, bad)) in results {
         r.packs_read += 1;
-        r.bytes_read += size;
-        r.errors.extend(errs);
+        r.bytes_read += stored.get(&pack).copied().unwrap_or(0);
+        if let Some(e) = pack_error {
+            r.errors.push(e.clone());
+            damage.suspect.entry(pack).or_insert(e);
+        }
+        for (blob, e) in bad {
+            r.errors.push(e.clone());
+            damage.by_id.insert(blob, e);
+        }
     }
 }
+
+/// What reading one pack found: the pack's own error, and damaged blobs.
+type PackRead = (Option<String>, Vec<(BlobId, String)>);

@@ -3,6 +3,7 @@
 //! taking an options struct and returning a report; progress flows through
 //! [`progress::Progress`].
 
+pub mod affected;
 pub mod backup;
 pub mod check;
 mod content;

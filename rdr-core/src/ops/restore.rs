@@ -426,11 +426,12 @@ pub fn restore(
             if progress.is_cancelled() {
                 return;
             }
-            if let Err(e) = restore_pack(repo, pack, blobs, &jobs, &written, progress) {
+            let errs = restore_pack(repo, pack, blobs, &jobs, &written, progress);
+            if !errs.is_empty() {
                 errors
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .push(e);
+                    .extend(errs);
             }
         });
     });
@@ -496,8 +497,10 @@ pub fn restore(
     Ok(report)
 }
 
-/// Reads the needed blobs of one pack in ranges and writes them out.
-/// Returns a message naming what failed.
+/// Reads the needed blobs of one pack in ranges and writes them out. A
+/// range that does not read (a truncated or damaged pack) is read again
+/// blob by blob, and a damaged blob does not stop the others: everything
+/// readable is restored. Returns a message per failure, naming the files.
 fn restore_pack(
     repo: &Repository,
     pack: &PackId,
@@ -505,8 +508,9 @@ fn restore_pack(
     jobs: &[FileJob],
     written: &AtomicU64,
     progress: &dyn Progress,
-) -> std::result::Result<(), String> {
+) -> Vec<String> {
     blobs.sort_by_key(|b| b.loc.offset);
+    let mut errors = Vec::new();
     let mut i = 0;
     while i < blobs.len() {
         let start = blobs[i].loc.offset;
@@ -519,36 +523,72 @@ fn restore_pack(
             end = end.max(blobs[j].loc.offset + blobs[j].loc.length);
             j += 1;
         }
-        let bytes = repo
-            .read_pack_range(pack, u64::from(start), u64::from(end - start))
-            .map_err(|e| format!("pack {}: {e}", pack.short()))?;
-        for b in &blobs[i..j] {
-            let at = (b.loc.offset - start) as usize;
-            let sealed = bytes
-                .get(at..at + b.loc.length as usize)
-                .ok_or_else(|| format!("pack {}: short read", pack.short()))?;
-            let plain = repo.open_blob(&b.id, &b.loc, sealed).map_err(|e| {
-                let files: Vec<String> = b
-                    .targets
-                    .iter()
-                    .map(|t| jobs[t.file].path.display().to_string())
-                    .collect();
-                format!("{e} (needed by {})", files.join(", "))
-            })?;
-            for t in &b.targets {
-                let job = &jobs[t.file];
-                let s = t.start as usize;
-                let piece = plain
-                    .get(s..s + t.len as usize)
-                    .ok_or_else(|| format!("{}: blob shorter than indexed", job.path.display()))?;
-                open_nofollow(&job.path, true)
-                    .and_then(|f| f.write_all_at(piece, t.offset))
-                    .map_err(|e| format!("{}: {e}", job.path.display()))?;
-                written.fetch_add(t.len, Ordering::Relaxed);
-                progress.advance(0, t.len);
+        match repo.read_pack_range(pack, u64::from(start), u64::from(end - start)) {
+            Ok(bytes) => {
+                for b in &blobs[i..j] {
+                    let at = (b.loc.offset - start) as usize;
+                    let sealed = bytes.get(at..at + b.loc.length as usize).unwrap_or(&[]);
+                    if let Err(e) = write_blob(repo, b, sealed, jobs, written, progress) {
+                        errors.push(e);
+                    }
+                }
             }
+            // a range that does not read: each blob on its own
+            Err(_) if j - i > 1 => {
+                for b in &blobs[i..j] {
+                    let one = repo
+                        .read_pack_range(pack, u64::from(b.loc.offset), u64::from(b.loc.length))
+                        .map_err(|e| needed_by(&format!("pack {}: {e}", pack.short()), b, jobs))
+                        .and_then(|sealed| write_blob(repo, b, &sealed, jobs, written, progress));
+                    if let Err(e) = one {
+                        errors.push(e);
+                    }
+                }
+            }
+            Err(e) => errors.push(needed_by(
+                &format!("pack {}: {e}", pack.short()),
+                &blobs[i],
+                jobs,
+            )),
         }
         i = j;
+    }
+    errors
+}
+
+/// `msg`, naming the files that needed the blob.
+fn needed_by(msg: &str, b: &BlobJob, jobs: &[FileJob]) -> String {
+    let files: Vec<String> = b
+        .targets
+        .iter()
+        .map(|t| jobs[t.file].path.display().to_string())
+        .collect();
+    format!("{msg} (needed by {})", files.join(", "))
+}
+
+/// Opens one sealed blob and writes its pieces into the files needing them.
+fn write_blob(
+    repo: &Repository,
+    b: &BlobJob,
+    sealed: &[u8],
+    jobs: &[FileJob],
+    written: &AtomicU64,
+    progress: &dyn Progress,
+) -> std::result::Result<(), String> {
+    let plain = repo
+        .open_blob(&b.id, &b.loc, sealed)
+        .map_err(|e| needed_by(&e.to_string(), b, jobs))?;
+    for t in &b.targets {
+        let job = &jobs[t.file];
+        let s = t.start as usize;
+        let piece = plain
+            .get(s..s + t.len as usize)
+            .ok_or_else(|| format!("{}: blob shorter than indexed", job.path.display()))?;
+        open_nofollow(&job.path, true)
+            .and_then(|f| f.write_all_at(piece, t.offset))
+            .map_err(|e| format!("{}: {e}", job.path.display()))?;
+        written.fetch_add(t.len, Ordering::Relaxed);
+        progress.advance(0, t.len);
     }
     Ok(())
 }

@@ -143,8 +143,10 @@ pub fn find_snapshot(
     filter: &SnapshotFilter,
 ) -> Result<(SnapshotId, Snapshot)> {
     if reference == "latest" {
+        // (a damaged snapshot is skipped: `check` names it)
         return repo
-            .snapshots()?
+            .snapshots_readable()?
+            .0
             .into_iter()
             .rev()
             .find(|(_, s)| filter.matches(s))
@@ -155,16 +157,18 @@ pub fn find_snapshot(
     Ok((id, snap))
 }
 
-/// All snapshots passing `filter`, oldest first.
+/// All snapshots passing `filter`, oldest first; damaged snapshots are
+/// left out (`check` names them).
 ///
 /// # Errors
-/// Storage and decode errors.
+/// Storage errors.
 pub fn list_snapshots(
     repo: &Repository,
     filter: &SnapshotFilter,
 ) -> Result<Vec<(SnapshotId, Snapshot)>> {
     Ok(repo
-        .snapshots()?
+        .snapshots_readable()?
+        .0
         .into_iter()
         .filter(|(_, s)| filter.matches(s))
         .collect())

@@ -111,6 +111,8 @@ pub struct MasterIndex {
     /// The index files it was built from (superseded ones included).
     files: Vec<IndexId>,
     superseded: HashSet<IndexId>,
+    /// Entries dropped because another copy of the blob was kept.
+    duplicates: usize,
 }
 
 impl std::fmt::Debug for MasterIndex {
@@ -219,6 +221,13 @@ impl MasterIndex {
             }
         }
         loader.finish(skipped)
+    }
+
+    /// Index entries left out because the same blob is stored in another
+    /// pack too (one copy is used).
+    #[must_use]
+    pub fn duplicates(&self) -> usize {
+        self.duplicates
     }
 
     /// The index files this index was built from, superseded ones included.
@@ -462,6 +471,7 @@ impl Builder {
                 .cmp(&b[..PREFIX])
                 .then_with(|| dead(a).cmp(&dead(b)))
         });
+        let entries = self.records.len() + self.overflow.len();
         let table = SortedTable::build_sorted(self.records);
         // A blob stored both compactly and in overflow keeps the compact entry.
         self.overflow
@@ -471,7 +481,9 @@ impl Builder {
             .sort_by(|a, b| a.0.cmp(&b.0).then_with(|| dead_no(a.1).cmp(&dead_no(b.1))));
         self.overflow.dedup_by(|a, b| a.0 == b.0);
         self.overflow.shrink_to_fit();
+        let duplicates = entries - table.records.len() - self.overflow.len();
         MasterIndex {
+            duplicates,
             table,
             packs: self.packs,
             obsolete_no,

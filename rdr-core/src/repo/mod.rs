@@ -9,6 +9,8 @@ mod lock;
 mod packer;
 mod snapshots;
 
+pub use snapshots::SnapshotEntry;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};

@@ -11,6 +11,9 @@ use crate::format::snapshot::Snapshot;
 use crate::format::tree::Tree;
 use crate::id::{BlobId, SnapshotId};
 
+/// A snapshot and its id.
+pub type SnapshotEntry = (SnapshotId, Snapshot);
+
 impl Repository {
     /// Stores a snapshot file. Call only after the index files naming every
     /// blob it references are stored.
@@ -52,6 +55,37 @@ impl Repository {
         let mut all: Vec<_> = loaded.into_iter().flatten().collect();
         all.sort_by(|a, b| a.1.time.cmp(&b.1.time).then(a.0.cmp(&b.0)));
         Ok(all)
+    }
+
+    /// All snapshots that load, oldest first, and the errors of those that
+    /// do not (each naming its snapshot): for choosing snapshots to
+    /// restore, list or back up against, where one damaged snapshot must
+    /// not block the others. (`check` reports the damage; `prune` uses
+    /// [`Repository::snapshots`], which refuses to go on.)
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn snapshots_readable(&self) -> Result<(Vec<SnapshotEntry>, Vec<Error>)> {
+        let ids = self.list_ids(FileType::Snapshot)?;
+        let loaded: Vec<Result<(SnapshotId, Snapshot)>> = ids
+            .par_iter()
+            .map(|id| {
+                let id = SnapshotId(*id);
+                self.load_snapshot(&id).map(|s| (id, s))
+            })
+            .collect();
+        let mut all: Vec<SnapshotEntry> = Vec::new();
+        let mut damaged = Vec::new();
+        for r in loaded {
+            match r {
+                Ok(s) => all.push(s),
+                Err(Error::Backend(BackendError::NotFound { .. })) => {}
+                Err(e @ Error::Backend(_)) => return Err(e),
+                Err(e) => damaged.push(e),
+            }
+        }
+        all.sort_by(|a, b| a.1.time.cmp(&b.1.time).then(a.0.cmp(&b.0)));
+        Ok((all, damaged))
     }
 
     /// Deletes a snapshot file (its data stays until `prune`).

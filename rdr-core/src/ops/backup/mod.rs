@@ -281,7 +281,9 @@ fn backup_paths(
                 hosts: vec![opts.host.clone()],
                 ..SnapshotFilter::default()
             };
-            repo.snapshots()?
+            // (a damaged snapshot is no parent, and does not stop a backup)
+            repo.snapshots_readable()?
+                .0
                 .into_iter()
                 .rev()
                 .find(|(_, s)| filter.matches(s) && s.paths == snap.paths && s.stream.is_none())

@@ -1,0 +1,299 @@
+//! Damage drills: each kind of damage a disk, a sync tool or an operator can
+//! do to a repository, applied to a fresh copy; `check` must find it, name
+//! what is affected and exit non-zero, and what is not damaged must still
+//! restore byte for byte.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use common::{Env, random_bytes};
+
+const DAMAGED: i32 = 4;
+
+/// A repository with two snapshots: `src` (three 3 MiB files and a small
+/// one in a subdirectory), then the same plus `more/d.bin`, so the second
+/// backup writes its own index file.
+struct Fixture {
+    env: Env,
+    files: BTreeMap<String, Vec<u8>>,
+    /// The index file written by the second backup.
+    second_index: String,
+    snapshots: Vec<String>,
+}
+
+fn fixture() -> Fixture {
+    let env = Env::with_init(&["--pack-size", "1MiB"]);
+    let src = env.path("src");
+    std::fs::create_dir_all(src.join("etc")).unwrap();
+    let mut files = BTreeMap::new();
+    for (i, name) in ["a.bin", "b.bin", "c.bin"].iter().enumerate() {
+        files.insert((*name).to_owned(), random_bytes(3 << 20, i as u64));
+    }
+    files.insert("etc/app.conf".to_owned(), b"port = 5432\n".to_vec());
+    for (k, v) in &files {
+        std::fs::write(src.join(k), v).unwrap();
+    }
+    let src_s = src.to_str().unwrap();
+    env.ok(&["backup", src_s]);
+    let before: Vec<String> = index_files(&env);
+    std::fs::create_dir_all(src.join("more")).unwrap();
+    let d = random_bytes(2 << 20, 9);
+    std::fs::write(src.join("more/d.bin"), &d).unwrap();
+    files.insert("more/d.bin".to_owned(), d);
+    env.ok(&["backup", src_s]);
+    let second_index = index_files(&env)
+        .into_iter()
+        .find(|f| !before.contains(f))
+        .expect("the second backup wrote an index file");
+    let snapshots = env
+        .snapshots()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .collect();
+    let c = env.run(&["check", "--read-data"]);
+    assert!(c.status.success(), "the fixture is whole");
+    Fixture {
+        env,
+        files,
+        second_index,
+        snapshots,
+    }
+}
+
+fn index_files(env: &Env) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(env.repo().join("index"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+fn packs(env: &Env) -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    for fan in std::fs::read_dir(env.repo().join("data")).unwrap() {
+        for p in std::fs::read_dir(fan.unwrap().path()).unwrap() {
+            v.push(p.unwrap().path());
+        }
+    }
+    v.sort();
+    v
+}
+
+/// The pack holding tree blobs (from the index listing).
+fn tree_pack(env: &Env) -> PathBuf {
+    for idx in index_files(env) {
+        let out = env.ok(&["cat", "index", &idx]);
+        let mut pack = None;
+        for line in out.lines() {
+            if let Some(p) = line.strip_prefix("pack ") {
+                pack = Some(p.to_owned());
+            } else if line.trim_start().starts_with("tree ") {
+                let p = pack.unwrap();
+                return env.repo().join("data").join(&p[..2]).join(p);
+            }
+        }
+    }
+    panic!("no tree pack")
+}
+
+/// The largest pack (a data pack, holding one file's chunks).
+fn data_pack(env: &Env) -> PathBuf {
+    packs(env)
+        .into_iter()
+        .max_by_key(|p| std::fs::metadata(p).unwrap().len())
+        .unwrap()
+}
+
+fn flip_byte(p: &Path, at: Option<usize>) {
+    let mut b = std::fs::read(p).unwrap();
+    let i = at.unwrap_or(b.len() / 2);
+    b[i] ^= 0x40;
+    make_writable(p);
+    std::fs::write(p, b).unwrap();
+}
+
+fn make_writable(p: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+struct Found {
+    code: Option<i32>,
+    /// The report's errors, and stderr.
+    stderr: String,
+    /// Paths check says are affected (relative to `src`), and the snapshots.
+    paths: Vec<String>,
+    snapshots: Vec<String>,
+}
+
+fn check(f: &Fixture, read_data: bool) -> Found {
+    let mut args = vec!["check", "--json"];
+    if read_data {
+        args.push("--read-data");
+    }
+    let o = f.env.run(&args);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    // the report is the last line (status lines come before it)
+    let v: serde_json::Value = stdout
+        .lines()
+        .last()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("check --json: {stdout}"));
+    let src = f.env.path("src");
+    let mut paths = Vec::new();
+    let mut snapshots = Vec::new();
+    for d in v["damaged"].as_array().unwrap() {
+        for u in d["used_by"].as_array().unwrap() {
+            let p = u["path"].as_str().unwrap();
+            let rel = Path::new(p)
+                .strip_prefix(&src)
+                .map_or_else(|_| p.to_owned(), |r| r.to_string_lossy().into_owned());
+            paths.push(rel);
+            snapshots.push(u["snapshot"].as_str().unwrap().to_owned());
+        }
+    }
+    paths.sort();
+    paths.dedup();
+    let errors: Vec<&str> = v["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    Found {
+        code: o.status.code(),
+        stderr: format!(
+            "{}\n{}",
+            errors.join("\n"),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        paths,
+        snapshots,
+    }
+}
+
+/// Check named some of the fixture's files (those with a chunk in the
+/// damaged pack), not all of them.
+fn assert_named(f: &Fixture, r: &Found) {
+    assert!(
+        !r.paths.is_empty()
+            && r.paths.len() < f.files.len()
+            && r.paths.iter().all(|p| f.files.contains_key(p)),
+        "affected: {:?}\n{}",
+        r.paths,
+        r.stderr
+    );
+}
+
+/// Restores the newest snapshot; every file not in `damaged` must come back
+/// byte for byte. Returns how many files did.
+fn restore_undamaged(f: &Fixture, damaged: &[String]) -> usize {
+    let target = f.env.path("restore");
+    let _ = std::fs::remove_dir_all(&target);
+    // damaged files make restore exit non-zero; the rest is still written
+    let _ = f
+        .env
+        .run(&["restore", "latest", "--target", target.to_str().unwrap()]);
+    let root = target.join(f.env.path("src").strip_prefix("/").unwrap());
+    let mut good = 0;
+    for (name, want) in &f.files {
+        if damaged
+            .iter()
+            .any(|d| d == name || name.starts_with(&format!("{d}/")))
+        {
+            continue;
+        }
+        let got = std::fs::read(root.join(name))
+            .unwrap_or_else(|e| panic!("undamaged {name} was not restored: {e}"));
+        assert!(got == *want, "undamaged {name} restored with other content");
+        good += 1;
+    }
+    good
+}
+
+#[test]
+fn a_flipped_byte_inside_a_pack_is_found_by_read_data_and_named() {
+    let f = fixture();
+    flip_byte(&data_pack(&f.env), None);
+    let r = check(&f, true);
+    assert_eq!(r.code, Some(DAMAGED), "{}", r.stderr);
+    assert_eq!(
+        r.paths.len(),
+        1,
+        "one file holds the damaged chunk: {:?}",
+        r.paths
+    );
+    assert_named(&f, &r);
+    assert!(r.stderr.contains("does not match its name"), "{}", r.stderr);
+    assert!(restore_undamaged(&f, &r.paths) >= f.files.len() - r.paths.len());
+}
+
+#[test]
+fn a_truncated_pack_is_found_and_named() {
+    let f = fixture();
+    let p = data_pack(&f.env);
+    let len = std::fs::metadata(&p).unwrap().len();
+    make_writable(&p);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&p)
+        .unwrap()
+        .set_len(len / 3)
+        .unwrap();
+    let r = check(&f, false);
+    assert_eq!(r.code, Some(DAMAGED), "{}", r.stderr);
+    assert_named(&f, &r);
+    assert!(restore_undamaged(&f, &r.paths) >= f.files.len() - r.paths.len());
+}
+
+#[test]
+fn a_deleted_pack_is_found_and_named() {
+    let f = fixture();
+    std::fs::remove_file(data_pack(&f.env)).unwrap();
+    let r = check(&f, false);
+    assert_eq!(r.code, Some(DAMAGED), "{}", r.stderr);
+    assert!(r.stderr.contains("missing from storage"), "{}", r.stderr);
+    assert_named(&f, &r);
+    assert!(restore_undamaged(&f, &r.paths) >= f.files.len() - r.paths.len());
+}
+
+#[test]
+fn a_deleted_index_file_is_found_and_named() {
+    let f = fixture();
+    std::fs::remove_file(f.env.repo().join("index").join(&f.second_index)).unwrap();
+    let r = check(&f, false);
+    assert_eq!(r.code, Some(DAMAGED), "{}", r.stderr);
+    assert!(r.stderr.contains("is not in the index"), "{}", r.stderr);
+    // only the second snapshot's new blobs went with it
+    assert!(
+        r.snapshots.iter().all(|s| *s == f.snapshots[1]),
+        "{:?} vs {:?}",
+        r.snapshots,
+        f.snapshots
+    );
+    assert!(!r.paths.is_empty());
+}
+
+#[test]
+fn a_damaged_snapshot_is_found_and_named() {
+    let f = fixture();
+    let snap = f.env.repo().join("snapshots").join(&f.snapshots[0]);
+    flip_byte(&snap, Some(40));
+    let r = check(&f, false);
+    assert_eq!(r.code, Some(DAMAGED), "{}", r.stderr);
+    assert!(r.stderr.contains(&f.snapshots[0]), "{}", r.stderr);
+    // the other snapshot restores in full
+    assert_eq!(restore_undamaged(&f, &[]), f.files.len());
+}
+
+#[test]
+fn a_damaged_tree_blob_is_found_by_read_data_and_named() {
+    let f = fixture();
+    flip_byte(&tree_pack(&f.env), Some(20));
+    let r = check(&f, true);
+    assert_eq!(r.code, Some(DAMAGED), "{}", r.stderr);
+    assert!(!r.paths.is_empty(), "{}", r.stderr);
+}
