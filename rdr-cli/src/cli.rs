@@ -87,6 +87,9 @@ pub enum Command {
     Prune(PruneArgs),
     /// Verify the repository's structure, and with --read-data its contents.
     Check(CheckArgs),
+    /// Rebuild a damaged repository's index (and, later, its snapshots).
+    #[command(subcommand)]
+    Repair(RepairCommand),
     /// Manage key slots (passphrases and X25519 recipients).
     #[command(subcommand)]
     Key(KeyCommand),
@@ -463,6 +466,28 @@ pub struct CheckArgs {
     /// or a percentage such as 10%.
     #[arg(long, value_name = "N/M|P%", conflicts_with = "read_data")]
     pub read_data_subset: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// `rdr repair` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RepairCommand {
+    /// Rebuild the index from the packs in storage: whole packs are indexed
+    /// from their headers; the readable blobs of damaged packs are copied
+    /// into new packs and the damaged packs removed.
+    Index(RepairIndexArgs),
+}
+
+/// Arguments of `rdr repair index`.
+#[derive(Debug, clap::Args)]
+pub struct RepairIndexArgs {
+    /// Read every pack and verify every blob (finds damage inside packs).
+    #[arg(long)]
+    pub read_data: bool,
+    /// Report what would be done; change nothing.
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
     #[command(flatten)]
     pub output: OutputArgs,
 }

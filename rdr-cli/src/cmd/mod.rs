@@ -7,6 +7,7 @@ mod init;
 mod key;
 mod maintain;
 mod query;
+mod repair;
 mod restore;
 mod snapshots;
 
@@ -50,6 +51,7 @@ pub fn run(args: &Args) -> Result<i32> {
         Command::Forget(a) => maintain::forget_cmd(args, a),
         Command::Prune(a) => maintain::prune_cmd(args, a),
         Command::Check(a) => maintain::check_cmd(args, a),
+        Command::Repair(r) => repair::run(args, r),
     }
 }
 

@@ -17,6 +17,7 @@ pub mod nav;
 pub mod policy;
 pub mod progress;
 pub mod prune;
+pub mod repair;
 pub mod restore;
 pub mod select;
 pub mod stats;

@@ -355,7 +355,15 @@ pub fn restore(
             return Err(Error::Cancelled);
         }
         let shown = f.path.display().to_string();
-        let lay = layout(&index, &f.node, &shown)?;
+        // a file whose blobs are not all indexed is reported, and the rest
+        // of the snapshot is still restored
+        let lay = match layout(&index, &f.node, &shown) {
+            Ok(l) => l,
+            Err(e) => {
+                report.errors.push(e.to_string());
+                continue;
+            }
+        };
         report.files += 1;
         if let Some(parent) = f.path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
