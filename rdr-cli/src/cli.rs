@@ -87,7 +87,7 @@ pub enum Command {
     Prune(PruneArgs),
     /// Verify the repository's structure, and with --read-data its contents.
     Check(CheckArgs),
-    /// Rebuild a damaged repository's index (and, later, its snapshots).
+    /// Repair a damaged repository: rebuild the index, rewrite snapshots.
     #[command(subcommand)]
     Repair(RepairCommand),
     /// Manage key slots (passphrases and X25519 recipients).
@@ -477,6 +477,27 @@ pub enum RepairCommand {
     /// from their headers; the readable blobs of damaged packs are copied
     /// into new packs and the damaged packs removed.
     Index(RepairIndexArgs),
+    /// Write repaired copies of snapshots that use lost blobs (files cut
+    /// before the first lost blob, lost directories empty; tagged
+    /// `repaired`), after `repair index`.
+    Snapshots(RepairSnapshotsArgs),
+}
+
+/// Arguments of `rdr repair snapshots`.
+#[derive(Debug, clap::Args)]
+pub struct RepairSnapshotsArgs {
+    /// Snapshots to repair (default: all that need it).
+    #[arg(value_name = "SNAPSHOT")]
+    pub ids: Vec<String>,
+    /// Remove each original once its repaired copy is saved, and snapshot
+    /// files that do not decode at all.
+    #[arg(long)]
+    pub forget: bool,
+    /// Report what would be done; change nothing.
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// Arguments of `rdr repair index`.

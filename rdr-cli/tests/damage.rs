@@ -188,6 +188,35 @@ fn assert_named(f: &Fixture, r: &Found) {
     );
 }
 
+/// `repair index` (with `--read-data` when asked), then `repair snapshots
+/// --forget`: afterwards `check --read-data` passes. Returns the repair
+/// snapshots report.
+fn repair(f: &Fixture, read_data: bool) -> serde_json::Value {
+    let mut args = vec!["repair", "index"];
+    if read_data {
+        args.push("--read-data");
+    }
+    f.env.ok(&args);
+    let out = f.env.ok(&["repair", "snapshots", "--forget", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    let c = check(f, true);
+    assert_eq!(c.code, Some(0), "check after repair: {}", c.stderr);
+    // each repaired copy is tagged and points to its original
+    let snaps = f.env.snapshots();
+    for r in v["repaired"].as_array().unwrap() {
+        let new = snaps
+            .iter()
+            .find(|s| s["id"] == r["new"])
+            .unwrap_or_else(|| panic!("repaired copy {r} listed"));
+        assert!(new["tags"].to_string().contains("repaired"), "{new}");
+        assert!(
+            !snaps.iter().any(|s| s["id"] == r["original"]),
+            "original forgotten"
+        );
+    }
+    v
+}
+
 /// Restores the newest snapshot; every file not in `damaged` must come back
 /// byte for byte. Returns how many files did.
 fn restore_undamaged(f: &Fixture, damaged: &[String]) -> usize {
@@ -234,6 +263,39 @@ fn a_flipped_byte_inside_a_pack_is_found_by_read_data_and_named() {
     assert_named(&f, &r);
     assert!(r.stderr.contains("does not match its name"), "{}", r.stderr);
     assert!(restore_undamaged(&f, &r.paths) >= f.files.len() - r.paths.len());
+    let v = repair(&f, true);
+    assert_truncated(&f, &v, &r.paths);
+}
+
+/// The repaired snapshots cut exactly the damaged files, each restored
+/// as a prefix of the original, and everything else is whole.
+fn assert_truncated(f: &Fixture, v: &serde_json::Value, damaged: &[String]) {
+    let src = f.env.path("src");
+    let mut cut: Vec<String> = Vec::new();
+    for r in v["repaired"].as_array().unwrap() {
+        for t in r["truncated"].as_array().unwrap() {
+            let p = t["path"].as_str().unwrap();
+            cut.push(
+                Path::new(p)
+                    .strip_prefix(&src)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned(),
+            );
+        }
+    }
+    cut.sort();
+    cut.dedup();
+    assert_eq!(cut, damaged, "{v}");
+    assert_eq!(restore_undamaged(f, damaged), f.files.len() - damaged.len());
+    let root = f.env.path("restore").join(src.strip_prefix("/").unwrap());
+    for d in damaged {
+        let got = std::fs::read(root.join(d)).unwrap();
+        assert!(
+            got.len() < f.files[d].len() && f.files[d].starts_with(&got),
+            "{d}"
+        );
+    }
 }
 
 #[test]
@@ -281,6 +343,8 @@ fn a_deleted_pack_is_found_and_named() {
     assert!(r.stderr.contains("missing from storage"), "{}", r.stderr);
     assert_named(&f, &r);
     assert!(restore_undamaged(&f, &r.paths) >= f.files.len() - r.paths.len());
+    let v = repair(&f, false);
+    assert_truncated(&f, &v, &r.paths);
 }
 
 #[test]
@@ -315,6 +379,10 @@ fn a_damaged_snapshot_is_found_and_named() {
     assert!(r.stderr.contains(&f.snapshots[0]), "{}", r.stderr);
     // the other snapshot restores in full
     assert_eq!(restore_undamaged(&f, &[]), f.files.len());
+    let v = repair(&f, false);
+    assert_eq!(v["unreadable"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(f.env.snapshots().len(), 1);
+    assert_eq!(restore_undamaged(&f, &[]), f.files.len());
 }
 
 #[test]
@@ -324,4 +392,12 @@ fn a_damaged_tree_blob_is_found_by_read_data_and_named() {
     let r = check(&f, true);
     assert_eq!(r.code, Some(DAMAGED), "{}", r.stderr);
     assert!(!r.paths.is_empty(), "{}", r.stderr);
+    let v = repair(&f, true);
+    let emptied: Vec<&serde_json::Value> = v["repaired"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["emptied"].as_array().unwrap())
+        .collect();
+    assert!(!emptied.is_empty(), "{v}");
 }

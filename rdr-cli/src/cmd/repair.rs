@@ -1,18 +1,91 @@
-//! `rdr repair index`
+//! `rdr repair index` and `rdr repair snapshots`
 
 use anyhow::Result;
-use rdr_core::ops::repair::{RepairIndexOptions, repair_index};
-use rdr_core::{LockHolder, LockKind};
+use rdr_core::ops::repair::{
+    RepairIndexOptions, RepairSnapshotsOptions, repair_index, repair_snapshots,
+};
+use rdr_core::{LockHolder, LockKind, SnapshotId};
 use serde_json::json;
 
 use super::open;
-use crate::cli::{Args, RepairCommand, RepairIndexArgs};
+use crate::cli::{Args, RepairCommand, RepairIndexArgs, RepairSnapshotsArgs};
 use crate::progress::{Mode, Reporter};
 
 pub fn run(args: &Args, cmd: &RepairCommand) -> Result<i32> {
     match cmd {
         RepairCommand::Index(a) => index(args, a),
+        RepairCommand::Snapshots(a) => snapshots(args, a),
     }
+}
+
+fn snapshots(args: &Args, a: &RepairSnapshotsArgs) -> Result<i32> {
+    let repo = open(args)?;
+    let lock = repo.lock(LockKind::Exclusive, &LockHolder::current())?;
+    let (mut snaps, mut unreadable) = repo.snapshots_readable()?;
+    if !a.ids.is_empty() {
+        let wanted: Vec<SnapshotId> = a
+            .ids
+            .iter()
+            .map(|s| {
+                repo.find_id(rdr_core::backend::FileType::Snapshot, s)
+                    .map(SnapshotId)
+            })
+            .collect::<rdr_core::Result<_>>()?;
+        snaps.retain(|(id, _)| wanted.contains(id));
+        unreadable.retain(|(id, _)| wanted.contains(id));
+    }
+    let opts = RepairSnapshotsOptions {
+        forget: a.forget,
+        dry_run: a.dry_run,
+    };
+    let r = repair_snapshots(&repo, &snaps, &unreadable, &opts, &lock)?;
+    let text = |p: &[u8]| String::from_utf8_lossy(p).into_owned();
+    if a.output.json {
+        println!(
+            "{}",
+            json!({
+                "dry_run": a.dry_run, "whole": r.whole, "forgotten": r.forgotten,
+                "unreadable": r.unreadable.iter().map(|(id, e)| json!({"snapshot": id.to_string(), "error": e})).collect::<Vec<_>>(),
+                "repaired": r.repaired.iter().map(|s| json!({
+                    "original": s.original.to_string(),
+                    "new": s.new.map(|n| n.to_string()),
+                    "truncated": s.truncated.iter().map(|(p, kept, was)| json!({"path": text(p), "kept": kept, "size": was})).collect::<Vec<_>>(),
+                    "emptied": s.emptied.iter().map(|p| text(p)).collect::<Vec<_>>(),
+                })).collect::<Vec<_>>(),
+            })
+        );
+    } else {
+        for s in &r.repaired {
+            match s.new {
+                Some(n) => println!("snapshot {} repaired as {}", s.original.short(), n.short()),
+                None => println!("snapshot {} would be repaired", s.original.short()),
+            }
+            for (p, kept, was) in &s.truncated {
+                println!("  truncated {} ({kept} of {was} bytes kept)", text(p));
+            }
+            for p in &s.emptied {
+                println!("  emptied   {}", text(p));
+            }
+        }
+        for (id, e) in &r.unreadable {
+            println!(
+                "snapshot {} does not decode ({e}){}",
+                id.short(),
+                if a.forget && !a.dry_run {
+                    ": removed"
+                } else {
+                    ": remove it with --forget"
+                }
+            );
+        }
+        println!(
+            "{} snapshots repaired, {} whole, {} originals removed",
+            r.repaired.len(),
+            r.whole,
+            r.forgotten
+        );
+    }
+    Ok(0)
 }
 
 fn index(args: &Args, a: &RepairIndexArgs) -> Result<i32> {

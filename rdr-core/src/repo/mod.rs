@@ -9,7 +9,7 @@ mod lock;
 mod packer;
 mod snapshots;
 
-pub use snapshots::SnapshotEntry;
+pub use snapshots::{SnapshotEntry, UnreadableSnapshot};
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};

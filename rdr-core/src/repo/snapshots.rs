@@ -14,6 +14,9 @@ use crate::id::{BlobId, SnapshotId};
 /// A snapshot and its id.
 pub type SnapshotEntry = (SnapshotId, Snapshot);
 
+/// A snapshot file that does not decode, and why.
+pub type UnreadableSnapshot = (SnapshotId, Error);
+
 impl Repository {
     /// Stores a snapshot file. Call only after the index files naming every
     /// blob it references are stored.
@@ -65,23 +68,23 @@ impl Repository {
     ///
     /// # Errors
     /// Storage errors.
-    pub fn snapshots_readable(&self) -> Result<(Vec<SnapshotEntry>, Vec<Error>)> {
+    pub fn snapshots_readable(&self) -> Result<(Vec<SnapshotEntry>, Vec<UnreadableSnapshot>)> {
         let ids = self.list_ids(FileType::Snapshot)?;
-        let loaded: Vec<Result<(SnapshotId, Snapshot)>> = ids
+        let loaded: Vec<(SnapshotId, Result<Snapshot>)> = ids
             .par_iter()
             .map(|id| {
                 let id = SnapshotId(*id);
-                self.load_snapshot(&id).map(|s| (id, s))
+                (id, self.load_snapshot(&id))
             })
             .collect();
         let mut all: Vec<SnapshotEntry> = Vec::new();
         let mut damaged = Vec::new();
-        for r in loaded {
+        for (id, r) in loaded {
             match r {
-                Ok(s) => all.push(s),
+                Ok(s) => all.push((id, s)),
                 Err(Error::Backend(BackendError::NotFound { .. })) => {}
                 Err(e @ Error::Backend(_)) => return Err(e),
-                Err(e) => damaged.push(e),
+                Err(e) => damaged.push((id, e)),
             }
         }
         all.sort_by(|a, b| a.1.time.cmp(&b.1.time).then(a.0.cmp(&b.0)));
