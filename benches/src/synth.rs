@@ -3,7 +3,7 @@
 //!
 //! [`build`] writes, through rdr-core's public API, `blobs` tiny data blobs
 //! (each a distinct 16-byte plaintext, sealed like any chunk) in packs of
-//! `blobs_per_pack`, index files of at most [`INDEX_FILE_BLOBS`] entries, and
+//! `blobs_per_pack`, index files of at most [`INDEX_FILE_BLOBS`] entries (as prune writes them), and
 //! two snapshots of a directory tree whose files list those blobs:
 //!
 //! * `old` (two days ago) references every blob;
@@ -21,10 +21,8 @@ use rdr_core::format::index::{IndexFile, IndexPack};
 use rdr_core::format::snapshot::{Snapshot, Summary};
 use rdr_core::format::tree::{Node, NodeKind, Tree};
 use rdr_core::format::{BlobType, FORMAT_VERSION};
+use rdr_core::repo::INDEX_FILE_BLOBS;
 use rdr_core::{BlobId, PackerOptions, Repository, Result, SnapshotId};
-
-/// Index entries per index file written by [`build`] (as prune writes them).
-pub const INDEX_FILE_BLOBS: usize = 250_000;
 
 /// Plaintext bytes per synthetic data blob.
 const BLOB_BYTES: usize = 16;

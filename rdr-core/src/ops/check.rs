@@ -129,9 +129,8 @@ pub fn check(
     r.blobs = index.len();
     let stored = repo.pack_sizes()?;
     r.packs = stored.len();
-    let by_pack = positions_by_pack(&index);
     let mut damage = Damage::default();
-    check_packs(repo, &index, &stored, &by_pack, &mut damage, &mut r);
+    check_packs(repo, &index, &stored, &mut damage, &mut r);
     let snapshots = load_snapshots(repo, &mut r)?;
     r.snapshots = snapshots.len();
     let usage = mark_used(repo, &index, &snapshots, false)?;
@@ -262,10 +261,10 @@ fn check_packs(
     repo: &Repository,
     index: &MasterIndex,
     stored: &HashMap<PackId, u64>,
-    by_pack: &[Vec<u32>],
     damage: &mut Damage,
     r: &mut CheckReport,
 ) {
+    let by_pack = positions_by_pack(index);
     // (error?, message, pack whose blobs are suspect)
     let problems: Vec<(bool, String, Option<PackId>)> = index
         .packs()

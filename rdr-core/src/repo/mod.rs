@@ -4,21 +4,21 @@
 //! object it came from.
 
 mod index;
+mod index_io;
 mod keys;
 mod lock;
 mod packer;
 mod snapshots;
 
+pub use index_io::{INDEX_FILE_BLOBS, IndexWriter};
+
 pub use snapshots::{SnapshotEntry, UnreadableSnapshot};
 
-use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, RwLock};
 
 use rayon::prelude::*;
 
 pub use index::{BlobIdSet, DedupSet, Location, MasterIndex};
-pub(crate) use index::{IndexLoader, IndexPart};
 pub use keys::{Credential, KeyInfo, NewKey};
 pub use lock::{LockGuard, LockHolder, LockKind, STALE_AFTER_SECS};
 pub use packer::{Packer, PackerOptions};
@@ -29,27 +29,12 @@ use crate::codec::{self, FileKind};
 use crate::crypto::keys::MasterKey;
 use crate::error::{Error, Result};
 use crate::format::config::Config;
-use crate::format::index::IndexFile;
 use crate::format::pack::{self, PackEntry};
 use crate::format::{BlobType, FormatError};
-use crate::id::{BlobId, Id, IndexId, KeyId, PackId};
+use crate::id::{BlobId, Id, KeyId, PackId};
 
 /// A pack read in full: its header entries, and each damaged blob with its error.
 pub type VerifiedPack = (Vec<PackEntry>, Vec<(PackEntry, Error)>);
-
-/// The master index as [`Repository::load_index`] built it.
-pub(crate) struct LoadedIndex {
-    /// The index.
-    pub index: MasterIndex,
-    /// Index files listed (merged, superseded and damaged ones).
-    pub files: usize,
-    /// Damaged index files (left out), when loading kept going.
-    pub errors: Vec<Error>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// Settings chosen at `init`.
 #[derive(Debug, Clone)]
@@ -310,150 +295,6 @@ impl Repository {
             .map_err(|e| Error::corrupt(kind.name(), id, e))
     }
 
-    /// Stores an index file.
-    ///
-    /// # Errors
-    /// Storage errors.
-    pub fn save_index(&self, index: &IndexFile) -> Result<IndexId> {
-        let id = self
-            .save_file(FileType::Index, FileKind::Index, &index.encode())
-            .map(IndexId)?;
-        *self
-            .inner
-            .index
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = None;
-        Ok(id)
-    }
-
-    /// Loads and decodes one index file.
-    ///
-    /// # Errors
-    /// [`Error::Corrupt`] naming the file, or storage errors.
-    pub fn load_index_file(&self, id: &IndexId) -> Result<IndexFile> {
-        let plain = self.load_file(FileType::Index, FileKind::Index, &id.0)?;
-        IndexFile::decode(&plain).map_err(|e| Error::corrupt("index file", id, e))
-    }
-
-    /// The master index of every index file, loaded in parallel, each file
-    /// reduced and merged as soon as it is decoded (a large repository
-    /// never holds every decoded or reduced file at once). With
-    /// `keep_going`, a damaged file is reported and left out, so `check`
-    /// can go on past it; otherwise its error is returned.
-    ///
-    /// A file that vanishes between listing and reading was removed by a
-    /// prune, which writes the index superseding it first: the listing is
-    /// then taken again, so a backup never fails because a prune ran
-    /// beside it. A file superseded by another (a prune killed before it
-    /// deleted it) is left out; when that is found only after it was
-    /// merged, the index is built again without it.
-    pub(crate) fn load_index(&self, keep_going: bool) -> Result<LoadedIndex> {
-        let mut skip: HashSet<IndexId> = HashSet::new();
-        for _ in 0..10 {
-            let listed: Vec<IndexId> = self
-                .list_ids(FileType::Index)?
-                .into_iter()
-                .map(IndexId)
-                .collect();
-            let loader = Mutex::new(IndexLoader::default());
-            let errors = Mutex::new(Vec::new());
-            let vanished = AtomicBool::new(false);
-            listed
-                .par_iter()
-                .filter(|id| !skip.contains(id))
-                .try_for_each(|id| -> Result<()> {
-                    match self.load_index_file(id) {
-                        Ok(f) => {
-                            let part = IndexPart::new(*id, &f);
-                            drop(f);
-                            lock(&loader).merge(part);
-                        }
-                        Err(Error::Backend(BackendError::NotFound { .. })) => {
-                            vanished.store(true, Ordering::Relaxed);
-                        }
-                        Err(e) if keep_going => lock(&errors).push(e),
-                        Err(e) => return Err(e),
-                    }
-                    Ok(())
-                })?;
-            let loader = loader.into_inner().unwrap_or_else(PoisonError::into_inner);
-            if vanished.load(Ordering::Relaxed) || loader.has_stale() {
-                skip.extend(loader.superseded().iter().copied());
-                continue;
-            }
-            let skipped: Vec<IndexId> = listed
-                .iter()
-                .filter(|id| skip.contains(id))
-                .copied()
-                .collect();
-            return Ok(LoadedIndex {
-                files: listed.len(),
-                index: loader.finish(skipped),
-                errors: errors.into_inner().unwrap_or_else(PoisonError::into_inner),
-            });
-        }
-        Err(Error::InvalidInput(
-            "index files keep disappearing while they are read (is a prune running \
-             without its lock?)"
-                .into(),
-        ))
-    }
-
-    /// Every pack in storage and its size in bytes.
-    ///
-    /// # Errors
-    /// Storage errors.
-    pub fn pack_sizes(&self) -> Result<HashMap<PackId, u64>> {
-        self.list_ids(FileType::Pack)?
-            .par_iter()
-            .map(|id| {
-                let size = self.inner.backend.stat(FileType::Pack, &id.to_hex())?;
-                Ok((PackId(*id), size))
-            })
-            .collect()
-    }
-
-    /// The master index as storage holds it now (the cache is refreshed).
-    ///
-    /// # Errors
-    /// As [`Repository::index`].
-    pub fn reload_index(&self) -> Result<Arc<MasterIndex>> {
-        *self
-            .inner
-            .index
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = None;
-        self.index()
-    }
-
-    /// The master index of all index files, loaded on first use.
-    ///
-    /// # Errors
-    /// [`Error::Corrupt`] naming a damaged index file, or storage errors.
-    pub fn index(&self) -> Result<Arc<MasterIndex>> {
-        if let Some(i) = &*self
-            .inner
-            .index
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-        {
-            return Ok(Arc::clone(i));
-        }
-        Ok(self.install_index(self.load_index(false)?.index))
-    }
-
-    /// Makes `index` the cached master index (that blob loads use) and
-    /// returns it, so an operation that built its own does not hold two.
-    pub(crate) fn install_index(&self, index: MasterIndex) -> Arc<MasterIndex> {
-        let idx = Arc::new(index);
-        *self
-            .inner
-            .index
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&idx));
-        idx
-    }
-
     /// Reads a pack's header with two ranged reads (after a size lookup).
     ///
     /// # Errors
@@ -610,6 +451,8 @@ pub(crate) fn test_repo(opts: &InitOptions) -> Repository {
 mod tests {
     use super::*;
     use crate::backend::MemoryBackend;
+    use crate::format::index::IndexFile;
+    use crate::id::IndexId;
 
     fn setup() -> (Arc<MemoryBackend>, Repository, BlobId, PackId) {
         let backend = Arc::new(MemoryBackend::new().unwrap());

@@ -7,14 +7,11 @@ use rayon::prelude::*;
 
 use super::plan::Plan;
 use crate::error::{Error, Result};
-use crate::format::index::{IndexFile, IndexPack, ObsoletePack};
+use crate::format::index::{IndexPack, ObsoletePack};
 use crate::id::{BlobId, IndexId, PackId};
 use crate::ops::progress::Progress;
 use crate::ops::usage::BlobBits;
-use crate::repo::{Location, MasterIndex, PackerOptions, Repository};
-
-/// Blob entries per index file written by a prune.
-pub(crate) const BLOBS_PER_INDEX_FILE: usize = 250_000;
+use crate::repo::{IndexWriter, Location, MasterIndex, PackerOptions, Repository};
 
 /// Reads of a pack are merged across gaps up to this size.
 const READ_GAP: u64 = 1 << 20;
@@ -114,20 +111,8 @@ pub(crate) fn write_index(
     new_packs: Vec<IndexPack>,
 ) -> Result<Vec<IndexId>> {
     let old_files = index.files();
-    let mut written = Vec::new();
-    let mut cur = IndexFile::new();
-    let mut blobs = 0usize;
+    let mut w = IndexWriter::new(repo);
     let mut emitted: HashSet<PackId> = HashSet::new();
-    let mut push = |p: IndexPack, cur: &mut IndexFile, blobs: &mut usize| -> Result<()> {
-        *blobs += p.blobs.len();
-        cur.packs.push(p);
-        if *blobs >= BLOBS_PER_INDEX_FILE {
-            written.push(repo.save_index(cur)?);
-            *cur = IndexFile::new();
-            *blobs = 0;
-        }
-        Ok(())
-    };
     for file_id in old_files {
         if index.is_superseded(file_id) {
             continue;
@@ -135,14 +120,14 @@ pub(crate) fn write_index(
         let file = repo.load_index_file(file_id)?;
         for p in file.packs {
             if plan.indexes(plan.fates.get(&p.id)) && emitted.insert(p.id) {
-                push(p, &mut cur, &mut blobs)?;
+                w.push(p)?;
             }
         }
     }
     for p in new_packs {
-        push(p, &mut cur, &mut blobs)?;
+        w.push(p)?;
     }
-    let mut marks: Vec<ObsoletePack> = plan
+    let marks: Vec<ObsoletePack> = plan
         .marks
         .iter()
         .map(|(id, at)| ObsoletePack {
@@ -150,9 +135,5 @@ pub(crate) fn write_index(
             marked_at: *at,
         })
         .collect();
-    marks.sort_by_key(|m| m.id);
-    cur.obsolete = marks;
-    cur.supersedes = old_files.to_vec();
-    written.push(repo.save_index(&cur)?);
-    Ok(written)
+    w.finish(old_files.to_vec(), marks)
 }

@@ -16,13 +16,10 @@ use rayon::prelude::*;
 
 use crate::backend::FileType;
 use crate::error::Result;
-use crate::format::index::{IndexBlob, IndexFile, IndexPack, ObsoletePack};
+use crate::format::index::{IndexBlob, IndexPack, ObsoletePack};
 use crate::id::{BlobId, IndexId, PackId};
 use crate::ops::progress::Progress;
-use crate::repo::{Location, LockGuard, PackerOptions, Repository};
-
-/// Index entries per index file written.
-const BLOBS_PER_INDEX_FILE: usize = 250_000;
+use crate::repo::{IndexWriter, Location, LockGuard, PackerOptions, Repository};
 
 /// Settings of `repair index`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -121,7 +118,7 @@ pub fn repair_index(
     }
     // the new index
     let gone: HashSet<PackId> = report.salvaged_packs.iter().copied().collect();
-    let mut obsolete: Vec<ObsoletePack> = marks
+    let obsolete: Vec<ObsoletePack> = marks
         .iter()
         .filter(|(p, _)| stored.contains_key(p) && !gone.contains(p))
         .map(|(id, at)| ObsoletePack {
@@ -129,23 +126,11 @@ pub fn repair_index(
             marked_at: *at,
         })
         .collect();
-    obsolete.sort_by_key(|m| m.id);
-    let mut cur = IndexFile::new();
-    let mut blobs = 0;
+    let mut w = IndexWriter::new(repo);
     for p in whole.into_iter().chain(new_packs) {
-        blobs += p.blobs.len();
-        cur.packs.push(p);
-        if blobs >= BLOBS_PER_INDEX_FILE {
-            repo.save_index(&cur)?;
-            report.index_files_written += 1;
-            cur = IndexFile::new();
-            blobs = 0;
-        }
+        w.push(p)?;
     }
-    cur.obsolete = obsolete;
-    cur.supersedes.clone_from(&old_files);
-    repo.save_index(&cur)?;
-    report.index_files_written += 1;
+    report.index_files_written = w.finish(old_files.clone(), obsolete)?.len();
     // durable: now the old files and the damaged packs
     for f in &old_files {
         repo.backend().remove(FileType::Index, &f.to_hex())?;
