@@ -90,6 +90,10 @@ pub enum Command {
     /// Repair a damaged repository: rebuild the index, rewrite snapshots.
     #[command(subcommand)]
     Repair(RepairCommand),
+    /// Restore drill: restore into scratch space, verify, run a health check, time it.
+    Drill(DrillArgs),
+    /// Freshness against the RPO, and the last check and drill (also as Prometheus metrics).
+    Status(StatusArgs),
     /// Manage key slots (passphrases and X25519 recipients).
     #[command(subcommand)]
     Key(KeyCommand),
@@ -468,6 +472,93 @@ pub struct CheckArgs {
     pub read_data_subset: Option<String>,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// Parses a duration such as `15m`, `24h`, `7d`.
+fn duration(s: &str) -> Result<std::time::Duration, String> {
+    rdr_core::time::parse_duration(s)
+}
+
+/// Arguments of `rdr drill`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  rdr drill latest --rto 15m --report drill.json
+  rdr drill --host db1 --health-cmd ./check-restored-db.sh --health-timeout 30m
+
+The health command runs with `sh -c` in the restored directory, with
+RDR_DRILL_TARGET (that directory), RDR_DRILL_SNAPSHOT (the snapshot id) and
+RDR_DRILL_PATHS (the snapshot's paths, one per line) set; exit status 0 means
+healthy. The clock starts when the command starts (opening the repository
+counts), so the total is the recovery time achieved. The outcome is stored in
+the repository for `rdr status`.
+
+Exit codes: 0 the drill passed; 5 it failed (each reason is printed and in the
+report); 1 it could not start.")]
+pub struct DrillArgs {
+    /// Snapshot id, unique prefix or `latest`.
+    #[arg(value_name = "SNAPSHOT", default_value = "latest")]
+    pub snapshot: String,
+    /// Restore into this directory (must be missing or empty) instead of
+    /// a fresh one under --scratch-dir.
+    #[arg(short = 't', long, value_name = "DIR")]
+    pub target: Option<PathBuf>,
+    /// Where scratch directories are made [default: $TMPDIR or /tmp].
+    #[arg(long, value_name = "DIR", conflicts_with = "target")]
+    pub scratch_dir: Option<PathBuf>,
+    /// Keep the restored data afterwards.
+    #[arg(long)]
+    pub keep: bool,
+    /// Shell command that checks the restored data (exit 0 = healthy).
+    #[arg(long, value_name = "CMD")]
+    pub health_cmd: Option<String>,
+    /// Stop the health command (and what it started) after this long.
+    #[arg(long, value_name = "DURATION", value_parser = duration, requires = "health_cmd")]
+    pub health_timeout: Option<std::time::Duration>,
+    /// Fail the drill when it takes longer than this (e.g. 15m, 2h).
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub rto: Option<std::time::Duration>,
+    /// Write the JSON report (docs/drill-report.md) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Arguments of `rdr status`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Example (cron, every 5 minutes):
+  rdr status --rpo 24h --drill-max-age 8d --prometheus /var/lib/node_exporter/rdr.prom
+
+Exit codes: 0 healthy; 6 a group is older than the RPO, or the last check or
+drill failed, or one is older than its limit (each problem is printed);
+1 the repository could not be read.")]
+pub struct StatusArgs {
+    /// Recovery point objective: a group whose newest snapshot is older is stale.
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub rpo: Option<std::time::Duration>,
+    /// A problem when no check has passed within this long.
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub check_max_age: Option<std::time::Duration>,
+    /// A problem when no drill has passed within this long.
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub drill_max_age: Option<std::time::Duration>,
+    /// Group snapshots by these fields.
+    #[arg(
+        long,
+        value_name = "host,paths,tags",
+        default_value = "host,paths,tags"
+    )]
+    pub group_by: String,
+    /// Also write node_exporter textfile metrics to FILE (atomically).
+    #[arg(long, value_name = "FILE")]
+    pub prometheus: Option<PathBuf>,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `rdr repair` subcommands.

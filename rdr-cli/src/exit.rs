@@ -8,6 +8,10 @@ pub const FATAL: i32 = 1;
 pub const INCOMPLETE: i32 = 3;
 /// `check` found damage.
 pub const DAMAGED: i32 = 4;
+/// A restore drill failed.
+pub const DRILL_FAILED: i32 = 5;
+/// `status` found a stale backup or a failed check or drill.
+pub const UNHEALTHY: i32 = 6;
 /// Interrupted (SIGINT/SIGTERM).
 pub const INTERRUPTED: i32 = 130;
 /// No repository at the location.

@@ -59,6 +59,7 @@ pub struct Reporter {
     started: Instant,
     last: Mutex<Instant>,
     current: Mutex<String>,
+    phase: Mutex<String>,
     warnings: AtomicU64,
 }
 
@@ -74,7 +75,7 @@ impl Reporter {
         let bar = (mode == Mode::Bar).then(|| {
             let pb = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(5));
             let style = ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {msg}",
+                "{spinner} {prefix} [{elapsed_precise}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {msg}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar());
             pb.set_style(style);
@@ -93,6 +94,7 @@ impl Reporter {
             started: Instant::now(),
             last: Mutex::new(Instant::now()),
             current: Mutex::new(String::new()),
+            phase: Mutex::new(String::new()),
             warnings: AtomicU64::new(0),
         }
     }
@@ -126,6 +128,7 @@ impl Reporter {
         let tf = self.total_files.load(Ordering::Relaxed);
         let tb = self.total_bytes.load(Ordering::Relaxed);
         let current = self.current.lock().map(|c| c.clone()).unwrap_or_default();
+        let phase = self.phase.lock().map(|c| c.clone()).unwrap_or_default();
         let secs = self.started.elapsed().as_secs();
         match self.mode {
             Mode::Json => {
@@ -135,7 +138,7 @@ impl Reporter {
                     0.0
                 };
                 let line = json!({
-                    "message_type": "status", "operation": self.what,
+                    "message_type": "status", "operation": self.what, "phase": phase,
                     "seconds_elapsed": secs, "percent_done": pct.min(1.0),
                     "files_done": files, "total_files": tf,
                     "bytes_done": bytes, "total_bytes": tb, "current_file": current,
@@ -144,7 +147,7 @@ impl Reporter {
                 let _ = writeln!(out, "{line}");
             }
             Mode::Lines => eprintln!(
-                "[{secs}s] {} files, {} of {} {current}",
+                "[{secs}s] {phase} {} files, {} of {} {current}",
                 files,
                 crate::cmd::human_bytes(bytes),
                 crate::cmd::human_bytes(tb)
@@ -157,6 +160,38 @@ impl Reporter {
 impl Progress for Reporter {
     fn wants_totals(&self) -> bool {
         self.mode != Mode::Silent
+    }
+
+    fn phase(&self, name: &str) {
+        self.files.store(0, Ordering::Relaxed);
+        self.bytes.store(0, Ordering::Relaxed);
+        self.total_files.store(0, Ordering::Relaxed);
+        self.total_bytes.store(0, Ordering::Relaxed);
+        if let Ok(mut p) = self.phase.lock() {
+            name.clone_into(&mut p);
+        }
+        if let Ok(mut c) = self.current.lock() {
+            c.clear();
+        }
+        match self.mode {
+            Mode::Bar => {
+                if let Some(b) = &self.bar {
+                    b.set_position(0);
+                    b.set_length(0);
+                    b.set_prefix(name.to_owned());
+                    b.set_message(String::new());
+                }
+            }
+            Mode::Json => {
+                let line = json!({
+                    "message_type": "phase", "operation": self.what, "phase": name,
+                    "seconds_elapsed": self.started.elapsed().as_secs(),
+                });
+                let _ = writeln!(std::io::stdout().lock(), "{line}");
+            }
+            Mode::Lines => eprintln!("[{}s] {name}", self.started.elapsed().as_secs()),
+            Mode::Silent => {}
+        }
     }
 
     fn total(&self, files: u64, bytes: u64) {
@@ -186,6 +221,11 @@ impl Progress for Reporter {
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
         if let Some(b) = &self.bar {
             b.inc(bytes);
+            if files > 0 && self.total_bytes.load(Ordering::Relaxed) == 0 {
+                let done = self.files.load(Ordering::Relaxed);
+                let of = self.total_files.load(Ordering::Relaxed);
+                b.set_message(format!("{done}/{of}"));
+            }
         } else if matches!(self.mode, Mode::Json | Mode::Lines) {
             self.status();
         }

@@ -220,3 +220,171 @@ fn pg_dump_backup_restores_into_a_fresh_database() {
     assert_eq!(pg.fingerprint("restored2"), changed);
     assert_eq!(env.snapshots().len(), 2);
 }
+
+/// The health command of the drill test: a scratch PostgreSQL on a unix
+/// socket in a fresh temp dir loads the restored dump and counts rows.
+fn health_script(bin: &Path, rows: u64) -> String {
+    let run_as = if is_root() {
+        "runuser -u postgres --"
+    } else {
+        ""
+    };
+    let chown = if is_root() {
+        "chown -R postgres:postgres \"$D\""
+    } else {
+        ""
+    };
+    format!(
+        r#"set -eu
+BIN='{bin}'
+D=$(mktemp -d "${{TMPDIR:-/tmp}}/rdr-drill-pg-XXXXXX")
+mkdir "$D/sock"
+{chown}
+trap '{run_as} "$BIN/pg_ctl" -D "$D/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$D"' EXIT
+{run_as} "$BIN/initdb" -A trust -U postgres --no-sync -D "$D/data" >/dev/null
+{run_as} "$BIN/pg_ctl" -w -D "$D/data" -l "$D/log" \
+  -o "-c listen_addresses='' -c unix_socket_directories='$D/sock' -c fsync=off" start >/dev/null
+"$BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$D/sock" -U postgres -d postgres \
+  -f "$RDR_DRILL_TARGET/bench.sql" >/dev/null
+n=$("$BIN/psql" -X -At -h "$D/sock" -U postgres -d postgres -c 'SELECT count(*) FROM pgbench_accounts')
+echo "pgbench_accounts: $n rows"
+test "$n" -eq {rows}
+"#,
+        bin = bin.display()
+    )
+}
+
+/// The acceptance drill: a pgbench dump is restored into scratch space,
+/// verified, loaded into a scratch PostgreSQL by the health command, and
+/// timed; then a byte of a data pack is flipped and the same drill fails,
+/// naming the file and the damaged pack, and `status` reports the failure.
+#[test]
+fn drill_of_a_pgbench_dump_loads_it_into_a_scratch_postgres() {
+    let Some(pg) = Pg::start() else { return };
+    let env = Env::with_init(&["--pack-size", "1MiB"]);
+    pg.sql("postgres", "CREATE DATABASE bench");
+    check(pg.client("pgbench").args(["-i", "-q", "-s", "2", "bench"]));
+    let pg_dump = pg.bin.join("pg_dump");
+    let sock = pg.sock.to_str().unwrap().to_owned();
+    common::assert_ok(
+        &env.run(&[
+            "backup",
+            "--stdin-from-command",
+            "--stdin-filename",
+            "bench.sql",
+            "--",
+            pg_dump.to_str().unwrap(),
+            "-h",
+            &sock,
+            "-U",
+            "postgres",
+            "bench",
+        ]),
+        &["backup"],
+    );
+    let script = env.path("health.sh");
+    std::fs::write(&script, health_script(&pg.bin, 200_000)).unwrap();
+    let scratch = env.path("scratch");
+    std::fs::create_dir(&scratch).unwrap();
+    let report = env.path("drill.json");
+    let health = format!("sh {}", script.display());
+    let drill = |args: &[&str]| {
+        let mut all = vec![
+            "drill",
+            "latest",
+            "--scratch-dir",
+            scratch.to_str().unwrap(),
+            "--health-cmd",
+            &health,
+            "--rto",
+            "1h",
+            "--report",
+            report.to_str().unwrap(),
+        ];
+        all.extend_from_slice(args);
+        let o = env.run(&all);
+        let r: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+        (o, r)
+    };
+
+    let (o, r) = drill(&[]);
+    common::assert_ok(&o, &["drill"]);
+    assert_eq!(r["schema"], "rdr-drill-report/1");
+    assert_eq!(r["passed"], true, "{r:#}");
+    assert_eq!(r["files"], 1);
+    assert_eq!(r["files_verified"], 1);
+    assert!(r["bytes"].as_u64().unwrap() > 10 << 20, "{r}");
+    assert_eq!(r["health"]["exit_code"], 0);
+    assert!(
+        r["health"]["output"]
+            .as_str()
+            .unwrap()
+            .contains("pgbench_accounts: 200000 rows"),
+        "{r:#}"
+    );
+    let phases = r["phases_seconds"].as_object().unwrap();
+    for p in ["load", "fetch", "decrypt", "write", "verify", "health"] {
+        assert!(phases[p].as_f64().unwrap() >= 0.0, "{p} in {r}");
+    }
+    let sum: f64 = phases.values().map(|v| v.as_f64().unwrap()).sum();
+    let total = r["total_seconds"].as_f64().unwrap();
+    assert!(phases["health"].as_f64().unwrap() > 0.0);
+    assert!(
+        sum <= total + 0.01 && sum >= total * 0.5,
+        "{sum} vs {total}"
+    );
+    assert_eq!(r["rto_met"], true);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("PASSED"), "{stdout}");
+    assert!(
+        stdout.contains("fetch") && stdout.contains("health"),
+        "{stdout}"
+    );
+    // the scratch data is gone
+    assert_eq!(std::fs::read_dir(&scratch).unwrap().count(), 0);
+    let st = env.run(&["status", "--json", "--rpo", "1h"]);
+    common::assert_ok(&st, &["status"]);
+
+    // Damage the largest data pack: the drill fails and says why.
+    let mut packs: Vec<(u64, PathBuf)> = Vec::new();
+    for fan in std::fs::read_dir(env.repo().join("data")).unwrap() {
+        for p in std::fs::read_dir(fan.unwrap().path()).unwrap() {
+            let p = p.unwrap().path();
+            packs.push((std::fs::metadata(&p).unwrap().len(), p));
+        }
+    }
+    packs.sort();
+    let (_, victim) = packs.pop().unwrap();
+    let mut bytes = std::fs::read(&victim).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x01;
+    std::fs::write(&victim, bytes).unwrap();
+    let (o, r) = drill(&[]);
+    assert_eq!(o.status.code(), Some(5), "{o:?}");
+    assert_eq!(r["passed"], false);
+    let errors = r["errors"].to_string();
+    assert!(errors.contains("bench.sql"), "{errors}");
+    assert!(
+        errors.contains("authentication") || errors.contains("does not match"),
+        "{errors}"
+    );
+    assert!(
+        r["health"].is_null(),
+        "the health command must not run: {r}"
+    );
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("error:") && stderr.contains("bench.sql"),
+        "{stderr}"
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("FAILED"));
+    assert_eq!(std::fs::read_dir(&scratch).unwrap().count(), 0);
+    let st = env.run(&["status"]);
+    assert_eq!(st.status.code(), Some(6), "{st:?}");
+    let err = String::from_utf8_lossy(&st.stderr);
+    assert!(
+        err.contains("the last drill") && err.contains("failed"),
+        "{err}"
+    );
+}

@@ -31,6 +31,8 @@ pub enum FileKind {
     Snapshot,
     /// `locks/…`.
     Lock,
+    /// `records/…`.
+    Record,
     /// The metadata part of a key file (no version byte).
     KeyMeta,
 }
@@ -42,6 +44,7 @@ impl FileKind {
             Self::Index => b"rdr/1/index",
             Self::Snapshot => b"rdr/1/snapshot",
             Self::Lock => b"rdr/1/lock",
+            Self::Record => b"rdr/1/record",
             Self::KeyMeta => b"rdr/1/key-meta",
         }
     }
@@ -54,6 +57,7 @@ impl FileKind {
             Self::Index => "index file",
             Self::Snapshot => "snapshot",
             Self::Lock => "lock",
+            Self::Record => "record",
             Self::KeyMeta => "key metadata",
         }
     }

@@ -88,9 +88,92 @@ pub fn now_ns() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
+/// Parses a duration such as `90s`, `15m`, `24h`, `7d`, `2w` or `1h30m`
+/// (units s, m, h, d = 24 h, w = 7 d; no unit means seconds).
+///
+/// # Errors
+/// A message naming the input when it is not such a duration, or zero.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let bad = || format!("{s:?} is not a duration (examples: 90s, 15m, 24h, 7d, 1h30m)");
+    let mut total: u64 = 0;
+    let mut rest = s.trim();
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(bad());
+        }
+        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let unit: u64 = match &rest[..unit_len] {
+            "" | "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86_400,
+            "w" => 604_800,
+            _ => return Err(bad()),
+        };
+        rest = &rest[unit_len..];
+        total = n
+            .checked_mul(unit)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(bad)?;
+    }
+    if total == 0 {
+        return Err(format!("{s:?}: a duration must be positive"));
+    }
+    Ok(std::time::Duration::from_secs(total))
+}
+
+/// A duration as the largest units that fit, e.g. `1d2h`, `15m`, `42s`.
+#[must_use]
+pub fn format_duration(d: std::time::Duration) -> String {
+    let mut secs = d.as_secs();
+    if secs == 0 {
+        return format!("{:.1}s", d.as_secs_f64());
+    }
+    let mut out = String::new();
+    for (unit, name) in [(86_400, "d"), (3600, "h"), (60, "m"), (1, "s")] {
+        if secs >= unit {
+            out.push_str(&format!("{}{name}", secs / unit));
+            secs %= unit;
+            if out.len() >= 4 {
+                break;
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations() {
+        let d = |s| parse_duration(s).map(|d| d.as_secs());
+        assert_eq!(d("90s"), Ok(90));
+        assert_eq!(d("90"), Ok(90));
+        assert_eq!(d("15m"), Ok(900));
+        assert_eq!(d("24h"), Ok(86_400));
+        assert_eq!(d("1h30m"), Ok(5400));
+        assert_eq!(d("2w1d"), Ok(15 * 86_400));
+        for bad in ["", "m", "15x", "0s", "-5m", "1.5h", "99999999999999999999w"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        let f = |s| format_duration(std::time::Duration::from_secs(s));
+        assert_eq!(f(42), "42s");
+        assert_eq!(f(900), "15m");
+        assert_eq!(f(93_784), "1d2h");
+        assert_eq!(f(3_725), "1h2m");
+    }
 
     #[test]
     fn formats() {

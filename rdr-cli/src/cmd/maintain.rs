@@ -285,8 +285,13 @@ pub fn check_cmd(args: &Args, a: &CheckArgs) -> Result<i32> {
     };
     let lock = repo.lock(LockKind::Shared, &LockHolder::current())?;
     let progress = Reporter::new(Mode::from(a.output), "check");
-    let report = check(&repo, &CheckOptions { read_data }, &progress, &lock)?;
+    let opts = CheckOptions { read_data };
+    let report = check(&repo, &opts, &progress, &lock)?;
     progress.finish();
+    // the outcome is kept in the repository for `status` on any host
+    if let Err(e) = repo.save_record(&report.record(&opts)) {
+        eprintln!("warning: the check record could not be stored: {e}");
+    }
     if a.output.json {
         println!(
             "{}",

@@ -3,6 +3,7 @@
 
 mod backup;
 mod cat;
+mod drill;
 mod init;
 mod key;
 mod maintain;
@@ -10,6 +11,7 @@ mod query;
 mod repair;
 mod restore;
 mod snapshots;
+mod status;
 
 use std::sync::Arc;
 
@@ -52,6 +54,8 @@ pub fn run(args: &Args) -> Result<i32> {
         Command::Prune(a) => maintain::prune_cmd(args, a),
         Command::Check(a) => maintain::check_cmd(args, a),
         Command::Repair(r) => repair::run(args, r),
+        Command::Drill(a) => drill::run(args, a),
+        Command::Status(a) => status::run(args, a),
     }
 }
 

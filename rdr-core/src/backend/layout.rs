@@ -1,5 +1,5 @@
 //! Object types and their paths: `config`, `keys/`, `data/ab/…`, `index/`,
-//! `snapshots/`, `locks/`.
+//! `snapshots/`, `locks/`, `records/`.
 
 /// The kinds of object in a repository.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -16,17 +16,20 @@ pub enum FileType {
     Snapshot,
     /// Lock files (`locks/`).
     Lock,
+    /// Check and drill records (`records/`).
+    Record,
 }
 
 impl FileType {
     /// Every type, for listing a whole repository.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::Config,
         Self::Key,
         Self::Pack,
         Self::Index,
         Self::Snapshot,
         Self::Lock,
+        Self::Record,
     ];
 
     /// The directory of this type, with a trailing slash (`""` for config).
@@ -39,6 +42,7 @@ impl FileType {
             Self::Index => "index/",
             Self::Snapshot => "snapshots/",
             Self::Lock => "locks/",
+            Self::Record => "records/",
         }
     }
 
@@ -52,6 +56,7 @@ impl FileType {
             Self::Index => "index",
             Self::Snapshot => "snapshot",
             Self::Lock => "lock",
+            Self::Record => "record",
         }
     }
 
@@ -71,10 +76,18 @@ impl FileType {
 
 /// Directories a fresh local repository needs.
 pub(crate) fn directories() -> Vec<String> {
-    let mut dirs: Vec<String> = ["keys", "data", "index", "snapshots", "locks", "tmp"]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
+    let mut dirs: Vec<String> = [
+        "keys",
+        "data",
+        "index",
+        "snapshots",
+        "locks",
+        "records",
+        "tmp",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
     for i in 0..=255u8 {
         dirs.push(format!("data/{i:02x}"));
     }

@@ -10,6 +10,7 @@ pub mod index;
 pub mod keyfile;
 pub mod lock;
 pub mod pack;
+pub mod record;
 pub mod snapshot;
 pub mod tree;
 

@@ -18,11 +18,14 @@ use rayon::prelude::*;
 
 use crate::backend::FileType;
 use crate::error::Result;
+use crate::format::record::{CheckRecord, Record, RecordKind};
 use crate::id::{BlobId, PackId, SnapshotId};
 use crate::ops::affected::affected_paths;
 use crate::ops::progress::Progress;
+use crate::ops::record::new_record;
 use crate::ops::usage::mark_used;
 use crate::repo::{LockGuard, MasterIndex, Repository};
+use crate::time::now_ns;
 
 /// Which packs `--read-data` reads.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -58,6 +61,17 @@ impl ReadData {
     }
 }
 
+impl std::fmt::Display for ReadData {
+    /// `all`, `n/m` or `p%`, as the command line takes it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::All => f.write_str("all"),
+            Self::Subset { n, m } => write!(f, "{n}/{m}"),
+            Self::Percent(p) => write!(f, "{p}%"),
+        }
+    }
+}
+
 /// Check settings.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CheckOptions {
@@ -88,6 +102,10 @@ pub struct CheckReport {
     pub bytes_read: u64,
     /// Each damaged blob a snapshot uses, with what uses it.
     pub damaged: Vec<DamagedBlob>,
+    /// Start time (ns since the epoch).
+    pub start: i64,
+    /// End time (ns).
+    pub end: i64,
 }
 
 /// A damaged blob and the snapshot paths that need it.
@@ -111,6 +129,23 @@ impl CheckReport {
     pub fn is_ok(&self) -> bool {
         self.errors.is_empty()
     }
+
+    /// The record of this check, for [`Repository::save_record`].
+    #[must_use]
+    pub fn record(&self, opts: &CheckOptions) -> Record {
+        let mut rec = new_record(RecordKind::Check, self.start, self.end, &self.errors);
+        rec.check = Some(CheckRecord {
+            read_data: opts
+                .read_data
+                .map_or_else(|| "none".to_owned(), |rd| rd.to_string()),
+            snapshots: self.snapshots as u64,
+            packs: self.packs as u64,
+            blobs: self.blobs as u64,
+            bytes_read: self.bytes_read,
+            damaged_blobs: self.damaged.len() as u64,
+        });
+        rec
+    }
 }
 
 /// Runs a check. `_lock` is a shared lock the caller holds (a prune must
@@ -124,15 +159,22 @@ pub fn check(
     progress: &dyn Progress,
     _lock: &LockGuard,
 ) -> Result<CheckReport> {
-    let mut r = CheckReport::default();
+    let mut r = CheckReport {
+        start: now_ns(),
+        ..CheckReport::default()
+    };
+    progress.phase("index");
     let index = load_index(repo, &mut r)?;
     r.blobs = index.len();
+    progress.phase("packs");
     let stored = repo.pack_sizes()?;
     r.packs = stored.len();
     let mut damage = Damage::default();
-    check_packs(repo, &index, &stored, &mut damage, &mut r);
+    check_packs(repo, &index, &stored, &mut damage, &mut r, progress);
+    progress.phase("snapshots");
     let snapshots = load_snapshots(repo, &mut r)?;
     r.snapshots = snapshots.len();
+    progress.phase("trees");
     let usage = mark_used(repo, &index, &snapshots, false)?;
     r.blobs_used = usage.used_count;
     for d in usage.damage {
@@ -152,11 +194,14 @@ pub fn check(
         ));
     }
     if let Some(rd) = opts.read_data {
+        progress.phase("read-data");
         read_data(repo, &stored, rd, progress, &mut damage, &mut r);
     }
     if !damage.is_empty() {
+        progress.phase("trace");
         trace(repo, &index, &snapshots, &damage, &mut r);
     }
+    r.end = now_ns();
     Ok(r)
 }
 
@@ -263,14 +308,17 @@ fn check_packs(
     stored: &HashMap<PackId, u64>,
     damage: &mut Damage,
     r: &mut CheckReport,
+    progress: &dyn Progress,
 ) {
     let by_pack = positions_by_pack(index);
+    progress.total(index.packs().len() as u64, 0);
     // (error?, message, pack whose blobs are suspect)
     let problems: Vec<(bool, String, Option<PackId>)> = index
         .packs()
         .par_iter()
         .enumerate()
         .flat_map_iter(|(no, id)| {
+            progress.advance(1, 0);
             let mut out = Vec::new();
             let marked = index.is_obsolete(id);
             if !stored.contains_key(id) {

@@ -12,6 +12,10 @@ pub trait Progress: Send + Sync {
     fn wants_totals(&self) -> bool {
         false
     }
+    /// A new phase of a multi-phase operation starts (`check`: index,
+    /// packs, snapshots, trees, read-data; `drill`: load, restore, verify,
+    /// health). Counters and totals start again from zero.
+    fn phase(&self, _name: &str) {}
     /// Running totals of the work (cumulative values).
     fn total(&self, _files: u64, _bytes: u64) {}
     /// The entry now being worked on.

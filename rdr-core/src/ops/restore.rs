@@ -18,6 +18,7 @@ use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
@@ -92,6 +93,49 @@ pub struct RestoreReport {
     /// Entries whose content could not be restored, or that failed
     /// verification. Non-empty means the restore is not complete.
     pub errors: Vec<String>,
+    /// Where the time went.
+    pub timings: RestoreTimings,
+}
+
+/// Where a restore's time went. `prepare`, `data`, `finish` and `verify`
+/// are consecutive wall-clock phases; `fetch`, `decrypt` and `write` are
+/// the time the parallel workers of the data phase spent in each step,
+/// summed over workers (so they can add up to more than `data`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RestoreTimings {
+    /// Loading trees, creating directories, special files and empty files.
+    pub prepare: Duration,
+    /// The data phase: reading packs and writing file contents.
+    pub data: Duration,
+    /// Worker time reading packs from storage.
+    pub fetch: Duration,
+    /// Worker time opening blobs (decrypt, decompress, verify the id).
+    pub decrypt: Duration,
+    /// Worker time writing file contents.
+    pub write: Duration,
+    /// Hard links and metadata.
+    pub finish: Duration,
+    /// Reading everything back (with `verify`).
+    pub verify: Duration,
+}
+
+/// Worker time per step of the data phase, in nanoseconds.
+#[derive(Default)]
+struct StepClock {
+    fetch: AtomicU64,
+    decrypt: AtomicU64,
+    write: AtomicU64,
+}
+
+impl StepClock {
+    fn add(counter: &AtomicU64, since: Instant) {
+        let ns = u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        counter.fetch_add(ns, Ordering::Relaxed);
+    }
+
+    fn read(counter: &AtomicU64) -> Duration {
+        Duration::from_nanos(counter.load(Ordering::Relaxed))
+    }
 }
 
 struct Entry {
@@ -305,6 +349,7 @@ pub fn restore(
     opts: &RestoreOptions,
     progress: &dyn Progress,
 ) -> Result<RestoreReport> {
+    let started = Instant::now();
     let index = repo.index()?;
     let plan = plan(repo, snap, subpath, opts)?;
     let mut report = RestoreReport::default();
@@ -421,6 +466,9 @@ pub fn restore(
     drop(where_blob);
 
     // 3. Read packs in parallel and write blobs.
+    report.timings.prepare = started.elapsed();
+    let data_started = Instant::now();
+    let clock = StepClock::default();
     let written = AtomicU64::new(0);
     let errors = Mutex::new(Vec::<String>::new());
     let pool = rayon::ThreadPoolBuilder::new()
@@ -434,7 +482,14 @@ pub fn restore(
             if progress.is_cancelled() {
                 return;
             }
-            let errs = restore_pack(repo, pack, blobs, &jobs, &written, progress);
+            let ctx = PackCtx {
+                repo,
+                jobs: &jobs,
+                written: &written,
+                clock: &clock,
+                progress,
+            };
+            let errs = restore_pack(&ctx, pack, blobs);
             if !errs.is_empty() {
                 errors
                     .lock()
@@ -447,6 +502,11 @@ pub fn restore(
         return Err(Error::Cancelled);
     }
     report.bytes_written = written.load(Ordering::Relaxed);
+    report.timings.data = data_started.elapsed();
+    report.timings.fetch = StepClock::read(&clock.fetch);
+    report.timings.decrypt = StepClock::read(&clock.decrypt);
+    report.timings.write = StepClock::read(&clock.write);
+    let finish_started = Instant::now();
     report.errors = errors
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -477,7 +537,10 @@ pub fn restore(
         }
     }
 
+    report.timings.finish = finish_started.elapsed();
+
     // 6. Verify.
+    let verify_started = Instant::now();
     if opts.verify {
         let results: Vec<(bool, String)> = pool.install(|| {
             plan.files
@@ -501,22 +564,64 @@ pub fn restore(
                     .push(format!("{path}: verification failed: content differs"));
             }
         }
+        report.errors.extend(verify_structure(&plan));
     }
+    report.timings.verify = verify_started.elapsed();
     Ok(report)
+}
+
+/// Checks what is not file content: directories are directories, symlinks
+/// point where the snapshot says, hard links share their inode.
+fn verify_structure(plan: &Plan) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut errors = Vec::new();
+    for d in &plan.dirs {
+        if !std::fs::symlink_metadata(&d.path).is_ok_and(|m| m.is_dir()) {
+            errors.push(format!(
+                "{}: verification failed: not a directory",
+                d.path.display()
+            ));
+        }
+    }
+    for o in &plan.others {
+        if o.node.kind != NodeKind::Symlink {
+            continue;
+        }
+        let want = o.node.target.as_deref().map_or(&[][..], |t| &t[..]);
+        match std::fs::read_link(&o.path) {
+            Ok(t) if t.as_os_str().as_bytes() == want => {}
+            _ => errors.push(format!(
+                "{}: verification failed: symlink target differs",
+                o.path.display()
+            )),
+        }
+    }
+    for (first, path) in &plan.links {
+        let same = match (
+            std::fs::symlink_metadata(first),
+            std::fs::symlink_metadata(path),
+        ) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        };
+        if !same {
+            errors.push(format!(
+                "{}: verification failed: not a hard link of {}",
+                path.display(),
+                first.display()
+            ));
+        }
+    }
+    errors
 }
 
 /// Reads the needed blobs of one pack in ranges and writes them out. A
 /// range that does not read (a truncated or damaged pack) is read again
 /// blob by blob, and a damaged blob does not stop the others: everything
 /// readable is restored. Returns a message per failure, naming the files.
-fn restore_pack(
-    repo: &Repository,
-    pack: &PackId,
-    blobs: &mut [BlobJob],
-    jobs: &[FileJob],
-    written: &AtomicU64,
-    progress: &dyn Progress,
-) -> Vec<String> {
+fn restore_pack(ctx: &PackCtx<'_>, pack: &PackId, blobs: &mut [BlobJob]) -> Vec<String> {
+    let repo = ctx.repo;
+    let jobs = ctx.jobs;
     blobs.sort_by_key(|b| b.loc.offset);
     let mut errors = Vec::new();
     let mut i = 0;
@@ -531,12 +636,15 @@ fn restore_pack(
             end = end.max(blobs[j].loc.offset + blobs[j].loc.length);
             j += 1;
         }
-        match repo.read_pack_range(pack, u64::from(start), u64::from(end - start)) {
+        let t = Instant::now();
+        let read = repo.read_pack_range(pack, u64::from(start), u64::from(end - start));
+        StepClock::add(&ctx.clock.fetch, t);
+        match read {
             Ok(bytes) => {
                 for b in &blobs[i..j] {
                     let at = (b.loc.offset - start) as usize;
                     let sealed = bytes.get(at..at + b.loc.length as usize).unwrap_or(&[]);
-                    if let Err(e) = write_blob(repo, b, sealed, jobs, written, progress) {
+                    if let Err(e) = write_blob(ctx, b, sealed) {
                         errors.push(e);
                     }
                 }
@@ -547,7 +655,7 @@ fn restore_pack(
                     let one = repo
                         .read_pack_range(pack, u64::from(b.loc.offset), u64::from(b.loc.length))
                         .map_err(|e| needed_by(&format!("pack {}: {e}", pack.short()), b, jobs))
-                        .and_then(|sealed| write_blob(repo, b, &sealed, jobs, written, progress));
+                        .and_then(|sealed| write_blob(ctx, b, &sealed));
                     if let Err(e) = one {
                         errors.push(e);
                     }
@@ -574,19 +682,24 @@ fn needed_by(msg: &str, b: &BlobJob, jobs: &[FileJob]) -> String {
     format!("{msg} (needed by {})", files.join(", "))
 }
 
+/// What the workers of the data phase share.
+struct PackCtx<'a> {
+    repo: &'a Repository,
+    jobs: &'a [FileJob],
+    written: &'a AtomicU64,
+    clock: &'a StepClock,
+    progress: &'a dyn Progress,
+}
+
 /// Opens one sealed blob and writes its pieces into the files needing them.
-fn write_blob(
-    repo: &Repository,
-    b: &BlobJob,
-    sealed: &[u8],
-    jobs: &[FileJob],
-    written: &AtomicU64,
-    progress: &dyn Progress,
-) -> std::result::Result<(), String> {
-    let plain = repo
-        .open_blob(&b.id, &b.loc, sealed)
-        .map_err(|e| needed_by(&e.to_string(), b, jobs))?;
-    for t in &b.targets {
+fn write_blob(ctx: &PackCtx<'_>, b: &BlobJob, sealed: &[u8]) -> std::result::Result<(), String> {
+    let (jobs, written, progress) = (ctx.jobs, ctx.written, ctx.progress);
+    let t = Instant::now();
+    let plain = ctx.repo.open_blob(&b.id, &b.loc, sealed);
+    StepClock::add(&ctx.clock.decrypt, t);
+    let plain = plain.map_err(|e| needed_by(&e.to_string(), b, jobs))?;
+    let started = Instant::now();
+    let res = b.targets.iter().try_for_each(|t| {
         let job = &jobs[t.file];
         let s = t.start as usize;
         let piece = plain
@@ -597,6 +710,8 @@ fn write_blob(
             .map_err(|e| format!("{}: {e}", job.path.display()))?;
         written.fetch_add(t.len, Ordering::Relaxed);
         progress.advance(0, t.len);
-    }
-    Ok(())
+        Ok(())
+    });
+    StepClock::add(&ctx.clock.write, started);
+    res
 }

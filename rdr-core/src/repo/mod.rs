@@ -8,10 +8,12 @@ mod index_io;
 mod keys;
 mod lock;
 mod packer;
+mod records;
 mod snapshots;
 
 pub use index_io::{INDEX_FILE_BLOBS, IndexWriter};
 
+pub use records::{RECORDS_KEPT, RecordEntry, UnreadableRecord};
 pub use snapshots::{SnapshotEntry, UnreadableSnapshot};
 
 use std::sync::{Arc, RwLock};

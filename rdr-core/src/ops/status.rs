@@ -1,0 +1,355 @@
+//! `status`: is every backup fresh, and did the last check and drill pass?
+//! Per snapshot group, the newest snapshot's age against the recovery
+//! point objective (RPO); the newest check and drill records; the
+//! repository's size. Reads only snapshot files, records and pack sizes
+//! (no index, no lock), so it is cheap enough to run every few minutes
+//! for metrics ([`super::metrics`]).
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::error::Result;
+use crate::format::record::{Record, RecordKind};
+use crate::id::SnapshotId;
+use crate::ops::select::{GroupBy, GroupKey, SnapshotFilter};
+use crate::repo::{RecordEntry, Repository};
+use crate::time::{format_duration, now_ns, rfc3339_ns};
+
+/// Settings of a status report.
+#[derive(Debug, Clone)]
+pub struct StatusOptions {
+    /// A group whose newest snapshot is older than this is stale.
+    pub rpo: Option<Duration>,
+    /// A last passing check older than this is a problem.
+    pub check_max_age: Option<Duration>,
+    /// A last passing drill older than this is a problem.
+    pub drill_max_age: Option<Duration>,
+    /// Which fields make a group (default: host, paths and tags).
+    pub group_by: GroupBy,
+    /// Which snapshots count.
+    pub filter: SnapshotFilter,
+    /// "Now" in ns since the epoch (default: the clock).
+    pub now: Option<i64>,
+}
+
+impl Default for StatusOptions {
+    fn default() -> Self {
+        Self {
+            rpo: None,
+            check_max_age: None,
+            drill_max_age: None,
+            group_by: GroupBy {
+                host: true,
+                paths: true,
+                tags: true,
+            },
+            filter: SnapshotFilter::default(),
+            now: None,
+        }
+    }
+}
+
+/// One snapshot group's freshness.
+#[derive(Debug, Clone)]
+pub struct GroupStatus {
+    /// The group.
+    pub key: GroupKey,
+    /// Snapshots in it.
+    pub snapshots: usize,
+    /// Its newest snapshot.
+    pub latest: SnapshotId,
+    /// That snapshot's time (ns).
+    pub latest_time: i64,
+    /// That snapshot's logical size (bytes of all its files).
+    pub latest_size: u64,
+    /// Age of the newest snapshot.
+    pub age: Duration,
+    /// Older than the RPO.
+    pub stale: bool,
+}
+
+/// What `status` found.
+#[derive(Debug, Clone)]
+pub struct StatusReport {
+    /// When the report was made (ns).
+    pub now: i64,
+    /// The RPO applied.
+    pub rpo: Option<Duration>,
+    /// Each group, in group order.
+    pub groups: Vec<GroupStatus>,
+    /// The newest check record, and the newest that passed.
+    pub check: (Option<Record>, Option<Record>),
+    /// The newest drill record, and the newest that passed.
+    pub drill: (Option<Record>, Option<Record>),
+    /// Bytes of all packs in storage.
+    pub repository_size: u64,
+    /// Snapshot and record files that do not decode (`check` names them).
+    pub unreadable: Vec<String>,
+    /// What makes the status fail: stale groups, a failed last check or
+    /// drill, or ones older than their limit. Empty means healthy.
+    pub problems: Vec<String>,
+}
+
+/// Builds the status report.
+///
+/// # Errors
+/// Storage errors.
+pub fn status(repo: &Repository, opts: &StatusOptions) -> Result<StatusReport> {
+    let now = opts.now.unwrap_or_else(now_ns);
+    let (snaps, bad_snaps) = repo.snapshots_readable()?;
+    let (records, bad_records) = repo.records()?;
+    let repository_size = repo.pack_sizes()?.values().sum();
+    let snaps: Vec<_> = snaps
+        .into_iter()
+        .filter(|(_, s)| opts.filter.matches(s))
+        .collect();
+    let mut report = StatusReport {
+        now,
+        rpo: opts.rpo,
+        groups: Vec::new(),
+        check: last_of(&records, RecordKind::Check),
+        drill: last_of(&records, RecordKind::Drill),
+        repository_size,
+        unreadable: bad_snaps
+            .iter()
+            .map(|(_, e)| e.to_string())
+            .chain(bad_records.iter().map(|(_, e)| e.to_string()))
+            .collect(),
+        problems: Vec::new(),
+    };
+    for (key, members) in opts.group_by.group(snaps) {
+        let Some((id, newest)) = members.iter().max_by_key(|(id, s)| (s.time, *id)) else {
+            continue;
+        };
+        let age = age(now, newest.time);
+        let stale = opts.rpo.is_some_and(|rpo| age > rpo);
+        if let (true, Some(rpo)) = (stale, opts.rpo) {
+            report.problems.push(format!(
+                "{}: the newest snapshot ({}) is {} old, older than the RPO of {}",
+                describe(&key),
+                id.short(),
+                format_duration(age),
+                format_duration(rpo)
+            ));
+        }
+        report.groups.push(GroupStatus {
+            key,
+            snapshots: members.len(),
+            latest: *id,
+            latest_time: newest.time,
+            latest_size: newest.summary.bytes_total,
+            age,
+            stale,
+        });
+    }
+    if report.groups.is_empty() && opts.rpo.is_some() {
+        report
+            .problems
+            .push("no snapshot matches: nothing is backed up within the RPO".into());
+    }
+    judge(&mut report, RecordKind::Check, opts.check_max_age);
+    judge(&mut report, RecordKind::Drill, opts.drill_max_age);
+    Ok(report)
+}
+
+fn age(now: i64, then: i64) -> Duration {
+    Duration::from_nanos(u64::try_from(now.saturating_sub(then)).unwrap_or(0))
+}
+
+/// The newest record of `kind`, and the newest that passed.
+fn last_of(records: &[RecordEntry], kind: RecordKind) -> (Option<Record>, Option<Record>) {
+    let mut newest_first = records
+        .iter()
+        .rev()
+        .map(|(_, r)| r)
+        .filter(|r| r.kind == kind);
+    let last = newest_first.clone().next().cloned();
+    (last, newest_first.find(|r| r.ok).cloned())
+}
+
+/// Adds problems for a failed last check or drill, or a last pass older
+/// than `max_age`.
+fn judge(report: &mut StatusReport, kind: RecordKind, max_age: Option<Duration>) {
+    let (last, passed) = match kind {
+        RecordKind::Check => &report.check,
+        RecordKind::Drill => &report.drill,
+    };
+    let name = kind.name();
+    let mut problems = Vec::new();
+    if let Some(l) = last.as_ref().filter(|l| !l.ok) {
+        let why = l.errors.first().map_or(String::new(), |e| format!(": {e}"));
+        problems.push(format!(
+            "the last {name} ({} on {}) failed{why}",
+            rfc3339_ns(l.end),
+            l.hostname
+        ));
+    }
+    if let Some(max) = max_age {
+        match passed {
+            None => problems.push(format!(
+                "no {name} has passed yet (limit {})",
+                format_duration(max)
+            )),
+            Some(p) if age(report.now, p.end) > max => problems.push(format!(
+                "the last passing {name} is {} old, older than the limit of {}",
+                format_duration(age(report.now, p.end)),
+                format_duration(max)
+            )),
+            Some(_) => {}
+        }
+    }
+    report.problems.extend(problems);
+}
+
+/// A group for messages: `host h, paths [/a], tags [t]`.
+#[must_use]
+pub fn describe(key: &GroupKey) -> String {
+    let s = key.to_string();
+    if s.is_empty() {
+        "all snapshots".into()
+    } else {
+        s
+    }
+}
+
+impl StatusReport {
+    /// No stale group, no failed or overdue check or drill.
+    #[must_use]
+    pub fn healthy(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    /// The report as JSON (documented in the README).
+    #[must_use]
+    pub fn to_json(&self) -> Value {
+        let rec = |r: &Option<Record>| {
+            r.as_ref().map(|r| {
+                json!({
+                    "time": rfc3339_ns(r.end),
+                    "age_seconds": age(self.now, r.end).as_secs(),
+                    "passed": r.ok,
+                    "host": r.hostname,
+                    "seconds": (r.end - r.start) as f64 / 1e9,
+                    "errors": r.errors,
+                    "read_data": r.check.as_ref().map(|c| c.read_data.clone()),
+                    "snapshot": r.drill.as_ref().map(|d| d.snapshot.to_hex()),
+                    "total_seconds": r.drill.as_ref().map(|d| d.total),
+                })
+            })
+        };
+        json!({
+            "healthy": self.healthy(),
+            "time": rfc3339_ns(self.now),
+            "rpo_seconds": self.rpo.map(|d| d.as_secs()),
+            "repository_size_bytes": self.repository_size,
+            "groups": self.groups.iter().map(|g| json!({
+                "host": g.key.host, "paths": g.key.paths, "tags": g.key.tags,
+                "snapshots": g.snapshots, "latest": g.latest.to_hex(),
+                "latest_time": rfc3339_ns(g.latest_time),
+                "latest_size_bytes": g.latest_size,
+                "age_seconds": g.age.as_secs(), "stale": g.stale,
+            })).collect::<Vec<_>>(),
+            "last_check": rec(&self.check.0),
+            "last_passing_check": rec(&self.check.1),
+            "last_drill": rec(&self.drill.0),
+            "last_passing_drill": rec(&self.drill.1),
+            "unreadable": self.unreadable,
+            "problems": self.problems,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::record::{CheckRecord, DrillRecord};
+    use crate::ops::backup::{BackupOptions, BackupSource, backup};
+    use crate::ops::progress::NoProgress;
+    use crate::repo::{InitOptions, test_repo};
+
+    const H: i64 = 3_600_000_000_000;
+
+    fn snap(repo: &Repository, host: &str, time: i64) {
+        let opts = BackupOptions {
+            host: host.into(),
+            time: Some(time),
+            ..BackupOptions::default()
+        };
+        let src = BackupSource::Stream {
+            reader: Box::new(&b"data"[..]),
+            filename: "db.sql".into(),
+        };
+        backup(repo, src, &opts, &NoProgress).unwrap();
+    }
+
+    fn record(repo: &Repository, kind: RecordKind, end: i64, ok: bool) {
+        let errors = if ok {
+            vec![]
+        } else {
+            vec!["pack 12: missing".to_owned()]
+        };
+        let mut r = Record::new(kind, end - H / 60, end, &errors);
+        match kind {
+            RecordKind::Check => r.check = Some(CheckRecord::default()),
+            RecordKind::Drill => r.drill = Some(DrillRecord::default()),
+        }
+        repo.save_record(&r).unwrap();
+    }
+
+    #[test]
+    fn stale_groups_and_failed_drills_are_problems() {
+        let repo = test_repo(&InitOptions::default());
+        let now = 1_000 * H;
+        snap(&repo, "db1", now - 2 * H);
+        snap(&repo, "db2", now - 30 * H);
+        snap(&repo, "db2", now - 50 * H);
+        let opts = StatusOptions {
+            rpo: Some(Duration::from_secs(24 * 3600)),
+            now: Some(now),
+            ..StatusOptions::default()
+        };
+        let r = status(&repo, &opts).unwrap();
+        assert_eq!(r.groups.len(), 2);
+        assert!(!r.groups[0].stale && r.groups[1].stale);
+        assert_eq!(r.groups[1].snapshots, 2);
+        assert_eq!(r.groups[1].age, Duration::from_secs(30 * 3600));
+        assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
+        assert!(r.problems[0].contains("db2") && r.problems[0].contains("1d6h"));
+        assert!(r.repository_size > 0);
+
+        record(&repo, RecordKind::Drill, now - 3 * H, true);
+        record(&repo, RecordKind::Drill, now - H, false);
+        record(&repo, RecordKind::Check, now - H, true);
+        let opts = StatusOptions {
+            rpo: Some(Duration::from_secs(40 * 3600)),
+            check_max_age: Some(Duration::from_secs(1800)),
+            ..opts
+        };
+        let r = status(&repo, &opts).unwrap();
+        assert_eq!(r.problems.len(), 2, "{:?}", r.problems);
+        assert!(
+            r.problems[0].contains("passing check is 1h old"),
+            "{:?}",
+            r.problems
+        );
+        assert!(r.problems[1].contains("last drill") && r.problems[1].contains("pack 12"));
+        assert_eq!(r.drill.1.as_ref().unwrap().end, now - 3 * H);
+        let j = r.to_json();
+        assert_eq!(j["healthy"], false);
+        assert_eq!(j["last_drill"]["passed"], false);
+        assert_eq!(j["last_passing_drill"]["age_seconds"], 3 * 3600);
+    }
+
+    #[test]
+    fn an_empty_repository_is_stale_only_with_an_rpo() {
+        let repo = test_repo(&InitOptions::default());
+        let r = status(&repo, &StatusOptions::default()).unwrap();
+        assert!(r.healthy());
+        let opts = StatusOptions {
+            rpo: Some(Duration::from_secs(60)),
+            ..StatusOptions::default()
+        };
+        assert!(!status(&repo, &opts).unwrap().healthy());
+    }
+}
