@@ -12,6 +12,7 @@ use rdr_core::format::index::{IndexBlob, IndexFile, IndexPack, ObsoletePack};
 use rdr_core::format::keyfile::{KeyFile, KeyMeta};
 use rdr_core::format::lock::LockInfo;
 use rdr_core::format::pack::{self, PackEntry};
+use rdr_core::format::record::Record;
 use rdr_core::format::snapshot::Snapshot;
 use rdr_core::format::tree::{Node, NodeKind, Tree};
 use rdr_core::{BlobId, BlobType, Id, IndexId, PackId, compress};
@@ -212,6 +213,10 @@ proptest! {
         let _ = Config::decode(&b);
         let _ = IndexFile::decode(&b);
         let _ = LockInfo::decode(&b);
+        let _ = Record::decode(&b);
+        if let Ok(p) = codec::open_file(&k, FileKind::Record, &b) {
+            let _ = Record::decode(&p);
+        }
         let _ = KeyMeta::decode(&b);
         let _ = Tree::decode(&b);
         let _ = Snapshot::decode(&b);

@@ -15,6 +15,7 @@ use rdr_core::format::index::{IndexBlob, IndexFile, IndexPack, ObsoletePack};
 use rdr_core::format::keyfile::{KeyFile, KeyKind, KeyMeta};
 use rdr_core::format::lock::LockInfo;
 use rdr_core::format::pack::PackEntry;
+use rdr_core::format::record::{DrillPhases, DrillRecord, Record, RecordKind};
 use rdr_core::format::snapshot::{Incomplete, Snapshot, StreamInfo, Summary};
 use rdr_core::format::tree::{Node, NodeKind, Tree, Xattr};
 use rdr_core::{BlobId, BlobType, Id, IndexId, PackId, SnapshotId};
@@ -244,6 +245,53 @@ fn lock_file() {
         ),
         stored
     );
+}
+
+#[test]
+fn record_file() {
+    let k = key();
+    let mut rec = Record::new(
+        RecordKind::Drill,
+        1_795_000_000_000_000_000,
+        1_795_000_042_500_000_000,
+        &[],
+    );
+    rec.hostname = "db1".into();
+    rec.username = "postgres".into();
+    rec.program_version = "rdr 0.1.0".into();
+    rec.drill = Some(DrillRecord {
+        snapshot: SnapshotId(Id([0x44; 32])),
+        files: 1,
+        bytes: 684_000_000,
+        phases: DrillPhases {
+            load: 0.5,
+            fetch: 4.25,
+            decrypt: 6.0,
+            write: 2.75,
+            verify: 3.0,
+            health: 26.0,
+        },
+        total: 42.5,
+        rto: Some(900.0),
+        health_exit: Some(0),
+    });
+    let sealed = codec::seal_file_with_nonce(&k, FileKind::Record, &rec.encode(), 3, &NONCE_C);
+    let stored = pin("record.bin", &sealed);
+    let decoded =
+        Record::decode(&codec::open_file(&k, FileKind::Record, &stored).unwrap()).unwrap();
+    assert_eq!(decoded, rec);
+    assert_eq!(
+        codec::seal_file_with_nonce(
+            &k,
+            FileKind::Record,
+            &decoded.encode(),
+            3,
+            &nonce_of(&stored[1..])
+        ),
+        stored
+    );
+    // the same bytes under another kind's associated data do not open
+    assert!(codec::open_file(&k, FileKind::Snapshot, &stored).is_err());
 }
 
 /// The age part of a key file is randomized by age itself, so this vector

@@ -165,8 +165,11 @@ fn run_restore(
             r.others = rep.others;
             r.bytes = rep.bytes_written + rep.bytes_skipped;
             r.files_verified = rep.files_verified;
-            r.errors.extend(rep.errors);
-            r.warnings.extend(rep.warnings);
+            // messages name snapshot paths, not the scratch copy that is removed
+            let shown = target.display().to_string();
+            let strip = |m: String| m.replace(&shown, "");
+            r.errors.extend(rep.errors.into_iter().map(strip));
+            r.warnings.extend(rep.warnings.into_iter().map(strip));
         }
         Err(e) => {
             r.phases.load = t0.elapsed().as_secs_f64();
