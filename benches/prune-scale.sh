@@ -8,8 +8,8 @@
 #   BLOBS=1000000 PER_PACK=64 benches/prune-scale.sh
 #
 # Needs ~2 GB in WORK (default /tmp/rdr-prune-scale) at 10M blobs. The
-# repository key uses --kdf-log-n 14 so the passphrase KDF (256 MiB of
-# scrypt memory at the default 18) does not hide prune's own peak RSS.
+# repository key uses --kdf-log-n 14 so the passphrase KDF (32 MiB of
+# scrypt memory at the default 15) does not blur prune's own peak RSS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BLOBS=${BLOBS:-10000000}

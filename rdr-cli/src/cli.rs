@@ -636,7 +636,8 @@ pub struct InitArgs {
 /// scrypt work factor for new passphrase slots.
 #[derive(Debug, clap::Args)]
 pub struct KdfArgs {
-    /// scrypt work factor log2(N) for new passphrase keys (18 ≈ 1 s, 256 MiB).
+    /// scrypt work factor log2(N) for new passphrase keys: 15 = 32 MiB, ~0.1 s per
+    /// attempt; use 18 (256 MiB, ~0.7 s) or more for a passphrase a person chose.
     #[arg(long, value_name = "LOG_N", default_value_t = rdr_core::DEFAULT_LOG_N)]
     pub kdf_log_n: u8,
 }
