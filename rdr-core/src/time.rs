@@ -88,11 +88,13 @@ pub fn now_ns() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
-/// Parses a duration such as `90s`, `15m`, `24h`, `7d`, `2w` or `1h30m`
-/// (units s, m, h, d = 24 h, w = 7 d; no unit means seconds).
+/// Parses a duration such as `90s`, `15m`, `24h`, `7d`, `2w`, `1h30m` or
+/// `0s` (units s, m = minutes, h, d = 24 h, w = 7 d; every number needs a
+/// unit, so `24` is neither 24 s nor 24 h by accident). Used for `--grace`,
+/// `--rpo`, `--rto` and the other time limits.
 ///
 /// # Errors
-/// A message naming the input when it is not such a duration, or zero.
+/// A message naming the input when it is not such a duration.
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let bad = || format!("{s:?} is not a duration (examples: 90s, 15m, 24h, 7d, 1h30m)");
     let mut total: u64 = 0;
@@ -113,7 +115,7 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
             .find(|c: char| c.is_ascii_digit())
             .unwrap_or(rest.len());
         let unit: u64 = match &rest[..unit_len] {
-            "" | "s" => 1,
+            "s" => 1,
             "m" => 60,
             "h" => 3600,
             "d" => 86_400,
@@ -125,9 +127,6 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
             .checked_mul(unit)
             .and_then(|v| total.checked_add(v))
             .ok_or_else(bad)?;
-    }
-    if total == 0 {
-        return Err(format!("{s:?}: a duration must be positive"));
     }
     Ok(std::time::Duration::from_secs(total))
 }
@@ -160,12 +159,12 @@ mod tests {
     fn durations() {
         let d = |s| parse_duration(s).map(|d| d.as_secs());
         assert_eq!(d("90s"), Ok(90));
-        assert_eq!(d("90"), Ok(90));
+        assert_eq!(d("0s"), Ok(0));
         assert_eq!(d("15m"), Ok(900));
         assert_eq!(d("24h"), Ok(86_400));
         assert_eq!(d("1h30m"), Ok(5400));
         assert_eq!(d("2w1d"), Ok(15 * 86_400));
-        for bad in ["", "m", "15x", "0s", "-5m", "1.5h", "99999999999999999999w"] {
+        for bad in ["", "m", "15x", "90", "-5m", "1.5h", "99999999999999999999w"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
         let f = |s| format_duration(std::time::Duration::from_secs(s));

@@ -1,7 +1,5 @@
 //! `rdr forget`, `rdr prune` and `rdr check`: retention and maintenance.
 
-use std::time::Duration;
-
 use anyhow::{Context, Result, bail};
 use rdr_core::jiff::tz::TimeZone;
 use rdr_core::ops::check::{CheckOptions, ReadData, check};
@@ -47,22 +45,6 @@ fn policy(a: &ForgetArgs) -> Result<Policy> {
     })
 }
 
-/// Parses a grace period such as `24h`, `2d`, `90m`, `30s`, `0s`.
-fn parse_grace(s: &str) -> Result<Duration> {
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num
-        .parse()
-        .with_context(|| format!("{s:?} is not a duration like 24h, 2d, 90m, 30s"))?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" | "" => n * 3600,
-        "d" => n * 86_400,
-        _ => bail!("{s:?} is not a duration like 24h, 2d, 90m, 30s"),
-    };
-    Ok(Duration::from_secs(secs))
-}
-
 fn prune_options(o: &PruneOpts, dry_run: bool) -> Result<PruneOptions> {
     let max_unused = if o.max_unused.eq_ignore_ascii_case("unlimited") {
         MaxUnused::Unlimited
@@ -81,7 +63,8 @@ fn prune_options(o: &PruneOpts, dry_run: bool) -> Result<PruneOptions> {
     Ok(PruneOptions {
         max_unused,
         max_repack_bytes: o.max_repack_size.as_deref().map(parse_size).transpose()?,
-        grace: parse_grace(&o.grace)?,
+        grace: rdr_core::time::parse_duration(&o.grace)
+            .map_err(|e| anyhow::anyhow!("--grace: {e}"))?,
         instant_delete: o.instant_delete,
         dry_run,
     })

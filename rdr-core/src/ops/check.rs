@@ -16,7 +16,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use rayon::prelude::*;
 
-use crate::backend::FileType;
 use crate::error::Result;
 use crate::format::record::{CheckRecord, Record, RecordKind};
 use crate::id::{BlobId, PackId, SnapshotId};
@@ -384,26 +383,14 @@ fn check_packs(
     }
 }
 
+/// The snapshots that load; each that does not is an error naming it.
 fn load_snapshots(
     repo: &Repository,
     r: &mut CheckReport,
 ) -> Result<Vec<(SnapshotId, crate::format::snapshot::Snapshot)>> {
-    let ids = repo.list_ids(FileType::Snapshot)?;
-    let loaded: Vec<_> = ids
-        .par_iter()
-        .map(|id| {
-            let id = SnapshotId(*id);
-            repo.load_snapshot(&id).map(|s| (id, s))
-        })
-        .collect();
-    let mut out = Vec::new();
-    for s in loaded {
-        match s {
-            Ok(s) => out.push(s),
-            Err(e) => r.errors.push(e.to_string()),
-        }
-    }
-    Ok(out)
+    let (ok, bad) = repo.snapshots_readable()?;
+    r.errors.extend(bad.iter().map(|(_, e)| e.to_string()));
+    Ok(ok)
 }
 
 fn read_data(

@@ -35,6 +35,9 @@ use crate::format::pack::{self, PackEntry};
 use crate::format::{BlobType, FormatError};
 use crate::id::{BlobId, Id, KeyId, PackId};
 
+/// Files of one type: those that loaded, and each that did not with its error.
+pub(crate) type LoadedAll<T> = (Vec<(Id, T)>, Vec<(Id, Error)>);
+
 /// A pack read in full: its header entries, and each damaged blob with its error.
 pub type VerifiedPack = (Vec<PackEntry>, Vec<(PackEntry, Error)>);
 
@@ -265,6 +268,32 @@ impl Repository {
                 matches.len()
             ))),
         }
+    }
+
+    /// Loads every file of a type in parallel: the ones that load, and the
+    /// decode errors of those that do not (each naming its file). A file
+    /// deleted while listing is skipped; a storage error stops it all.
+    pub(crate) fn load_all<T: Send>(
+        &self,
+        ft: FileType,
+        load: impl Fn(&Id) -> Result<T> + Sync,
+    ) -> Result<LoadedAll<T>> {
+        let loaded: Vec<(Id, Result<T>)> = self
+            .list_ids(ft)?
+            .par_iter()
+            .map(|id| (*id, load(id)))
+            .collect();
+        let mut ok = Vec::new();
+        let mut bad = Vec::new();
+        for (id, r) in loaded {
+            match r {
+                Ok(v) => ok.push((id, v)),
+                Err(Error::Backend(BackendError::NotFound { .. })) => {}
+                Err(e @ Error::Backend(_)) => return Err(e),
+                Err(e) => bad.push((id, e)),
+            }
+        }
+        Ok((ok, bad))
     }
 
     /// Seals and stores a file, named by the hash of its stored bytes.

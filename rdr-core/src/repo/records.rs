@@ -1,9 +1,7 @@
 //! Record files: the outcome of each `check` and `drill`.
 
-use rayon::prelude::*;
-
 use super::Repository;
-use crate::backend::{BackendError, FileType};
+use crate::backend::FileType;
 use crate::codec::FileKind;
 use crate::error::{Error, Result};
 use crate::format::record::Record;
@@ -56,21 +54,7 @@ impl Repository {
     /// # Errors
     /// Storage errors.
     pub fn records(&self) -> Result<(Vec<RecordEntry>, Vec<UnreadableRecord>)> {
-        let ids = self.list_ids(FileType::Record)?;
-        let loaded: Vec<(Id, Result<Record>)> = ids
-            .par_iter()
-            .map(|id| (*id, self.load_record(id)))
-            .collect();
-        let mut ok = Vec::new();
-        let mut bad = Vec::new();
-        for (id, r) in loaded {
-            match r {
-                Ok(r) => ok.push((id, r)),
-                Err(Error::Backend(BackendError::NotFound { .. })) => {}
-                Err(e @ Error::Backend(_)) => return Err(e),
-                Err(e) => bad.push((id, e)),
-            }
-        }
+        let (mut ok, bad) = self.load_all(FileType::Record, |id| self.load_record(id))?;
         ok.sort_by(|a, b| a.1.end.cmp(&b.1.end).then(a.0.cmp(&b.0)));
         Ok((ok, bad))
     }

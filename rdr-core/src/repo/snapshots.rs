@@ -1,9 +1,7 @@
 //! Snapshot files and tree blobs: load, save, list.
 
-use rayon::prelude::*;
-
 use super::Repository;
-use crate::backend::{BackendError, FileType};
+use crate::backend::FileType;
 use crate::codec::FileKind;
 use crate::error::{Error, Result};
 use crate::format::BlobType;
@@ -43,21 +41,11 @@ impl Repository {
     /// # Errors
     /// [`Error::Corrupt`] or storage errors.
     pub fn snapshots(&self) -> Result<Vec<(SnapshotId, Snapshot)>> {
-        let ids = self.list_ids(FileType::Snapshot)?;
-        let loaded: Vec<Option<(SnapshotId, Snapshot)>> = ids
-            .par_iter()
-            .map(|id| {
-                let id = SnapshotId(*id);
-                match self.load_snapshot(&id) {
-                    Ok(s) => Ok(Some((id, s))),
-                    Err(Error::Backend(BackendError::NotFound { .. })) => Ok(None),
-                    Err(e) => Err(e),
-                }
-            })
-            .collect::<Result<_>>()?;
-        let mut all: Vec<_> = loaded.into_iter().flatten().collect();
-        all.sort_by(|a, b| a.1.time.cmp(&b.1.time).then(a.0.cmp(&b.0)));
-        Ok(all)
+        let (all, damaged) = self.snapshots_readable()?;
+        match damaged.into_iter().next() {
+            Some((_, e)) => Err(e),
+            None => Ok(all),
+        }
     }
 
     /// All snapshots that load, oldest first, and the errors of those that
@@ -69,25 +57,15 @@ impl Repository {
     /// # Errors
     /// Storage errors.
     pub fn snapshots_readable(&self) -> Result<(Vec<SnapshotEntry>, Vec<UnreadableSnapshot>)> {
-        let ids = self.list_ids(FileType::Snapshot)?;
-        let loaded: Vec<(SnapshotId, Result<Snapshot>)> = ids
-            .par_iter()
-            .map(|id| {
-                let id = SnapshotId(*id);
-                (id, self.load_snapshot(&id))
-            })
+        let (loaded, bad) = self.load_all(FileType::Snapshot, |id| {
+            self.load_snapshot(&SnapshotId(*id))
+        })?;
+        let mut all: Vec<SnapshotEntry> = loaded
+            .into_iter()
+            .map(|(id, s)| (SnapshotId(id), s))
             .collect();
-        let mut all: Vec<SnapshotEntry> = Vec::new();
-        let mut damaged = Vec::new();
-        for (id, r) in loaded {
-            match r {
-                Ok(s) => all.push((id, s)),
-                Err(Error::Backend(BackendError::NotFound { .. })) => {}
-                Err(e @ Error::Backend(_)) => return Err(e),
-                Err(e) => damaged.push((id, e)),
-            }
-        }
         all.sort_by(|a, b| a.1.time.cmp(&b.1.time).then(a.0.cmp(&b.0)));
+        let damaged = bad.into_iter().map(|(id, e)| (SnapshotId(id), e)).collect();
         Ok((all, damaged))
     }
 

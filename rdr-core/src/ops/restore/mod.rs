@@ -9,33 +9,31 @@
 //! 3. Hard links, then metadata: files first, directories deepest first
 //!    (so writing children does not disturb a directory's times).
 //! 4. With `verify`, read everything back and compare with the blob ids.
+//!
+//! The data phase (step 2) is in `data.rs`, the read-back in `verify.rs`.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::format::snapshot::Snapshot;
 use crate::format::tree::{Node, NodeKind};
 use crate::id::{BlobId, PackId};
 use crate::ops::backup::build_set;
-use crate::ops::content::{Layout, Piece, layout};
+use crate::ops::content::{Piece, layout};
 use crate::ops::progress::Progress;
 use crate::ops::{fsmeta, nav};
-use crate::repo::{Location, Repository};
+use crate::repo::Repository;
+use data::{BlobJob, FileJob, Target};
+use verify::file_matches;
 
-/// Blobs closer than this in a pack are fetched with one read.
-const MAX_GAP: u32 = 256 << 10;
-/// Upper bound of one ranged read.
-const MAX_RANGE: u64 = 32 << 20;
+mod data;
+mod verify;
 
 /// Options of a restore.
 #[derive(Debug, Clone)]
@@ -119,45 +117,9 @@ pub struct RestoreTimings {
     pub verify: Duration,
 }
 
-/// Worker time per step of the data phase, in nanoseconds.
-#[derive(Default)]
-struct StepClock {
-    fetch: AtomicU64,
-    decrypt: AtomicU64,
-    write: AtomicU64,
-}
-
-impl StepClock {
-    fn add(counter: &AtomicU64, since: Instant) {
-        let ns = u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        counter.fetch_add(ns, Ordering::Relaxed);
-    }
-
-    fn read(counter: &AtomicU64) -> Duration {
-        Duration::from_nanos(counter.load(Ordering::Relaxed))
-    }
-}
-
 struct Entry {
     path: PathBuf,
     node: Node,
-}
-
-struct FileJob {
-    path: PathBuf,
-}
-
-struct Target {
-    file: usize,
-    start: u64,
-    len: u64,
-    offset: u64,
-}
-
-struct BlobJob {
-    id: BlobId,
-    loc: Location,
-    targets: Vec<Target>,
 }
 
 fn open_nofollow(path: &Path, write: bool) -> io::Result<File> {
@@ -177,61 +139,6 @@ fn clear(path: &Path, keep_dir: bool) -> io::Result<()> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),
     }
-}
-
-/// Whether the file at `path` holds exactly the content of `layout`.
-pub(crate) fn file_matches(
-    repo: &Repository,
-    path: &Path,
-    size: u64,
-    layout: &Layout,
-) -> io::Result<bool> {
-    let f = open_nofollow(path, false)?;
-    if f.metadata()?.len() != size {
-        return Ok(false);
-    }
-    let mut buf = Vec::new();
-    let mut zeros = vec![0u8; 1 << 20];
-    let mut cur_blob = usize::MAX;
-    let finish = |blob: usize, buf: &mut Vec<u8>| -> bool {
-        let ok = repo.blob_id(buf) == layout.blobs[blob].0;
-        buf.clear();
-        ok
-    };
-    for p in &layout.pieces {
-        match *p {
-            Piece::Hole { offset, len } => {
-                if fsmeta::is_hole(&f, offset, len) {
-                    continue;
-                }
-                let mut done = 0;
-                while done < len {
-                    let n = usize::try_from(len - done)
-                        .unwrap_or(usize::MAX)
-                        .min(zeros.len());
-                    f.read_exact_at(&mut zeros[..n], offset + done)?;
-                    if zeros[..n].iter().any(|&b| b != 0) {
-                        return Ok(false);
-                    }
-                    done += n as u64;
-                }
-            }
-            Piece::Data {
-                blob, len, offset, ..
-            } => {
-                if blob != cur_blob {
-                    if cur_blob != usize::MAX && !finish(cur_blob, &mut buf) {
-                        return Ok(false);
-                    }
-                    cur_blob = blob;
-                }
-                let at = buf.len();
-                buf.resize(at + usize::try_from(len).map_err(io::Error::other)?, 0);
-                f.read_exact_at(&mut buf[at..], offset)?;
-            }
-        }
-    }
-    Ok(cur_blob == usize::MAX || finish(cur_blob, &mut buf))
 }
 
 struct Plan {
@@ -468,48 +375,23 @@ pub fn restore(
     // 3. Read packs in parallel and write blobs.
     report.timings.prepare = started.elapsed();
     let data_started = Instant::now();
-    let clock = StepClock::default();
-    let written = AtomicU64::new(0);
-    let errors = Mutex::new(Vec::<String>::new());
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads.max(1))
         .build()
         .map_err(|e| Error::InvalidInput(format!("thread pool: {e}")))?;
     let mut packs: Vec<(PackId, Vec<BlobJob>)> = by_pack.into_iter().collect();
     packs.sort_by_key(|(p, _)| *p);
-    pool.install(|| {
-        packs.par_iter_mut().for_each(|(pack, blobs)| {
-            if progress.is_cancelled() {
-                return;
-            }
-            let ctx = PackCtx {
-                repo,
-                jobs: &jobs,
-                written: &written,
-                clock: &clock,
-                progress,
-            };
-            let errs = restore_pack(&ctx, pack, blobs);
-            if !errs.is_empty() {
-                errors
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .extend(errs);
-            }
-        });
-    });
+    let data = pool.install(|| data::run(repo, &mut packs, &jobs, progress));
     if progress.is_cancelled() {
         return Err(Error::Cancelled);
     }
-    report.bytes_written = written.load(Ordering::Relaxed);
+    report.bytes_written = data.written;
+    report.errors = data.errors;
     report.timings.data = data_started.elapsed();
-    report.timings.fetch = StepClock::read(&clock.fetch);
-    report.timings.decrypt = StepClock::read(&clock.decrypt);
-    report.timings.write = StepClock::read(&clock.write);
+    report.timings.fetch = data.fetch;
+    report.timings.decrypt = data.decrypt;
+    report.timings.write = data.write;
     let finish_started = Instant::now();
-    report.errors = errors
-        .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
 
     // 4. Hard links.
     for (first, path) in &plan.links {
@@ -542,176 +424,10 @@ pub fn restore(
     // 6. Verify.
     let verify_started = Instant::now();
     if opts.verify {
-        let results: Vec<(bool, String)> = pool.install(|| {
-            plan.files
-                .par_iter()
-                .map(|f| {
-                    let shown = f.path.display().to_string();
-                    let ok = layout(&index, &f.node, &shown)
-                        .ok()
-                        .and_then(|l| file_matches(repo, &f.path, f.node.size, &l).ok())
-                        .unwrap_or(false);
-                    (ok, shown)
-                })
-                .collect()
-        });
-        for (ok, path) in results {
-            if ok {
-                report.files_verified += 1;
-            } else {
-                report
-                    .errors
-                    .push(format!("{path}: verification failed: content differs"));
-            }
-        }
-        report.errors.extend(verify_structure(&plan));
+        let (verified, errors) = pool.install(|| verify::verify(repo, &index, &plan));
+        report.files_verified = verified;
+        report.errors.extend(errors);
     }
     report.timings.verify = verify_started.elapsed();
     Ok(report)
-}
-
-/// Checks what is not file content: directories are directories, symlinks
-/// point where the snapshot says, hard links share their inode.
-fn verify_structure(plan: &Plan) -> Vec<String> {
-    use std::os::unix::fs::MetadataExt;
-    let mut errors = Vec::new();
-    for d in &plan.dirs {
-        if !std::fs::symlink_metadata(&d.path).is_ok_and(|m| m.is_dir()) {
-            errors.push(format!(
-                "{}: verification failed: not a directory",
-                d.path.display()
-            ));
-        }
-    }
-    for o in &plan.others {
-        if o.node.kind != NodeKind::Symlink {
-            continue;
-        }
-        let want = o.node.target.as_deref().map_or(&[][..], |t| &t[..]);
-        match std::fs::read_link(&o.path) {
-            Ok(t) if t.as_os_str().as_bytes() == want => {}
-            _ => errors.push(format!(
-                "{}: verification failed: symlink target differs",
-                o.path.display()
-            )),
-        }
-    }
-    for (first, path) in &plan.links {
-        let same = match (
-            std::fs::symlink_metadata(first),
-            std::fs::symlink_metadata(path),
-        ) {
-            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-            _ => false,
-        };
-        if !same {
-            errors.push(format!(
-                "{}: verification failed: not a hard link of {}",
-                path.display(),
-                first.display()
-            ));
-        }
-    }
-    errors
-}
-
-/// Reads the needed blobs of one pack in ranges and writes them out. A
-/// range that does not read (a truncated or damaged pack) is read again
-/// blob by blob, and a damaged blob does not stop the others: everything
-/// readable is restored. Returns a message per failure, naming the files.
-fn restore_pack(ctx: &PackCtx<'_>, pack: &PackId, blobs: &mut [BlobJob]) -> Vec<String> {
-    let repo = ctx.repo;
-    let jobs = ctx.jobs;
-    blobs.sort_by_key(|b| b.loc.offset);
-    let mut errors = Vec::new();
-    let mut i = 0;
-    while i < blobs.len() {
-        let start = blobs[i].loc.offset;
-        let mut end = start + blobs[i].loc.length;
-        let mut j = i + 1;
-        while j < blobs.len()
-            && blobs[j].loc.offset <= end.saturating_add(MAX_GAP)
-            && u64::from(blobs[j].loc.offset + blobs[j].loc.length - start) <= MAX_RANGE
-        {
-            end = end.max(blobs[j].loc.offset + blobs[j].loc.length);
-            j += 1;
-        }
-        let t = Instant::now();
-        let read = repo.read_pack_range(pack, u64::from(start), u64::from(end - start));
-        StepClock::add(&ctx.clock.fetch, t);
-        match read {
-            Ok(bytes) => {
-                for b in &blobs[i..j] {
-                    let at = (b.loc.offset - start) as usize;
-                    let sealed = bytes.get(at..at + b.loc.length as usize).unwrap_or(&[]);
-                    if let Err(e) = write_blob(ctx, b, sealed) {
-                        errors.push(e);
-                    }
-                }
-            }
-            // a range that does not read: each blob on its own
-            Err(_) if j - i > 1 => {
-                for b in &blobs[i..j] {
-                    let one = repo
-                        .read_pack_range(pack, u64::from(b.loc.offset), u64::from(b.loc.length))
-                        .map_err(|e| needed_by(&format!("pack {}: {e}", pack.short()), b, jobs))
-                        .and_then(|sealed| write_blob(ctx, b, &sealed));
-                    if let Err(e) = one {
-                        errors.push(e);
-                    }
-                }
-            }
-            Err(e) => errors.push(needed_by(
-                &format!("pack {}: {e}", pack.short()),
-                &blobs[i],
-                jobs,
-            )),
-        }
-        i = j;
-    }
-    errors
-}
-
-/// `msg`, naming the files that needed the blob.
-fn needed_by(msg: &str, b: &BlobJob, jobs: &[FileJob]) -> String {
-    let files: Vec<String> = b
-        .targets
-        .iter()
-        .map(|t| jobs[t.file].path.display().to_string())
-        .collect();
-    format!("{msg} (needed by {})", files.join(", "))
-}
-
-/// What the workers of the data phase share.
-struct PackCtx<'a> {
-    repo: &'a Repository,
-    jobs: &'a [FileJob],
-    written: &'a AtomicU64,
-    clock: &'a StepClock,
-    progress: &'a dyn Progress,
-}
-
-/// Opens one sealed blob and writes its pieces into the files needing them.
-fn write_blob(ctx: &PackCtx<'_>, b: &BlobJob, sealed: &[u8]) -> std::result::Result<(), String> {
-    let (jobs, written, progress) = (ctx.jobs, ctx.written, ctx.progress);
-    let t = Instant::now();
-    let plain = ctx.repo.open_blob(&b.id, &b.loc, sealed);
-    StepClock::add(&ctx.clock.decrypt, t);
-    let plain = plain.map_err(|e| needed_by(&e.to_string(), b, jobs))?;
-    let started = Instant::now();
-    let res = b.targets.iter().try_for_each(|t| {
-        let job = &jobs[t.file];
-        let s = t.start as usize;
-        let piece = plain
-            .get(s..s + t.len as usize)
-            .ok_or_else(|| format!("{}: blob shorter than indexed", job.path.display()))?;
-        open_nofollow(&job.path, true)
-            .and_then(|f| f.write_all_at(piece, t.offset))
-            .map_err(|e| format!("{}: {e}", job.path.display()))?;
-        written.fetch_add(t.len, Ordering::Relaxed);
-        progress.advance(0, t.len);
-        Ok(())
-    });
-    StepClock::add(&ctx.clock.write, started);
-    res
 }
