@@ -4,12 +4,47 @@
 //! Encoded form: `codec (1) ‖ payload`, codec 0 = stored raw, 1 = zstd frame.
 //! Pure code; depends on `format` (for its error type) only.
 
+use std::cell::RefCell;
+use std::io;
+
+use zstd::bulk::{Compressor, Decompressor};
+
 use crate::format::FormatError;
 
 /// Codec byte: payload stored as is.
 pub const CODEC_RAW: u8 = 0;
 /// Codec byte: payload is one zstd frame.
 pub const CODEC_ZSTD: u8 = 1;
+
+thread_local! {
+    /// One compression context per thread and level pair (sample test at
+    /// level 1, full pass at the caller's level): creating a context per
+    /// chunk cost more than compressing a small file (docs/performance.md).
+    static COMPRESSORS: RefCell<Option<(Compressor<'static>, Compressor<'static>, i32)>> =
+        const { RefCell::new(None) };
+    static DECOMPRESSOR: RefCell<Option<Decompressor<'static>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with this thread's (sample, full) compressors, `full` set to `level`.
+fn with_compressors<T>(
+    level: i32,
+    f: impl FnOnce(&mut Compressor<'static>, &mut Compressor<'static>) -> io::Result<T>,
+) -> io::Result<T> {
+    COMPRESSORS.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.is_none() {
+            *c = Some((Compressor::new(1)?, Compressor::new(level)?, level));
+        }
+        let Some((sample, full, current)) = c.as_mut() else {
+            return Err(io::Error::other("no compression context"));
+        };
+        if *current != level {
+            full.set_compression_level(level)?;
+            *current = level;
+        }
+        f(sample, full)
+    })
+}
 
 /// Encodes `data`: zstd at `level` when that shrinks it, raw otherwise
 /// (and always raw for `level == 0`).
@@ -19,12 +54,15 @@ pub fn encode(data: &[u8], level: i32) -> Vec<u8> {
         // Cheap test on a sample first: incompressible data (the common case
         // for media and encrypted inputs) skips the full compression pass.
         let sample = &data[..data.len().min(16 << 10)];
-        let worth_it = match zstd::bulk::compress(sample, 1) {
-            Ok(c) => c.len() < sample.len() - sample.len() / 32,
-            Err(_) => false,
-        };
-        if worth_it
-            && let Ok(c) = zstd::bulk::compress(data, level)
+        let compressed = with_compressors(level, |s, full| {
+            let worth_it = s.compress(sample)?.len() < sample.len() - sample.len() / 32;
+            if worth_it {
+                full.compress(data).map(Some)
+            } else {
+                Ok(None)
+            }
+        });
+        if let Ok(Some(c)) = compressed
             && c.len() < data.len()
         {
             let mut out = Vec::with_capacity(c.len() + 1);
@@ -71,7 +109,17 @@ pub fn decode(encoded: &[u8], max_len: usize) -> Result<Vec<u8>, FormatError> {
                     max: max_len as u64,
                 });
             }
-            zstd::bulk::decompress(payload, max_len)
+            DECOMPRESSOR
+                .with(|d| {
+                    let mut d = d.borrow_mut();
+                    if d.is_none() {
+                        *d = Some(Decompressor::new()?);
+                    }
+                    match d.as_mut() {
+                        Some(d) => d.decompress(payload, max_len),
+                        None => Err(io::Error::other("no decompression context")),
+                    }
+                })
                 .map_err(|e| FormatError::Decompress(e.to_string()))
         }
         other => Err(FormatError::UnknownCodec(other)),
@@ -104,5 +152,13 @@ mod tests {
         assert!(decode(&[], 10).is_err());
         assert!(decode(&[7, 1, 2], 10).is_err());
         assert!(decode(&[CODEC_ZSTD, 1, 2, 3], 10).is_err());
+        // the thread's reused contexts still work after a failure and
+        // after a level change
+        let text = b"reuse the context ".repeat(100);
+        for level in [3, 19, 3] {
+            let e = encode(&text, level);
+            assert!(decode(&e[..e.len() - 3], text.len()).is_err());
+            assert_eq!(decode(&e, text.len()).unwrap(), text);
+        }
     }
 }

@@ -122,6 +122,46 @@ pub fn run_conformance(b: &dyn Backend) {
     );
     b.write_new(FileType::Index, "i1", b"again")
         .expect("write after remove");
+
+    // staged objects: written in pieces, named at commit
+    let staged_name = "cd".to_owned() + &"1".repeat(62);
+    let mut s = b.stage(FileType::Pack).expect("stage");
+    for piece in data.chunks(7_000) {
+        std::io::Write::write_all(&mut s, piece).expect("staged write");
+    }
+    assert_eq!(s.len(), data.len() as u64);
+    assert!(
+        !b.list(FileType::Pack)
+            .expect("list while staging")
+            .contains(&staged_name),
+        "staged object visible before commit"
+    );
+    s.commit(b, &staged_name).expect("commit staged");
+    assert_eq!(
+        b.read(FileType::Pack, &staged_name)
+            .expect("read committed"),
+        data
+    );
+    let mut again = b.stage(FileType::Pack).expect("stage again");
+    std::io::Write::write_all(&mut again, b"other").expect("staged write");
+    assert!(
+        matches!(
+            again.commit(b, &staged_name),
+            Err(BackendError::AlreadyExists { .. })
+        ),
+        "a commit must not overwrite"
+    );
+    assert_eq!(
+        b.read(FileType::Pack, &staged_name)
+            .expect("read after refused commit"),
+        data
+    );
+    let mut dropped = b.stage(FileType::Pack).expect("stage dropped");
+    std::io::Write::write_all(&mut dropped, b"never").expect("staged write");
+    drop(dropped);
+    let mut packs = b.list(FileType::Pack).expect("list after drop");
+    packs.sort();
+    assert_eq!(packs, vec![name.clone(), staged_name]);
 }
 
 #[cfg(test)]

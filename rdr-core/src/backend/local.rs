@@ -5,16 +5,21 @@
 //! the data goes to `tmp/` (mode 0600 for key files), is fsynced, then
 //! hard-linked to its final name (which fails atomically if the name
 //! exists, so nothing is ever overwritten), and the directory is fsynced.
+//! Packs are staged ([`Backend::stage`]): written to `tmp/` as they fill,
+//! bypassing the page cache where the file system allows (see
+//! `local_staged.rs`), then published the same way once their hash names
+//! them.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use opendal::blocking::Operator;
 
+use super::local_staged::LocalStaged;
 use super::opendal_ops;
-use super::{Backend, BackendError, BackendResult, FileType};
+use super::{Backend, BackendError, BackendResult, FileType, Staged};
 
 /// A repository in a local directory.
 pub struct LocalBackend {
@@ -41,7 +46,7 @@ impl LocalBackend {
         })
     }
 
-    fn io_err(op: &'static str, path: &Path, e: &io::Error) -> BackendError {
+    pub(super) fn io_err(op: &'static str, path: &Path, e: &io::Error) -> BackendError {
         BackendError::Io {
             op,
             path: path.display().to_string(),
@@ -49,32 +54,107 @@ impl LocalBackend {
         }
     }
 
-    fn write_tmp(&self, ft: FileType, name: &str, data: &[u8]) -> BackendResult<PathBuf> {
+    pub(super) fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The file of an object, refusing names that would leave its directory.
+    fn object(&self, ft: FileType, name: &str) -> BackendResult<PathBuf> {
+        let rel = ft.path(name);
+        if rel.contains("..") || name.contains('/') || name.is_empty() {
+            return Err(BackendError::Io {
+                op: "read",
+                path: rel,
+                message: "invalid object name".into(),
+            });
+        }
+        Ok(self.root.join(rel))
+    }
+
+    fn read_err(ft: FileType, name: &str, path: &Path, e: &io::Error) -> BackendError {
+        if e.kind() == io::ErrorKind::NotFound {
+            BackendError::NotFound {
+                path: ft.path(name),
+            }
+        } else {
+            Self::io_err("read", path, e)
+        }
+    }
+
+    /// A new file in `tmp/` (0600 for keys), named after `hint`.
+    fn create_tmp(&self, ft: FileType, hint: &str) -> BackendResult<(PathBuf, File)> {
+        self.create_tmp_with(ft, hint, 0)
+    }
+
+    /// [`Self::create_tmp`] with extra open flags.
+    pub(super) fn create_tmp_with(
+        &self,
+        ft: FileType,
+        hint: &str,
+        flags: i32,
+    ) -> BackendResult<(PathBuf, File)> {
         let tmp_dir = self.root.join("tmp");
         fs::create_dir_all(&tmp_dir).map_err(|e| Self::io_err("mkdir", &tmp_dir, &e))?;
         let rnd: [u8; 8] = crate::crypto::rng::bytes();
         let tmp = tmp_dir.join(format!(
             "{}-{}.tmp",
-            name.get(..16).unwrap_or(name),
+            hint.get(..16).unwrap_or(hint),
             u64::from_le_bytes(rnd)
         ));
         let mode = if ft == FileType::Key { 0o600 } else { 0o644 };
-        let mut f = OpenOptions::new()
+        let f = OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(mode)
+            .custom_flags(flags)
             .open(&tmp)
             .map_err(|e| Self::io_err("create", &tmp, &e))?;
-        let res = f.write_all(data).and_then(|()| f.sync_all());
-        if let Err(e) = res {
-            let _ = fs::remove_file(&tmp);
-            return Err(Self::io_err("write", &tmp, &e));
+        Ok((tmp, f))
+    }
+
+    /// Links the fsynced temporary file `tmp` to its final name (failing if
+    /// that exists), removes `tmp`, and fsyncs the directory.
+    pub(super) fn publish(root: &Path, ft: FileType, name: &str, tmp: &Path) -> BackendResult<()> {
+        let rel = ft.path(name);
+        if rel.contains("..") || name.contains('/') || name.is_empty() {
+            let _ = fs::remove_file(tmp);
+            return Err(BackendError::Io {
+                op: "write",
+                path: rel,
+                message: "invalid object name".into(),
+            });
         }
-        Ok(tmp)
+        let target = root.join(&rel);
+        let dir = target
+            .parent()
+            .map_or_else(|| root.to_path_buf(), Path::to_path_buf);
+        if !dir.is_dir()
+            && let Err(e) = fs::create_dir_all(&dir)
+        {
+            let _ = fs::remove_file(tmp);
+            return Err(Self::io_err("mkdir", &dir, &e));
+        }
+        let linked = match fs::hard_link(tmp, &target) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                Err(BackendError::AlreadyExists { path: rel.clone() })
+            }
+            // File systems without hard links: check, then rename (not atomic
+            // against a concurrent writer of the same name, which for
+            // content-addressed names writes the same bytes).
+            Err(_) if target.exists() => Err(BackendError::AlreadyExists { path: rel.clone() }),
+            Err(_) => match fs::rename(tmp, &target) {
+                Ok(()) => Ok(()),
+                Err(e) => Err(Self::io_err("rename", &target, &e)),
+            },
+        };
+        let _ = fs::remove_file(tmp);
+        linked?;
+        sync_dir(&dir).map_err(|e| Self::io_err("fsync", &dir, &e))
     }
 }
 
-fn sync_dir(dir: &Path) -> io::Result<()> {
+pub(super) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
@@ -106,8 +186,11 @@ impl Backend for LocalBackend {
     fn stat(&self, ft: FileType, name: &str) -> BackendResult<u64> {
         opendal_ops::stat(&self.op, ft, name)
     }
+    // Reads are plain reads of the file (no runtime hop, no second copy):
+    // restore and check read every pack through here.
     fn read(&self, ft: FileType, name: &str) -> BackendResult<Vec<u8>> {
-        opendal_ops::read(&self.op, ft, name)
+        let path = self.object(ft, name)?;
+        fs::read(&path).map_err(|e| Self::read_err(ft, name, &path, &e))
     }
     fn read_range(
         &self,
@@ -116,43 +199,45 @@ impl Backend for LocalBackend {
         offset: u64,
         len: u64,
     ) -> BackendResult<Vec<u8>> {
-        opendal_ops::read_range(&self.op, ft, name, offset, len)
+        let path = self.object(ft, name)?;
+        let f = File::open(&path).map_err(|e| Self::read_err(ft, name, &path, &e))?;
+        let want = usize::try_from(len).map_err(|_| BackendError::Io {
+            op: "read",
+            path: ft.path(name),
+            message: "range too large".into(),
+        })?;
+        let mut buf = vec![0u8; want];
+        let mut got = 0;
+        while got < want {
+            match f.read_at(&mut buf[got..], offset + got as u64) {
+                Ok(0) => {
+                    return Err(BackendError::ShortRead {
+                        path: ft.path(name),
+                        offset,
+                        wanted: len,
+                        got: got as u64,
+                    });
+                }
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Self::read_err(ft, name, &path, &e)),
+            }
+        }
+        Ok(buf)
     }
 
     fn write_new(&self, ft: FileType, name: &str, data: &[u8]) -> BackendResult<()> {
-        let rel = ft.path(name);
-        if rel.contains("..") || name.contains('/') || name.is_empty() {
-            return Err(BackendError::Io {
-                op: "write",
-                path: rel,
-                message: "invalid object name".into(),
-            });
+        let (tmp, mut f) = self.create_tmp(ft, name)?;
+        if let Err(e) = f.write_all(data).and_then(|()| f.sync_all()) {
+            let _ = fs::remove_file(&tmp);
+            return Err(Self::io_err("write", &tmp, &e));
         }
-        let target = self.root.join(&rel);
-        let dir = target
-            .parent()
-            .map_or_else(|| self.root.clone(), Path::to_path_buf);
-        if !dir.is_dir() {
-            fs::create_dir_all(&dir).map_err(|e| Self::io_err("mkdir", &dir, &e))?;
-        }
-        let tmp = self.write_tmp(ft, name, data)?;
-        let linked = match fs::hard_link(&tmp, &target) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                Err(BackendError::AlreadyExists { path: rel.clone() })
-            }
-            // File systems without hard links: check, then rename (not atomic
-            // against a concurrent writer of the same name, which for
-            // content-addressed names writes the same bytes).
-            Err(_) if target.exists() => Err(BackendError::AlreadyExists { path: rel.clone() }),
-            Err(_) => match fs::rename(&tmp, &target) {
-                Ok(()) => Ok(()),
-                Err(e) => Err(Self::io_err("rename", &target, &e)),
-            },
-        };
-        let _ = fs::remove_file(&tmp);
-        linked?;
-        sync_dir(&dir).map_err(|e| Self::io_err("fsync", &dir, &e))
+        drop(f);
+        Self::publish(&self.root, ft, name, &tmp)
+    }
+
+    fn stage(&self, ft: FileType) -> BackendResult<Box<dyn Staged>> {
+        Ok(Box::new(LocalStaged::new(self, ft)?))
     }
 
     fn remove(&self, ft: FileType, name: &str) -> BackendResult<()> {

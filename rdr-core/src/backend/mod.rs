@@ -7,14 +7,17 @@
 mod conformance;
 mod layout;
 mod local;
+mod local_staged;
 mod memory;
 mod opendal_ops;
+mod staged;
 
 #[cfg(any(test, feature = "testing"))]
 pub use conformance::run_conformance;
 pub use layout::FileType;
 pub use local::LocalBackend;
 pub use memory::MemoryBackend;
+pub use staged::{MemoryStaged, Staged};
 
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +106,19 @@ pub trait Backend: Send + Sync {
     /// # Errors
     /// [`BackendError::AlreadyExists`] when present.
     fn write_new(&self, ft: FileType, name: &str, data: &[u8]) -> BackendResult<()>;
+
+    /// Starts a new object whose name is known only once all its bytes are
+    /// written (a pack, named by the hash of its content): the bytes go to
+    /// the returned [`Staged`], which [`Staged::commit`] stores as
+    /// [`Backend::write_new`] would. The default keeps the bytes in memory;
+    /// the local backend writes them to a temporary file as they come, so
+    /// a pack being filled costs no memory.
+    ///
+    /// # Errors
+    /// [`BackendError`] when the staging area cannot be created.
+    fn stage(&self, ft: FileType) -> BackendResult<Box<dyn Staged>> {
+        Ok(Box::new(MemoryStaged::new(ft)))
+    }
 
     /// Removes an object; removing an absent object is not an error.
     ///

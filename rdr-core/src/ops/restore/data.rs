@@ -19,7 +19,7 @@ use crate::repo::{Location, Repository};
 /// Blobs closer than this in a pack are fetched with one read.
 const MAX_GAP: u32 = 256 << 10;
 /// Upper bound of one ranged read.
-const MAX_RANGE: u64 = 32 << 20;
+const MAX_RANGE: u64 = 8 << 20;
 
 pub(super) struct FileJob {
     pub(super) path: PathBuf,
