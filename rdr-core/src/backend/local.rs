@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use opendal::blocking::Operator;
 
+use super::direct;
 use super::local_staged::LocalStaged;
 use super::opendal_ops;
 use super::{Backend, BackendError, BackendResult, FileType, Staged};
@@ -190,6 +191,15 @@ impl Backend for LocalBackend {
     // restore and check read every pack through here.
     fn read(&self, ft: FileType, name: &str) -> BackendResult<Vec<u8>> {
         let path = self.object(ft, name)?;
+        if ft == FileType::Pack {
+            // whole packs (check --read-data, repack) go around the page cache
+            let size = fs::metadata(&path)
+                .map_err(|e| Self::read_err(ft, name, &path, &e))?
+                .len();
+            if size >= direct::DIRECT_READ_MIN {
+                return self.read_range(ft, name, 0, size);
+            }
+        }
         fs::read(&path).map_err(|e| Self::read_err(ft, name, &path, &e))
     }
     fn read_range(
@@ -200,12 +210,28 @@ impl Backend for LocalBackend {
         len: u64,
     ) -> BackendResult<Vec<u8>> {
         let path = self.object(ft, name)?;
-        let f = File::open(&path).map_err(|e| Self::read_err(ft, name, &path, &e))?;
         let want = usize::try_from(len).map_err(|_| BackendError::Io {
             op: "read",
             path: ft.path(name),
             message: "range too large".into(),
         })?;
+        if ft == FileType::Pack && len >= direct::DIRECT_READ_MIN {
+            let f = direct::open_direct(&path).map_err(|e| Self::read_err(ft, name, &path, &e))?;
+            if let Some(f) = f {
+                let buf = direct::read_range(&f, offset, want)
+                    .map_err(|e| Self::read_err(ft, name, &path, &e))?;
+                if buf.len() < want {
+                    return Err(BackendError::ShortRead {
+                        path: ft.path(name),
+                        offset,
+                        wanted: len,
+                        got: buf.len() as u64,
+                    });
+                }
+                return Ok(buf);
+            }
+        }
+        let f = File::open(&path).map_err(|e| Self::read_err(ft, name, &path, &e))?;
         let mut buf = vec![0u8; want];
         let mut got = 0;
         while got < want {

@@ -13,33 +13,14 @@ use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 
+use super::direct::{ALIGN, AlignedBuf};
 use super::local::LocalBackend;
 use super::{Backend, BackendResult, FileType, Staged};
 
-/// Alignment of direct writes: buffer address, file offset and length.
-const ALIGN: usize = 4096;
 /// Bytes gathered before one direct write.
 const DIRECT_BUFFER: usize = 1 << 20;
 /// Buffer of the buffered fallback.
 const BUFFERED: usize = 256 << 10;
-
-/// A block-aligned window into an over-allocated vector.
-struct AlignedBuf {
-    raw: Vec<u8>,
-    start: usize,
-}
-
-impl AlignedBuf {
-    fn new(len: usize) -> Self {
-        let raw = vec![0u8; len + ALIGN];
-        let start = (ALIGN - raw.as_ptr().addr() % ALIGN) % ALIGN;
-        Self { raw, start }
-    }
-    fn bytes(&mut self) -> &mut [u8] {
-        let end = self.raw.len() - ALIGN + self.start;
-        &mut self.raw[self.start..end]
-    }
-}
 
 enum Sink {
     Direct {
@@ -215,6 +196,16 @@ mod tests {
             let name = format!("{i:02}{}", "a".repeat(62));
             Box::new(s).commit(&b, &name).unwrap();
             assert_eq!(b.read(FileType::Pack, &name).unwrap(), data, "length {len}");
+            if len > 2 << 20 {
+                // ranged reads of 1 MiB or more go around the page cache
+                let r = b.read_range(FileType::Pack, &name, 4097, 2 << 20).unwrap();
+                assert_eq!(r, &data[4097..4097 + (2 << 20)]);
+                let past = b.read_range(FileType::Pack, &name, 1 << 20, 3 << 20);
+                assert!(
+                    matches!(past, Err(crate::backend::BackendError::ShortRead { .. })),
+                    "{past:?}"
+                );
+            }
         }
         let mut s = LocalStaged::new(&b, FileType::Pack).unwrap();
         fs::remove_file(&s.tmp).unwrap();

@@ -5,6 +5,7 @@
 //! never overwrites. Depends on nothing else in the crate.
 
 mod conformance;
+mod direct;
 mod layout;
 mod local;
 mod local_staged;

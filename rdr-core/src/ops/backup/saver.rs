@@ -2,7 +2,7 @@
 //! thread, drop known blobs, then compress and seal new ones on worker
 //! threads and hand them to the packer, which uploads on its own threads.
 //!
-//! Memory is bounded: the chunk queue holds at most `2 × workers` chunks
+//! Memory is bounded: the chunk queue holds at most `workers` chunks
 //! (each ≤ the maximum chunk size), the packer bounds the bytes waiting for
 //! upload, and each open pack is one target size.
 //!
@@ -76,7 +76,7 @@ impl Saver {
         let index = repo.index()?;
         let threads = threads.max(1);
         let packer = (!dry_run).then(|| Arc::new(repo.packer(PackerOptions::default())));
-        let (tx, rx) = bounded::<Job>(threads * 2);
+        let (tx, rx) = bounded::<Job>(threads);
         let error = Arc::new(Mutex::new(None));
         let counters = Arc::new(Counters::default());
         let workers = (0..threads)

@@ -1,0 +1,116 @@
+//! Direct I/O (`O_DIRECT`) for pack files of the local backend: block-aligned
+//! buffers, and ranged reads that bypass the page cache.
+//!
+//! On this project's machines a cold buffered read of a pack runs at ~500 MB/s
+//! (the kernel's readahead issues small requests), a direct read of the same
+//! range at ~1.5 GB/s; restore and `check --read-data` read packs that are
+//! usually not cached (docs/performance.md).
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::Path;
+
+/// Alignment of direct I/O: buffer address, file offset and length.
+pub(super) const ALIGN: usize = 4096;
+
+/// Ranges at least this long are read directly; shorter ones (pack
+/// headers, single tree blobs) are better served by the page cache.
+pub(super) const DIRECT_READ_MIN: u64 = 1 << 20;
+
+/// A block-aligned window into an over-allocated vector.
+pub(super) struct AlignedBuf {
+    raw: Vec<u8>,
+    start: usize,
+}
+
+impl AlignedBuf {
+    /// A zeroed buffer of `len` bytes starting on an [`ALIGN`] boundary.
+    pub(super) fn new(len: usize) -> Self {
+        let raw = vec![0u8; len + ALIGN];
+        let start = (ALIGN - raw.as_ptr().addr() % ALIGN) % ALIGN;
+        Self { raw, start }
+    }
+
+    /// The aligned bytes.
+    pub(super) fn bytes(&mut self) -> &mut [u8] {
+        let end = self.raw.len() - ALIGN + self.start;
+        &mut self.raw[self.start..end]
+    }
+}
+
+/// Opens `path` for direct reading; `None` when the file system refuses
+/// `O_DIRECT` (the caller reads through the page cache instead).
+pub(super) fn open_direct(path: &Path) -> io::Result<Option<File>> {
+    match OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_DIRECT.bits())
+        .open(path)
+    {
+        Ok(f) => Ok(Some(f)),
+        Err(e) if e.raw_os_error() == Some(nix::libc::EINVAL) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Reads `len` bytes at `offset` from a file opened with [`open_direct`]:
+/// the enclosing aligned blocks are read, the range copied out. Returns
+/// fewer bytes than asked for when the file ends first.
+pub(super) fn read_range(f: &File, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+    let align = ALIGN as u64;
+    let start = offset / align * align;
+    let skip = usize::try_from(offset - start).map_err(io::Error::other)?;
+    let span = (skip + len).div_ceil(ALIGN) * ALIGN;
+    let mut buf = AlignedBuf::new(span);
+    let bytes = buf.bytes();
+    let mut got = 0;
+    while got < span {
+        match f.read_at(&mut bytes[got..], start + got as u64) {
+            Ok(0) => break,
+            // a read that ends mid-block is the end of the file
+            Ok(n) if n % ALIGN != 0 => {
+                got += n;
+                break;
+            }
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let end = got.min(skip + len);
+    Ok(bytes.get(skip..end).unwrap_or(&[]).to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn direct_ranges_match_the_file() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("f");
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 31 % 253) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let Some(f) = open_direct(&path).unwrap() else {
+            return; // no O_DIRECT here: nothing to test
+        };
+        for (off, len) in [
+            (0usize, 10usize),
+            (1, 4096),
+            (4095, 2),
+            (4096, 1 << 20),
+            (123_457, 1_500_000),
+            (2_999_990, 10),
+            (0, 3_000_000),
+        ] {
+            assert_eq!(
+                read_range(&f, off as u64, len).unwrap(),
+                &data[off..off + len],
+                "{off}+{len}"
+            );
+        }
+        // past the end: short, not an error
+        assert_eq!(read_range(&f, 2_999_990, 100).unwrap(), &data[2_999_990..]);
+        assert!(read_range(&f, 3_100_000, 100).unwrap().is_empty());
+    }
+}
