@@ -37,6 +37,15 @@ impl AlignedBuf {
         let end = self.raw.len() - ALIGN + self.start;
         &mut self.raw[self.start..end]
     }
+
+    /// Bytes `from..to` of the aligned window, moved to the front of the
+    /// same allocation (no second buffer of the read's size).
+    fn into_range(mut self, from: usize, to: usize) -> Vec<u8> {
+        let to = to.max(from);
+        self.raw.truncate(self.start + to);
+        self.raw.drain(..(self.start + from).min(self.raw.len()));
+        self.raw
+    }
 }
 
 /// Opens `path` for direct reading; `None` when the file system refuses
@@ -78,7 +87,7 @@ pub(super) fn read_range(f: &File, offset: u64, len: usize) -> io::Result<Vec<u8
         }
     }
     let end = got.min(skip + len);
-    Ok(bytes.get(skip..end).unwrap_or(&[]).to_vec())
+    Ok(buf.into_range(skip, end))
 }
 
 #[cfg(test)]

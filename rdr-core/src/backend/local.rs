@@ -61,15 +61,7 @@ impl LocalBackend {
 
     /// The file of an object, refusing names that would leave its directory.
     fn object(&self, ft: FileType, name: &str) -> BackendResult<PathBuf> {
-        let rel = ft.path(name);
-        if rel.contains("..") || name.contains('/') || name.is_empty() {
-            return Err(BackendError::Io {
-                op: "read",
-                path: rel,
-                message: "invalid object name".into(),
-            });
-        }
-        Ok(self.root.join(rel))
+        Ok(self.root.join(checked_path(ft, name, "read")?))
     }
 
     fn read_err(ft: FileType, name: &str, path: &Path, e: &io::Error) -> BackendError {
@@ -116,15 +108,13 @@ impl LocalBackend {
     /// Links the fsynced temporary file `tmp` to its final name (failing if
     /// that exists), removes `tmp`, and fsyncs the directory.
     pub(super) fn publish(root: &Path, ft: FileType, name: &str, tmp: &Path) -> BackendResult<()> {
-        let rel = ft.path(name);
-        if rel.contains("..") || name.contains('/') || name.is_empty() {
-            let _ = fs::remove_file(tmp);
-            return Err(BackendError::Io {
-                op: "write",
-                path: rel,
-                message: "invalid object name".into(),
-            });
-        }
+        let rel = match checked_path(ft, name, "write") {
+            Ok(rel) => rel,
+            Err(e) => {
+                let _ = fs::remove_file(tmp);
+                return Err(e);
+            }
+        };
         let target = root.join(&rel);
         let dir = target
             .parent()
@@ -155,7 +145,21 @@ impl LocalBackend {
     }
 }
 
-pub(super) fn sync_dir(dir: &Path) -> io::Result<()> {
+/// The relative path of an object, refusing names that would leave its
+/// directory.
+fn checked_path(ft: FileType, name: &str, op: &'static str) -> BackendResult<String> {
+    let rel = ft.path(name);
+    if rel.contains("..") || name.contains('/') || name.is_empty() {
+        return Err(BackendError::Io {
+            op,
+            path: rel,
+            message: "invalid object name".into(),
+        });
+    }
+    Ok(rel)
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 

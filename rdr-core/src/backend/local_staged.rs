@@ -90,7 +90,6 @@ pub(super) struct LocalStaged {
     ft: FileType,
     tmp: PathBuf,
     sink: Option<Sink>,
-    len: u64,
 }
 
 impl LocalStaged {
@@ -106,7 +105,8 @@ impl LocalStaged {
                     flushed: 0,
                 },
             ),
-            // EINVAL: the file system does not do direct I/O.
+            // Retried without O_DIRECT: EINVAL means the file system does
+            // not do direct I/O (tmpfs); any other failure fails again here.
             Err(_) => {
                 let (tmp, file) = backend.create_tmp_with(ft, "staged", 0)?;
                 (
@@ -120,7 +120,6 @@ impl LocalStaged {
             ft,
             tmp,
             sink: Some(sink),
-            len: 0,
         })
     }
 }
@@ -132,7 +131,6 @@ fn committed() -> io::Error {
 impl Write for LocalStaged {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         self.sink.as_mut().ok_or_else(committed)?.write(data)?;
-        self.len += data.len() as u64;
         Ok(data.len())
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -141,9 +139,6 @@ impl Write for LocalStaged {
 }
 
 impl Staged for LocalStaged {
-    fn len(&self) -> u64 {
-        self.len
-    }
     fn commit(mut self: Box<Self>, _: &dyn Backend, name: &str) -> BackendResult<()> {
         let done = self
             .sink

@@ -8,14 +8,6 @@ use super::{Backend, BackendResult, FileType};
 /// visible in the repository until [`Staged::commit`]. Dropping it
 /// uncommitted discards the bytes.
 pub trait Staged: Write + Send {
-    /// Bytes written so far.
-    fn len(&self) -> u64;
-
-    /// Whether nothing was written yet.
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Stores the staged bytes durably as the new object `name` of the
     /// type given to [`Backend::stage`], through `backend` (the one that
     /// staged it), with the semantics of [`Backend::write_new`].
@@ -54,9 +46,6 @@ impl Write for MemoryStaged {
 }
 
 impl Staged for MemoryStaged {
-    fn len(&self) -> u64 {
-        self.buf.len() as u64
-    }
     fn commit(self: Box<Self>, backend: &dyn Backend, name: &str) -> BackendResult<()> {
         backend.write_new(self.ft, name, &self.buf)
     }

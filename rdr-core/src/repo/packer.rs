@@ -10,7 +10,7 @@
 //! * Packs are staged ([`Backend::stage`](crate::backend::Backend::stage)):
 //!   each blob is written out as it is added and the pack's hash computed
 //!   as the bytes pass, so on a local repository an open pack costs a
-//!   256 KiB write buffer, not its 16 MiB. The upload threads commit
+//!   1 MiB write buffer, not its 16 MiB. The upload threads commit
 //!   finished packs (fsync and publish) while others fill.
 
 use std::io::Write;

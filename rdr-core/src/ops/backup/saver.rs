@@ -4,7 +4,8 @@
 //!
 //! Memory is bounded: the chunk queue holds at most `workers` chunks
 //! (each ≤ the maximum chunk size), the packer bounds the bytes waiting for
-//! upload, and each open pack is one target size.
+//! upload, and open packs are staged by the backend (on disk for a local
+//! repository) rather than held in memory.
 //!
 //! Crash safety: index files are written while the backup runs (every
 //! `FLUSH_PACKS` packs or `flush_interval`), each naming only packs whose
