@@ -401,3 +401,31 @@ fn a_damaged_tree_blob_is_found_by_read_data_and_named() {
         .collect();
     assert!(!emptied.is_empty(), "{v}");
 }
+
+/// The latest snapshot is the implicit parent of the next backup; when its
+/// trees are gone from the index (a concurrent `forget --prune`, a lost
+/// index file) the backup reads everything instead of failing, and the new
+/// snapshot is complete and restores.
+#[test]
+fn a_backup_whose_parent_is_unusable_reads_everything() {
+    let f = fixture();
+    std::fs::remove_file(f.env.repo().join("index").join(&f.second_index)).unwrap();
+    let src = f.env.path("src");
+    let o = f.env.run(&["backup", "--json", src.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let warning = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["message_type"] == "warning")
+        .unwrap_or_else(|| panic!("no warning: {stdout}"));
+    let msg = warning["message"].as_str().unwrap_or_default();
+    assert!(
+        msg.contains("parent snapshot") && msg.contains("reading all"),
+        "{msg}"
+    );
+    let summary = common::last_json(&stdout);
+    assert_eq!(summary["incomplete"], false, "{summary}");
+    assert_eq!(summary["files_unchanged"], 0, "{summary}");
+    assert_eq!(restore_undamaged(&f, &[]), f.files.len());
+}

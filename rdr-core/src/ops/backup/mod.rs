@@ -291,11 +291,25 @@ fn backup_paths(
         }
     };
     let parent_tree = match parent_id {
-        Some(id) => {
-            let s = repo.load_snapshot(&id)?;
-            snap.parent = Some(id);
-            Some(repo.load_tree(&s.tree)?)
-        }
+        Some(id) => match repo
+            .load_snapshot(&id)
+            .and_then(|s| repo.load_tree(&s.tree))
+        {
+            Ok(tree) => {
+                snap.parent = Some(id);
+                Some(tree)
+            }
+            Err(e) if opts.parent.is_none() => {
+                // The latest snapshot was chosen as parent, then forgotten
+                // and pruned by a concurrent `forget --prune` (or it is
+                // damaged): back up without a parent, reading every file.
+                // The snapshot is complete, so this is no entry warning.
+                let msg = format!("parent snapshot {} unusable, reading all: {e}", id.short());
+                progress.warning(&abs[0], &msg);
+                None
+            }
+            Err(e) => return Err(e),
+        },
         None => None,
     };
     let excluder = exclude::Excluder::new(&opts.excludes)?;
