@@ -307,6 +307,8 @@ fn subpath_include_exclude_and_dump() {
     write(&src.join(OsStr::from_bytes(b"a/raw-\xff")), b"latin1");
     write(&src.join("a/skip.log"), b"log");
     write(&src.join("top.txt"), b"top");
+    fs::create_dir_all(src.join("logs/old")).unwrap();
+    write(&src.join("logs/old/x.log"), b"old log");
     env.ok(&["backup", src.to_str().unwrap()]);
     let s = src.to_str().unwrap();
 
@@ -331,6 +333,13 @@ fn subpath_include_exclude_and_dump() {
     let base = restore_with("t2", "--include", "*.sql");
     assert!(base.join("a/b/keep.sql").exists());
     assert!(!base.join("a/skip.log").exists());
+    assert!(!base.join("top.txt").exists());
+    // directories leading to nothing selected are not created
+    assert!(!base.join("logs").exists());
+    // a selected directory brings everything below it
+    let base = restore_with("t4", "--include", "*/logs");
+    assert_eq!(fs::read(base.join("logs/old/x.log")).unwrap(), b"old log");
+    assert!(!base.join("a").exists());
     assert!(!base.join("top.txt").exists());
 
     let base = restore_with("t3", "--exclude", "*.log");

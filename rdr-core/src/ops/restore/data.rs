@@ -4,7 +4,6 @@
 //! writes. Damage in one range or blob does not stop the others.
 
 use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -12,6 +11,7 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 
 use super::open_nofollow;
+use super::plan::Entry;
 use crate::id::{BlobId, PackId};
 use crate::ops::progress::Progress;
 use crate::repo::{Location, Repository};
@@ -19,12 +19,10 @@ use crate::repo::{Location, Repository};
 /// Blobs closer than this in a pack are fetched with one read.
 const MAX_GAP: u32 = 256 << 10;
 /// Upper bound of one ranged read.
-const MAX_RANGE: u64 = 8 << 20;
+const MAX_RANGE: u64 = 4 << 20;
 
-pub(super) struct FileJob {
-    pub(super) path: PathBuf,
-}
-
+/// Where a piece of a blob goes: `len` bytes from `start` in the blob, to
+/// `offset` in the file at index `file` of the plan's files.
 pub(super) struct Target {
     pub(super) file: usize,
     pub(super) start: u64,
@@ -51,7 +49,7 @@ pub(super) struct DataOutcome {
 pub(super) fn run(
     repo: &Repository,
     packs: &mut [(PackId, Vec<BlobJob>)],
-    jobs: &[FileJob],
+    jobs: &[Entry],
     progress: &dyn Progress,
 ) -> DataOutcome {
     let clock = StepClock::default();
@@ -164,7 +162,7 @@ fn restore_pack(ctx: &PackCtx<'_>, pack: &PackId, blobs: &mut [BlobJob]) -> Vec<
 }
 
 /// `msg`, naming the files that needed the blob.
-fn needed_by(msg: &str, b: &BlobJob, jobs: &[FileJob]) -> String {
+fn needed_by(msg: &str, b: &BlobJob, jobs: &[Entry]) -> String {
     let files: Vec<String> = b
         .targets
         .iter()
@@ -176,7 +174,7 @@ fn needed_by(msg: &str, b: &BlobJob, jobs: &[FileJob]) -> String {
 /// What the workers of the data phase share.
 struct PackCtx<'a> {
     repo: &'a Repository,
-    jobs: &'a [FileJob],
+    jobs: &'a [Entry],
     written: &'a AtomicU64,
     clock: &'a StepClock,
     progress: &'a dyn Progress,

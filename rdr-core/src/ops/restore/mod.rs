@@ -12,7 +12,7 @@
 //!
 //! The data phase (step 2) is in `data.rs`, the read-back in `verify.rs`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
@@ -22,17 +22,18 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::format::snapshot::Snapshot;
-use crate::format::tree::{Node, NodeKind};
+use crate::format::tree::NodeKind;
 use crate::id::{BlobId, PackId};
-use crate::ops::backup::build_set;
 use crate::ops::content::{Piece, layout};
+use crate::ops::fsmeta;
 use crate::ops::progress::Progress;
-use crate::ops::{fsmeta, nav};
 use crate::repo::Repository;
-use data::{BlobJob, FileJob, Target};
+use data::{BlobJob, Target};
+use plan::plan;
 use verify::file_matches;
 
 mod data;
+mod plan;
 mod verify;
 
 /// Options of a restore.
@@ -117,11 +118,6 @@ pub struct RestoreTimings {
     pub verify: Duration,
 }
 
-struct Entry {
-    path: PathBuf,
-    node: Node,
-}
-
 fn open_nofollow(path: &Path, write: bool) -> io::Result<File> {
     OpenOptions::new()
         .read(!write)
@@ -139,105 +135,6 @@ fn clear(path: &Path, keep_dir: bool) -> io::Result<()> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),
     }
-}
-
-struct Plan {
-    dirs: Vec<Entry>,
-    others: Vec<Entry>,
-    files: Vec<Entry>,
-    links: Vec<(PathBuf, PathBuf)>,
-}
-
-fn rel_path(base: &[u8], path: &[u8]) -> PathBuf {
-    let rel = path.strip_prefix(base).unwrap_or(path);
-    let rel: Vec<u8> = rel.iter().copied().skip_while(|&b| b == b'/').collect();
-    PathBuf::from(std::ffi::OsStr::from_bytes(&rel))
-}
-
-fn plan(repo: &Repository, snap: &Snapshot, subpath: &str, opts: &RestoreOptions) -> Result<Plan> {
-    let include = build_set(&opts.include, &[])?;
-    let exclude = build_set(&opts.exclude, &[])?;
-    let mut base = nav::normalize(subpath.as_bytes());
-    let start = nav::lookup(repo, snap.tree, &base)?;
-    let mut all: Vec<(Vec<u8>, Node, bool)> = Vec::new();
-    let selected = |path: &[u8], inherited: bool| {
-        inherited
-            || opts.include.is_empty()
-            || include.is_match(Path::new(std::ffi::OsStr::from_bytes(path)))
-    };
-    if start.kind == NodeKind::Dir && start.subtree.is_some() {
-        let mut stack: Vec<(usize, bool)> = Vec::new(); // (depth, selected) of open dirs
-        let root = start.subtree.unwrap_or_default();
-        let depth_of = |p: &[u8]| p.iter().filter(|&&b| b == b'/').count();
-        let base_depth = depth_of(&base);
-        nav::walk(repo, root, &base, &mut |path, node| {
-            let p = Path::new(std::ffi::OsStr::from_bytes(path));
-            if !opts.exclude.is_empty() && exclude.is_match(p) {
-                return Ok(false);
-            }
-            let depth = depth_of(path) - base_depth;
-            while stack.last().is_some_and(|(d, _)| *d >= depth) {
-                stack.pop();
-            }
-            let inherited = stack.last().is_some_and(|(_, s)| *s);
-            let sel = selected(path, inherited);
-            if node.kind == NodeKind::Dir {
-                stack.push((depth, sel));
-            }
-            all.push((path.to_vec(), node.clone(), sel));
-            Ok(true)
-        })?;
-    } else {
-        // A single entry: restore it under its own name.
-        let path = base.clone();
-        let cut = base.iter().rposition(|&b| b == b'/').unwrap_or(0);
-        base.truncate(cut);
-        let sel = selected(&path, false);
-        all.push((path, start, sel));
-    }
-    // Keep selected entries and the directories leading to them.
-    let mut needed: HashSet<Vec<u8>> = HashSet::new();
-    for (path, _, sel) in &all {
-        if *sel {
-            let mut p = path.as_slice();
-            while let Some(i) = p.iter().rposition(|&b| b == b'/') {
-                p = &p[..i];
-                if !needed.insert(p.to_vec()) {
-                    break;
-                }
-            }
-        }
-    }
-    let mut plan = Plan {
-        dirs: Vec::new(),
-        others: Vec::new(),
-        files: Vec::new(),
-        links: Vec::new(),
-    };
-    let mut primaries: HashMap<(u64, u64), PathBuf> = HashMap::new();
-    for (path, node, sel) in all {
-        let keep = sel || (node.kind == NodeKind::Dir && needed.contains(&path));
-        if !keep {
-            continue;
-        }
-        let target = opts.target.join(rel_path(&base, &path));
-        match node.kind {
-            NodeKind::Dir => plan.dirs.push(Entry { path: target, node }),
-            NodeKind::File => {
-                if node.links > 1 {
-                    let key = (node.dev, node.inode);
-                    if let Some(first) = primaries.get(&key) {
-                        plan.links.push((first.clone(), target));
-                        continue;
-                    }
-                    primaries.insert(key, target.clone());
-                }
-                plan.files.push(Entry { path: target, node });
-            }
-            _ => plan.others.push(Entry { path: target, node }),
-        }
-    }
-    Ok(plan)
 }
 
 /// Restores `subpath` of `snap` (empty: everything) into `opts.target`.
@@ -299,10 +196,9 @@ pub fn restore(
     // 2. Files: skip identical ones, create the rest, plan blob reads.
     let total: u64 = plan.files.iter().map(|f| f.node.size).sum();
     progress.total(plan.files.len() as u64 + plan.others.len() as u64, total);
-    let mut jobs: Vec<FileJob> = Vec::new();
     let mut by_pack: HashMap<PackId, Vec<BlobJob>> = HashMap::new();
     let mut where_blob: HashMap<BlobId, (PackId, usize)> = HashMap::new();
-    for f in &plan.files {
+    for (fi, f) in plan.files.iter().enumerate() {
         if progress.is_cancelled() {
             return Err(Error::Cancelled);
         }
@@ -335,7 +231,6 @@ pub fn restore(
             .open(&f.path)
             .map_err(|e| io_err(&f.path, e))?;
         file.set_len(f.node.size).map_err(|e| io_err(&f.path, e))?;
-        let fi = jobs.len();
         for p in &lay.pieces {
             if let Piece::Data {
                 blob,
@@ -366,9 +261,6 @@ pub fn restore(
             }
         }
         progress.advance(1, 0);
-        jobs.push(FileJob {
-            path: f.path.clone(),
-        });
     }
     drop(where_blob);
 
@@ -381,7 +273,7 @@ pub fn restore(
         .map_err(|e| Error::InvalidInput(format!("thread pool: {e}")))?;
     let mut packs: Vec<(PackId, Vec<BlobJob>)> = by_pack.into_iter().collect();
     packs.sort_by_key(|(p, _)| *p);
-    let data = pool.install(|| data::run(repo, &mut packs, &jobs, progress));
+    let data = pool.install(|| data::run(repo, &mut packs, &plan.files, progress));
     if progress.is_cancelled() {
         return Err(Error::Cancelled);
     }

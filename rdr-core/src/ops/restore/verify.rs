@@ -9,7 +9,8 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use super::{Plan, open_nofollow};
+use super::open_nofollow;
+use super::plan::Plan;
 use crate::format::tree::NodeKind;
 use crate::ops::content::{Layout, Piece, layout};
 use crate::ops::fsmeta;
