@@ -145,8 +145,13 @@ impl ChunkerConfig {
     }
 }
 
-/// Streams chunks out of a reader, reusing one buffer of twice the maximum
-/// chunk size; memory stays bounded whatever the stream's length.
+/// Streams chunks out of a reader, reusing one buffer of the maximum chunk
+/// size; memory stays bounded whatever the stream's length.
+///
+/// A cut found before the end of the buffered window is final (a cut
+/// depends only on the bytes before it), so the buffer is refilled only
+/// when the window holds no cut: the bytes moved to its front are then
+/// the short tail of the window, not most of the buffer.
 pub struct Chunker<'c, R> {
     cfg: &'c ChunkerConfig,
     reader: R,
@@ -162,13 +167,14 @@ impl<'c, R: Read> Chunker<'c, R> {
         Self::with_buffer(cfg, reader, Vec::new())
     }
 
-    /// A chunker over `reader` that works in `buf` (grown to twice the
+    /// A chunker over `reader` that works in `buf` (replaced by one of the
     /// maximum chunk size if smaller), so that a caller chunking many
     /// files allocates the buffer once. Get it back with [`Self::into_buffer`].
     pub fn with_buffer(cfg: &'c ChunkerConfig, reader: R, mut buf: Vec<u8>) -> Self {
-        let cap = cfg.params.max as usize * 2;
+        let cap = cfg.params.max as usize;
         if buf.len() < cap {
-            buf.resize(cap, 0);
+            // zeroed by the allocator: pages are only touched as data arrives
+            buf = vec![0; cap];
         }
         Self {
             cfg,
@@ -186,11 +192,9 @@ impl<'c, R: Read> Chunker<'c, R> {
         self.buf
     }
 
+    /// Moves the window to the front of the buffer and reads until the
+    /// buffer is full or the stream ends.
     fn fill(&mut self) -> io::Result<()> {
-        let max = self.cfg.params.max as usize;
-        if self.end - self.start >= max || self.eof {
-            return Ok(());
-        }
         if self.start > 0 {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
@@ -203,9 +207,6 @@ impl<'c, R: Read> Chunker<'c, R> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
-            if self.end - self.start >= max {
-                break;
-            }
         }
         Ok(())
     }
@@ -215,15 +216,23 @@ impl<'c, R: Read> Chunker<'c, R> {
     /// # Errors
     /// Any error of the underlying reader.
     pub fn next_chunk(&mut self) -> io::Result<Option<Vec<u8>>> {
-        self.fill()?;
-        if self.start == self.end {
-            return Ok(None);
+        let max = self.cfg.params.max as usize;
+        loop {
+            let window = &self.buf[self.start..self.end];
+            let len = self.cfg.cut(window);
+            // a cut inside the window is final; one at its end only when
+            // nothing more can come or the window is a whole maximum chunk
+            if len < window.len() || self.eof || window.len() >= max {
+                if window.is_empty() {
+                    return Ok(None);
+                }
+                let len = len.clamp(1, window.len());
+                let chunk = window[..len].to_vec();
+                self.start += len;
+                return Ok(Some(chunk));
+            }
+            self.fill()?;
         }
-        let window = &self.buf[self.start..self.end];
-        let len = self.cfg.cut(window).clamp(1, window.len());
-        let chunk = window[..len].to_vec();
-        self.start += len;
-        Ok(Some(chunk))
     }
 }
 

@@ -100,8 +100,28 @@ pub fn seal_blob_with_nonce(
     level: i32,
     nonce: &[u8; NONCE_LEN],
 ) -> Vec<u8> {
-    let encoded = compress::encode(plaintext, level);
-    aead::seal_with_nonce(&key.data, nonce, &blob_aad(blob_type, id), &encoded)
+    let mut out = Vec::new();
+    seal_blob_into(key, blob_type, id, plaintext, level, nonce, &mut out);
+    out
+}
+
+/// [`seal_blob_with_nonce`] into `out` (cleared first): compressed straight
+/// behind the nonce and encrypted in place, so a caller reusing `out`
+/// seals without allocating or copying the blob more than once.
+pub fn seal_blob_into(
+    key: &MasterKey,
+    blob_type: BlobType,
+    id: &BlobId,
+    plaintext: &[u8],
+    level: i32,
+    nonce: &[u8; NONCE_LEN],
+    out: &mut Vec<u8>,
+) {
+    out.clear();
+    out.reserve(NONCE_LEN + compress::encoded_bound(plaintext.len()) + aead::TAG_LEN);
+    out.extend_from_slice(nonce);
+    compress::encode_into(plaintext, level, out);
+    aead::seal_in_place(&key.data, &blob_aad(blob_type, id), out);
 }
 
 /// Opens a sealed blob and verifies that its plaintext hashes to `id` and
@@ -285,6 +305,25 @@ mod tests {
         let other = blob_id(&k.id, b"x");
         assert!(open_blob(&k, BlobType::Data, &other, &s, data.len() as u32).is_err());
         assert!(open_blob(&k, BlobType::Data, &id, &s, 5).is_err());
+    }
+
+    #[test]
+    fn sealing_into_a_reused_buffer_gives_the_same_bytes() {
+        let k = key();
+        let nonce = [7u8; NONCE_LEN];
+        let text = b"compressible text ".repeat(500);
+        let mut noise = vec![0u8; 5000];
+        blake3::Hasher::new().finalize_xof().fill(&mut noise);
+        // a buffer left longer and then shorter by earlier blobs
+        let mut out = vec![0xEE; 20_000];
+        for (data, level) in [(&text, 3), (&noise, 3), (&text, 0), (&noise, 1)] {
+            let id = blob_id(&k.id, data);
+            seal_blob_into(&k, BlobType::Data, &id, data, level, &nonce, &mut out);
+            let fresh = seal_blob_with_nonce(&k, BlobType::Data, &id, data, level, &nonce);
+            assert_eq!(out, fresh);
+            let opened = open_blob(&k, BlobType::Data, &id, &out, data.len() as u32).unwrap();
+            assert_eq!(&opened, data);
+        }
     }
 
     #[test]

@@ -50,31 +50,45 @@ fn with_compressors<T>(
 /// (and always raw for `level == 0`).
 #[must_use]
 pub fn encode(data: &[u8], level: i32) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_into(data, level, &mut out);
+    out
+}
+
+/// The most bytes [`encode`] produces for `len` bytes of input.
+#[must_use]
+pub fn encoded_bound(len: usize) -> usize {
+    1 + zstd::zstd_safe::compress_bound(len).max(len)
+}
+
+/// [`encode`], appended to `out`; the zstd frame is written straight into
+/// `out`'s spare capacity (reserved here), with no intermediate buffer.
+pub fn encode_into(data: &[u8], level: i32, out: &mut Vec<u8>) {
+    let start = out.len();
+    out.reserve(encoded_bound(data.len()));
     if level != 0 && data.len() >= 64 {
         // Cheap test on a sample first: incompressible data (the common case
         // for media and encrypted inputs) skips the full compression pass.
         let sample = &data[..data.len().min(16 << 10)];
+        out.push(CODEC_ZSTD);
         let compressed = with_compressors(level, |s, full| {
             let worth_it = s.compress(sample)?.len() < sample.len() - sample.len() / 32;
-            if worth_it {
-                full.compress(data).map(Some)
-            } else {
-                Ok(None)
+            if !worth_it {
+                return Ok(None);
             }
+            let mut dst = io::Cursor::new(&mut *out);
+            dst.set_position((start + 1) as u64);
+            full.compress_to_buffer(data, &mut dst).map(Some)
         });
-        if let Ok(Some(c)) = compressed
-            && c.len() < data.len()
+        if let Ok(Some(n)) = compressed
+            && n < data.len()
         {
-            let mut out = Vec::with_capacity(c.len() + 1);
-            out.push(CODEC_ZSTD);
-            out.extend_from_slice(&c);
-            return out;
+            return;
         }
+        out.truncate(start);
     }
-    let mut out = Vec::with_capacity(data.len() + 1);
     out.push(CODEC_RAW);
     out.extend_from_slice(data);
-    out
 }
 
 /// Decodes what [`encode`] produced; fails if the result would exceed `max_len`.
@@ -129,6 +143,21 @@ pub fn decode(encoded: &[u8], max_len: usize) -> Result<Vec<u8>, FormatError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encode_into_appends_behind_what_is_there() {
+        let text = b"abcdefgh".repeat(1000);
+        let mut rnd = vec![0u8; 3000];
+        blake3::Hasher::new().finalize_xof().fill(&mut rnd);
+        for data in [&text, &rnd] {
+            let mut out = b"prefix".to_vec();
+            encode_into(data, 3, &mut out);
+            assert_eq!(&out[..6], b"prefix");
+            assert_eq!(out[6..], encode(data, 3));
+            assert!(out.len() - 6 <= encoded_bound(data.len()));
+            assert_eq!(&decode(&out[6..], data.len()).unwrap(), data);
+        }
+    }
 
     #[test]
     fn compressible_and_incompressible() {

@@ -35,13 +35,25 @@ pub fn seal_with_nonce(
     let mut out = Vec::with_capacity(plaintext.len() + OVERHEAD);
     out.extend_from_slice(nonce);
     out.extend_from_slice(plaintext);
+    seal_in_place(key, aad, &mut out);
+    out
+}
+
+/// Seals in place: `buf` holds `nonce ‖ plaintext` on entry and
+/// `nonce ‖ ciphertext ‖ tag` on return (the same bytes [`seal_with_nonce`]
+/// gives), so a caller that built the plaintext behind the nonce needs no
+/// second buffer.
+///
+/// # Panics
+/// If `buf` is shorter than a nonce.
+pub fn seal_in_place(key: &SecretKey, aad: &[u8], buf: &mut Vec<u8>) {
+    let (nonce, text) = buf.split_at_mut(NONCE_LEN);
     let tag = cipher(key)
-        .encrypt_in_place_detached(XNonce::from_slice(nonce), aad, &mut out[NONCE_LEN..])
+        .encrypt_in_place_detached(XNonce::from_slice(nonce), aad, text)
         // The only failure is a plaintext longer than 2^38 bytes; callers
         // never seal more than a pack header or a 16 MiB blob.
-        .unwrap_or_else(|_| unreachable_len(plaintext.len()));
-    out.extend_from_slice(&tag);
-    out
+        .unwrap_or_else(|_| unreachable_len(text.len()));
+    buf.extend_from_slice(&tag);
 }
 
 #[cold]

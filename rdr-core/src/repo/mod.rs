@@ -218,6 +218,26 @@ impl Repository {
         )
     }
 
+    /// [`Self::seal_blob`] into `out` (cleared first), for callers that
+    /// seal many blobs and reuse one buffer.
+    pub fn seal_blob_into(
+        &self,
+        blob_type: BlobType,
+        id: &BlobId,
+        plaintext: &[u8],
+        out: &mut Vec<u8>,
+    ) {
+        codec::seal_blob_into(
+            &self.inner.key,
+            blob_type,
+            id,
+            plaintext,
+            self.inner.config.compression,
+            &crate::crypto::rng::bytes(),
+            out,
+        );
+    }
+
     pub(crate) fn backend(&self) -> &Arc<dyn Backend> {
         &self.inner.backend
     }

@@ -227,13 +227,17 @@ proptest! {
     }
 
     /// Streaming with any read pattern cuts exactly where the slice chunker
-    /// does, covers the input, and respects min/max.
+    /// does, covers the input, and respects min/max; a run of zeros (no
+    /// cut point: maximum-size chunks) is placed anywhere in the data.
     #[test]
-    fn chunking_invariants(len in 0usize..600_000, seed in any::<u8>(), read in 1usize..70_000) {
+    fn chunking_invariants(len in 0usize..600_000, seed in any::<u8>(), read in 1usize..70_000,
+                           zeros_at in 0usize..600_000, zeros in 0usize..250_000) {
         let params = ChunkerParams { min: 4096, avg: 16384, max: 65536 };
         let cfg = ChunkerConfig::new(params, &rdr_core::crypto::keys::SecretKey::from_bytes([seed; 32])).unwrap();
         let mut data = vec![0u8; len];
         blake3::Hasher::new_derive_key("prop").update(&[seed]).finalize_xof().fill(&mut data);
+        let z = zeros_at.min(len);
+        data[z..(z + zeros).min(len)].fill(0);
         struct R<'a>(&'a [u8], usize);
         impl std::io::Read for R<'_> {
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {

@@ -90,8 +90,10 @@ impl Saver {
                 std::thread::Builder::new()
                     .name(format!("rdr-seal-{i}"))
                     .spawn(move || {
+                        // one buffer per worker: sealing allocates nothing
+                        let mut sealed = Vec::new();
                         for job in rx {
-                            let sealed = repo.seal_blob(BlobType::Data, &job.id, &job.data);
+                            repo.seal_blob_into(BlobType::Data, &job.id, &job.data, &mut sealed);
                             let raw = job.data.len() as u64;
                             let res = match &packer {
                                 Some(p) => p.add(BlobType::Data, job.id, &sealed, raw as u32),
