@@ -97,32 +97,52 @@ pub fn encode_into(data: &[u8], level: i32, out: &mut Vec<u8>) {
 /// [`FormatError`] on an empty input, an unknown codec byte, a corrupt zstd
 /// frame or an output above `max_len`.
 pub fn decode(encoded: &[u8], max_len: usize) -> Result<Vec<u8>, FormatError> {
+    let mut scratch = Vec::new();
+    decode_in(encoded, max_len, &mut scratch)?;
+    Ok(match encoded.first() {
+        Some(&CODEC_RAW) => encoded[1..].to_vec(),
+        _ => scratch,
+    })
+}
+
+/// [`decode`] without copying a raw payload: returns it where it lies, or
+/// decompresses into `scratch` (cleared first, its capacity reused).
+///
+/// # Errors
+/// As [`decode`].
+pub fn decode_in<'a>(
+    encoded: &'a [u8],
+    max_len: usize,
+    scratch: &'a mut Vec<u8>,
+) -> Result<&'a [u8], FormatError> {
     let (&codec, payload) = encoded.split_first().ok_or(FormatError::Truncated {
         what: "compressed payload",
         need: 1,
         have: 0,
     })?;
     match codec {
-        CODEC_RAW => {
-            if payload.len() > max_len {
-                return Err(FormatError::TooLarge {
-                    what: "payload",
-                    len: payload.len() as u64,
-                    max: max_len as u64,
-                });
-            }
-            Ok(payload.to_vec())
-        }
+        CODEC_RAW if payload.len() > max_len => Err(FormatError::TooLarge {
+            what: "payload",
+            len: payload.len() as u64,
+            max: max_len as u64,
+        }),
+        CODEC_RAW => Ok(payload),
         CODEC_ZSTD => {
-            if let Ok(Some(n)) = zstd::zstd_safe::get_frame_content_size(payload)
-                && n > max_len as u64
-            {
-                return Err(FormatError::TooLarge {
-                    what: "zstd frame",
-                    len: n,
-                    max: max_len as u64,
-                });
-            }
+            // room for the declared size when the frame has one (checked
+            // against the bound), else for the bound
+            let room = match zstd::zstd_safe::get_frame_content_size(payload) {
+                Ok(Some(n)) if n > max_len as u64 => {
+                    return Err(FormatError::TooLarge {
+                        what: "zstd frame",
+                        len: n,
+                        max: max_len as u64,
+                    });
+                }
+                Ok(Some(n)) => n as usize,
+                _ => max_len,
+            };
+            scratch.clear();
+            scratch.reserve(room);
             DECOMPRESSOR
                 .with(|d| {
                     let mut d = d.borrow_mut();
@@ -130,11 +150,12 @@ pub fn decode(encoded: &[u8], max_len: usize) -> Result<Vec<u8>, FormatError> {
                         *d = Some(Decompressor::new()?);
                     }
                     match d.as_mut() {
-                        Some(d) => d.decompress(payload, max_len),
+                        Some(d) => d.decompress_to_buffer(payload, &mut *scratch),
                         None => Err(io::Error::other("no decompression context")),
                     }
                 })
-                .map_err(|e| FormatError::Decompress(e.to_string()))
+                .map_err(|e| FormatError::Decompress(e.to_string()))?;
+            Ok(scratch.as_slice())
         }
         other => Err(FormatError::UnknownCodec(other)),
     }

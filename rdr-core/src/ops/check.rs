@@ -413,7 +413,7 @@ fn read_data(
         .map(|(id, size)| {
             let out = match repo.read_pack_range(id, 0, *size) {
                 Err(e) => (Some(e.to_string()), Vec::new()),
-                Ok(bytes) => match repo.verify_pack(id, &bytes) {
+                Ok(mut bytes) => match repo.verify_pack(id, &mut bytes) {
                     Err(e) => (Some(e.to_string()), Vec::new()),
                     Ok((_, bad)) => (
                         None,

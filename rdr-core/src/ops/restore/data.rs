@@ -113,6 +113,8 @@ fn restore_pack(ctx: &PackCtx<'_>, pack: &PackId, blobs: &mut [BlobJob]) -> Vec<
     let jobs = ctx.jobs;
     blobs.sort_by_key(|b| b.loc.offset);
     let mut errors = Vec::new();
+    // decompressed blobs land here; raw ones are written from the range
+    let mut scratch = Vec::new();
     let mut i = 0;
     while i < blobs.len() {
         let start = blobs[i].loc.offset;
@@ -129,11 +131,13 @@ fn restore_pack(ctx: &PackCtx<'_>, pack: &PackId, blobs: &mut [BlobJob]) -> Vec<
         let read = repo.read_pack_range(pack, u64::from(start), u64::from(end - start));
         StepClock::add(&ctx.clock.fetch, t);
         match read {
-            Ok(bytes) => {
+            Ok(mut bytes) => {
                 for b in &blobs[i..j] {
                     let at = (b.loc.offset - start) as usize;
-                    let sealed = bytes.get(at..at + b.loc.length as usize).unwrap_or(&[]);
-                    if let Err(e) = write_blob(ctx, b, sealed) {
+                    let sealed = bytes
+                        .get_mut(at..at + b.loc.length as usize)
+                        .unwrap_or_default();
+                    if let Err(e) = write_blob(ctx, b, sealed, &mut scratch) {
                         errors.push(e);
                     }
                 }
@@ -144,7 +148,7 @@ fn restore_pack(ctx: &PackCtx<'_>, pack: &PackId, blobs: &mut [BlobJob]) -> Vec<
                     let one = repo
                         .read_pack_range(pack, u64::from(b.loc.offset), u64::from(b.loc.length))
                         .map_err(|e| needed_by(&format!("pack {}: {e}", pack.short()), b, jobs))
-                        .and_then(|sealed| write_blob(ctx, b, &sealed));
+                        .and_then(|mut sealed| write_blob(ctx, b, &mut sealed, &mut scratch));
                     if let Err(e) = one {
                         errors.push(e);
                     }
@@ -180,11 +184,17 @@ struct PackCtx<'a> {
     progress: &'a dyn Progress,
 }
 
-/// Opens one sealed blob and writes its pieces into the files needing them.
-fn write_blob(ctx: &PackCtx<'_>, b: &BlobJob, sealed: &[u8]) -> std::result::Result<(), String> {
+/// Opens one sealed blob (in place, decompressing into `scratch`) and
+/// writes its pieces into the files needing them.
+fn write_blob(
+    ctx: &PackCtx<'_>,
+    b: &BlobJob,
+    sealed: &mut [u8],
+    scratch: &mut Vec<u8>,
+) -> std::result::Result<(), String> {
     let (jobs, written, progress) = (ctx.jobs, ctx.written, ctx.progress);
     let t = Instant::now();
-    let plain = ctx.repo.open_blob(&b.id, &b.loc, sealed);
+    let plain = ctx.repo.open_blob_in(&b.id, &b.loc, sealed, scratch);
     StepClock::add(&ctx.clock.decrypt, t);
     let plain = plain.map_err(|e| needed_by(&e.to_string(), b, jobs))?;
     let started = Instant::now();
