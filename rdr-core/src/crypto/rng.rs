@@ -1,11 +1,12 @@
 //! The one place where randomness enters rdr: nonces, keys and ids.
 
-use chacha20poly1305::aead::OsRng;
-use chacha20poly1305::aead::rand_core::RngCore;
-
 /// Fills `buf` from the operating system's CSPRNG.
+///
+/// # Panics
+/// If the operating system has no random source to give (nothing in rdr
+/// can be sealed safely without one).
 pub fn fill(buf: &mut [u8]) {
-    OsRng.fill_bytes(buf);
+    getrandom::getrandom(buf).unwrap_or_else(|e| panic!("the OS random source failed: {e}"));
 }
 
 /// Returns `N` random bytes.
