@@ -43,8 +43,19 @@ fn mismatch(path: &str, msg: String) -> Error {
 
 /// Lays out `node`'s content. `path` names the file in errors.
 pub(crate) fn layout(index: &MasterIndex, node: &Node, path: &str) -> Result<Layout> {
-    let mut blobs = Vec::with_capacity(node.content.len());
-    for id in &node.content {
+    layout_of(index, &node.content, &node.holes, node.size, path)
+}
+
+/// [`layout`] of a file given by its parts: data blobs, holes and size.
+pub(crate) fn layout_of(
+    index: &MasterIndex,
+    content: &[BlobId],
+    holes: &[(u64, u64)],
+    size: u64,
+    path: &str,
+) -> Result<Layout> {
+    let mut blobs = Vec::with_capacity(content.len());
+    for id in content {
         let loc = index
             .lookup(id)
             .filter(|l| l.blob_type == BlobType::Data)
@@ -54,13 +65,11 @@ pub(crate) fn layout(index: &MasterIndex, node: &Node, path: &str) -> Result<Lay
         blobs.push((*id, loc));
     }
     let data: u64 = blobs.iter().map(|b| u64::from(b.1.raw_length)).sum();
-    if data != node.data_bytes() {
+    let outside_holes = size.saturating_sub(holes.iter().map(|h| h.1).sum());
+    if data != outside_holes {
         return Err(mismatch(
             path,
-            format!(
-                "blobs hold {data} bytes, the file has {} outside holes",
-                node.data_bytes()
-            ),
+            format!("blobs hold {data} bytes, the file has {outside_holes} outside holes"),
         ));
     }
     let mut pieces = Vec::new();
@@ -88,12 +97,12 @@ pub(crate) fn layout(index: &MasterIndex, node: &Node, path: &str) -> Result<Lay
             }
         }
     };
-    for &(off, len) in &node.holes {
+    for &(off, len) in holes {
         place(pos, off, &mut pieces);
         pieces.push(Piece::Hole { offset: off, len });
         pos = off + len;
     }
-    place(pos, node.size, &mut pieces);
+    place(pos, size, &mut pieces);
     Ok(Layout { blobs, pieces })
 }
 

@@ -205,9 +205,32 @@ fn file_time(ns: i64) -> FileTime {
     FileTime::from_unix_time(ns.div_euclid(NS), nanos)
 }
 
+/// The metadata [`apply`] sets, borrowed from a node or a restore plan.
+pub(crate) struct Meta<'a> {
+    pub kind: NodeKind,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub mtime: i64,
+    pub xattrs: &'a [Xattr],
+}
+
+impl<'a> From<&'a Node> for Meta<'a> {
+    fn from(node: &'a Node) -> Self {
+        Self {
+            kind: node.kind,
+            mode: node.mode,
+            uid: node.uid,
+            gid: node.gid,
+            mtime: node.mtime,
+            xattrs: &node.xattrs,
+        }
+    }
+}
+
 /// Applies owner (when `owners`), mode, xattrs and times, in that order
 /// (chown clears setuid bits, so mode comes after). Returns warnings.
-pub(crate) fn apply(path: &Path, node: &Node, owners: bool) -> Vec<String> {
+pub(crate) fn apply(path: &Path, node: &Meta<'_>, owners: bool) -> Vec<String> {
     let mut warnings = Vec::new();
     let link = node.kind == NodeKind::Symlink;
     if owners && let Err(e) = std::os::unix::fs::lchown(path, Some(node.uid), Some(node.gid)) {
@@ -219,7 +242,7 @@ pub(crate) fn apply(path: &Path, node: &Node, owners: bool) -> Vec<String> {
             warnings.push(format!("mode: {e}"));
         }
     }
-    for x in &node.xattrs {
+    for x in node.xattrs {
         let name = std::ffi::OsStr::from_bytes(&x.name);
         if let Err(e) = xattr::set(path, name, &x.value) {
             // user.* attributes are not allowed on symlinks by Linux.

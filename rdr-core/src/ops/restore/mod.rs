@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::format::snapshot::Snapshot;
 use crate::format::tree::NodeKind;
 use crate::id::{BlobId, PackId};
-use crate::ops::content::{Piece, layout};
+use crate::ops::content::Piece;
 use crate::ops::fsmeta;
 use crate::ops::progress::Progress;
 use crate::repo::Repository;
@@ -194,7 +194,7 @@ pub fn restore(
     }
 
     // 2. Files: skip identical ones, create the rest, plan blob reads.
-    let total: u64 = plan.files.iter().map(|f| f.node.size).sum();
+    let total: u64 = plan.files.iter().map(|f| f.size).sum();
     progress.total(plan.files.len() as u64 + plan.others.len() as u64, total);
     let mut by_pack: HashMap<PackId, Vec<BlobJob>> = HashMap::new();
     let mut where_blob: HashMap<BlobId, (PackId, usize)> = HashMap::new();
@@ -205,7 +205,7 @@ pub fn restore(
         let shown = f.path.display().to_string();
         // a file whose blobs are not all indexed is reported, and the rest
         // of the snapshot is still restored
-        let lay = match layout(&index, &f.node, &shown) {
+        let lay = match f.layout(&index, &shown) {
             Ok(l) => l,
             Err(e) => {
                 report.errors.push(e.to_string());
@@ -216,10 +216,10 @@ pub fn restore(
         if let Some(parent) = f.path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
         }
-        if matches!(file_matches(repo, &f.path, f.node.size, &lay), Ok(true)) {
+        if matches!(file_matches(repo, &f.path, f.size, &lay), Ok(true)) {
             report.files_skipped += 1;
-            report.bytes_skipped += f.node.size;
-            progress.advance(1, f.node.size);
+            report.bytes_skipped += f.size;
+            progress.advance(1, f.size);
             continue;
         }
         clear(&f.path, false).map_err(|e| io_err(&f.path, e))?;
@@ -230,7 +230,7 @@ pub fn restore(
             .custom_flags(nix::libc::O_NOFOLLOW)
             .open(&f.path)
             .map_err(|e| io_err(&f.path, e))?;
-        file.set_len(f.node.size).map_err(|e| io_err(&f.path, e))?;
+        file.set_len(f.size).map_err(|e| io_err(&f.path, e))?;
         for p in &lay.pieces {
             if let Piece::Data {
                 blob,
@@ -297,16 +297,18 @@ pub fn restore(
     }
 
     // 5. Metadata: files and others, then directories deepest first.
-    for e in plan.files.iter().chain(&plan.others) {
-        if e.node.kind == NodeKind::Socket {
-            continue;
-        }
-        for w in fsmeta::apply(&e.path, &e.node, opts.owners) {
-            report.warnings.push(format!("{}: {w}", e.path.display()));
+    let metas = plan.files.iter().map(|f| (&f.path, f.meta()));
+    let others = plan
+        .others
+        .iter()
+        .filter(|o| o.node.kind != NodeKind::Socket);
+    for (path, meta) in metas.chain(others.map(|o| (&o.path, (&o.node).into()))) {
+        for w in fsmeta::apply(path, &meta, opts.owners) {
+            report.warnings.push(format!("{}: {w}", path.display()));
         }
     }
     for d in plan.dirs.iter().rev() {
-        for w in fsmeta::apply(&d.path, &d.node, opts.owners) {
+        for w in fsmeta::apply(&d.path, &(&d.node).into(), opts.owners) {
             report.warnings.push(format!("{}: {w}", d.path.display()));
         }
     }

@@ -2,8 +2,9 @@
 //! their target paths, found in one walk of the trees.
 //!
 //! The plan is the restore's largest structure (one entry per file of the
-//! snapshot), so it keeps only what the later steps use: the name, owner
-//! names, device and inode of each node are dropped once planned, and the
+//! snapshot), so it keeps only what the later steps use: a file is a
+//! [`FileEntry`] (path, size, mode, owner ids, mtime, blobs, holes,
+//! xattrs), other entries drop their names and owner names, and the
 //! vectors are cut to their length.
 
 use std::collections::HashMap;
@@ -15,10 +16,13 @@ use serde_bytes::ByteBuf;
 use super::RestoreOptions;
 use crate::error::Result;
 use crate::format::snapshot::Snapshot;
-use crate::format::tree::{Node, NodeKind};
+use crate::format::tree::{Node, NodeKind, Xattr};
+use crate::id::BlobId;
 use crate::ops::backup::build_set;
+use crate::ops::content::{Layout, layout_of};
+use crate::ops::fsmeta::Meta;
 use crate::ops::nav;
-use crate::repo::Repository;
+use crate::repo::{MasterIndex, Repository};
 
 /// One entry to restore.
 pub(super) struct Entry {
@@ -33,9 +37,56 @@ impl Entry {
         node.name = ByteBuf::new();
         node.user = None;
         node.group = None;
-        node.content.shrink_to_fit();
-        node.holes.shrink_to_fit();
         Self { path, node }
+    }
+}
+
+/// A regular file to restore: a third of a [`Node`]'s size, as a restore
+/// of a large tree holds one per file until the end.
+pub(super) struct FileEntry {
+    /// Where it goes.
+    pub(super) path: PathBuf,
+    /// Logical size.
+    pub(super) size: u64,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    mtime: i64,
+    content: Box<[BlobId]>,
+    holes: Box<[(u64, u64)]>,
+    xattrs: Box<[Xattr]>,
+}
+
+impl FileEntry {
+    fn new(path: PathBuf, node: Node) -> Self {
+        Self {
+            path,
+            size: node.size,
+            mode: node.mode,
+            uid: node.uid,
+            gid: node.gid,
+            mtime: node.mtime,
+            content: node.content.into_boxed_slice(),
+            holes: node.holes.into_boxed_slice(),
+            xattrs: node.xattrs.into_boxed_slice(),
+        }
+    }
+
+    /// What `fsmeta::apply` sets.
+    pub(super) fn meta(&self) -> Meta<'_> {
+        Meta {
+            kind: NodeKind::File,
+            mode: self.mode,
+            uid: self.uid,
+            gid: self.gid,
+            mtime: self.mtime,
+            xattrs: &self.xattrs,
+        }
+    }
+
+    /// Its blobs and pieces; `shown` names it in errors.
+    pub(super) fn layout(&self, index: &MasterIndex, shown: &str) -> Result<Layout> {
+        layout_of(index, &self.content, &self.holes, self.size, shown)
     }
 }
 
@@ -46,7 +97,7 @@ pub(super) struct Plan {
     /// Symlinks, fifos, devices and sockets.
     pub(super) others: Vec<Entry>,
     /// Regular files (the first path of each hard-linked inode).
-    pub(super) files: Vec<Entry>,
+    pub(super) files: Vec<FileEntry>,
     /// Further paths of hard-linked files: (first path, this path).
     pub(super) links: Vec<(PathBuf, PathBuf)>,
 }
@@ -95,7 +146,7 @@ impl Planner<'_> {
                     }
                     self.primaries.insert(key, target.clone());
                 }
-                self.plan.files.push(Entry::new(target, node));
+                self.plan.files.push(FileEntry::new(target, node));
             }
             _ => self.plan.others.push(Entry::new(target, node)),
         }

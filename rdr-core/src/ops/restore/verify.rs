@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use super::open_nofollow;
 use super::plan::Plan;
 use crate::format::tree::NodeKind;
-use crate::ops::content::{Layout, Piece, layout};
+use crate::ops::content::{Layout, Piece};
 use crate::ops::fsmeta;
 use crate::repo::{MasterIndex, Repository};
 
@@ -24,9 +24,10 @@ pub(super) fn verify(repo: &Repository, index: &MasterIndex, plan: &Plan) -> (u6
         .par_iter()
         .map(|f| {
             let shown = f.path.display().to_string();
-            let ok = layout(index, &f.node, &shown)
+            let ok = f
+                .layout(index, &shown)
                 .ok()
-                .and_then(|l| file_matches(repo, &f.path, f.node.size, &l).ok())
+                .and_then(|l| file_matches(repo, &f.path, f.size, &l).ok())
                 .unwrap_or(false);
             (ok, shown)
         })
