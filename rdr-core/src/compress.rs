@@ -46,6 +46,9 @@ fn with_compressors<T>(
     })
 }
 
+/// Bytes of a chunk test-compressed (at level 1) before the full pass.
+const SAMPLE: usize = 16 << 10;
+
 /// Encodes `data`: zstd at `level` when that shrinks it, raw otherwise
 /// (and always raw for `level == 0`).
 #[must_use]
@@ -69,10 +72,13 @@ pub fn encode_into(data: &[u8], level: i32, out: &mut Vec<u8>) {
     if level != 0 && data.len() >= 64 {
         // Cheap test on a sample first: incompressible data (the common case
         // for media and encrypted inputs) skips the full compression pass.
-        let sample = &data[..data.len().min(16 << 10)];
+        // A chunk no larger than the sample is compressed once, not tested
+        // first: the test would cost as much as the compression.
+        let sample = &data[..data.len().min(SAMPLE)];
         out.push(CODEC_ZSTD);
         let compressed = with_compressors(level, |s, full| {
-            let worth_it = s.compress(sample)?.len() < sample.len() - sample.len() / 32;
+            let worth_it = data.len() <= SAMPLE
+                || s.compress(sample)?.len() < sample.len() - sample.len() / 32;
             if !worth_it {
                 return Ok(None);
             }
