@@ -2,10 +2,12 @@
 //! thread, drop known blobs, then compress and seal new ones on worker
 //! threads and hand them to the packer, which uploads on its own threads.
 //!
-//! Memory is bounded: the chunk queue holds at most `workers` chunks
-//! (each ≤ the maximum chunk size), the packer bounds the bytes waiting for
+//! Memory is bounded: the chunk queue holds at most `QUEUE_BYTES` of
+//! chunks (or a single larger one), the packer bounds the bytes waiting for
 //! upload, and open packs are staged by the backend (on disk for a local
-//! repository) rather than held in memory.
+//! repository) rather than held in memory. The queue is bounded in bytes,
+//! not chunks: a tree of small files needs many small chunks queued to keep
+//! the seal workers busy (a 2-chunk queue left a fifth of the CPU idle).
 //!
 //! Crash safety: index files are written while the backup runs (every
 //! `FLUSH_PACKS` packs or `flush_interval`), each naming only packs whose
@@ -14,7 +16,7 @@
 
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -31,6 +33,41 @@ use crate::repo::{DedupSet, MasterIndex, Packer, PackerOptions, Repository};
 
 /// Write an index file once this many packs are uploaded and unindexed.
 const FLUSH_PACKS: usize = 64;
+
+/// Bytes of chunks waiting for the seal workers.
+const QUEUE_BYTES: usize = 4 << 20;
+/// Chunks waiting for the seal workers, at most.
+const QUEUE_CHUNKS: usize = 1024;
+
+/// The queue's byte budget: the walker takes a chunk's bytes before
+/// queueing it, a worker gives them back when it picks the chunk up.
+#[derive(Default)]
+struct Budget {
+    queued: Mutex<usize>,
+    freed: Condvar,
+}
+
+impl Budget {
+    /// Waits until `n` more bytes fit (one chunk always fits an empty
+    /// queue) or `stop()` says no worker is left to make room.
+    fn take(&self, n: usize, stop: impl Fn() -> bool) {
+        let mut queued = self.queued.lock().unwrap_or_else(PoisonError::into_inner);
+        while *queued > 0 && *queued + n > QUEUE_BYTES && !stop() {
+            queued = self
+                .freed
+                .wait_timeout(queued, Duration::from_millis(50))
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        *queued += n;
+    }
+
+    fn give(&self, n: usize) {
+        let mut queued = self.queued.lock().unwrap_or_else(PoisonError::into_inner);
+        *queued = queued.saturating_sub(n);
+        self.freed.notify_one();
+    }
+}
 
 struct Job {
     id: BlobId,
@@ -52,6 +89,7 @@ pub(crate) struct Saver {
     dedup: DedupSet,
     packer: Option<Arc<Packer>>,
     tx: Option<Sender<Job>>,
+    budget: Arc<Budget>,
     workers: Vec<JoinHandle<()>>,
     error: Arc<Mutex<Option<Error>>>,
     pub counters: Arc<Counters>,
@@ -77,7 +115,8 @@ impl Saver {
         let index = repo.index()?;
         let threads = threads.max(1);
         let packer = (!dry_run).then(|| Arc::new(repo.packer(PackerOptions::default())));
-        let (tx, rx) = bounded::<Job>(threads);
+        let (tx, rx) = bounded::<Job>(QUEUE_CHUNKS);
+        let budget = Arc::new(Budget::default());
         let error = Arc::new(Mutex::new(None));
         let counters = Arc::new(Counters::default());
         let workers = (0..threads)
@@ -87,12 +126,14 @@ impl Saver {
                 let packer = packer.clone();
                 let error = Arc::clone(&error);
                 let counters = Arc::clone(&counters);
+                let budget = Arc::clone(&budget);
                 std::thread::Builder::new()
                     .name(format!("rdr-seal-{i}"))
                     .spawn(move || {
                         // one buffer per worker: sealing allocates nothing
                         let mut sealed = Vec::new();
                         for job in rx {
+                            budget.give(job.data.len());
                             repo.seal_blob_into(BlobType::Data, &job.id, &job.data, &mut sealed);
                             let raw = job.data.len() as u64;
                             let res = match &packer {
@@ -125,6 +166,7 @@ impl Saver {
             dedup: DedupSet::default(),
             packer,
             tx: Some(tx),
+            budget,
             workers,
             error,
             counters,
@@ -192,6 +234,9 @@ impl Saver {
                     .tx
                     .as_ref()
                     .ok_or_else(|| Error::InvalidInput("saver finished".into()))?;
+                let workers = &self.workers;
+                self.budget
+                    .take(chunk.len(), || workers.iter().all(JoinHandle::is_finished));
                 tx.send(Job { id, data: chunk })
                     .map_err(|_| Error::InvalidInput("seal workers stopped".into()))?;
             }
@@ -282,5 +327,36 @@ impl Saver {
 impl Drop for Saver {
     fn drop(&mut self) {
         self.stop_workers();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queued(b: &Budget) -> usize {
+        *b.queued.lock().unwrap()
+    }
+
+    #[test]
+    fn budget_bounds_queued_bytes() {
+        let b = Arc::new(Budget::default());
+        // an empty queue takes a chunk larger than the budget
+        b.take(QUEUE_BYTES * 2, || false);
+        assert_eq!(queued(&b), QUEUE_BYTES * 2);
+        // over budget with no worker left: the walker does not wait forever
+        b.take(1, || true);
+        assert_eq!(queued(&b), QUEUE_BYTES * 2 + 1);
+        b.give(QUEUE_BYTES * 2 + 1);
+        assert_eq!(queued(&b), 0);
+        // a full queue: the next chunk goes in once a worker takes one out
+        b.take(QUEUE_BYTES, || false);
+        let waiter = {
+            let b = Arc::clone(&b);
+            std::thread::spawn(move || b.take(10, || false))
+        };
+        b.give(QUEUE_BYTES);
+        waiter.join().unwrap();
+        assert_eq!(queued(&b), 10);
     }
 }
