@@ -8,7 +8,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use rdr_benches::full_run;
 use rdr_core::format::BlobType;
 use rdr_core::format::index::{IndexBlob, IndexPack};
-use rdr_core::{BlobId, BlobIdSet, Id, MasterIndex, PackId};
+use rdr_core::repo::{BlobIdSet, MasterIndex};
+use rdr_core::{BlobId, Id, PackId};
 
 const PER_PACK: u64 = 16;
 

@@ -2,16 +2,15 @@
 //! compress + seal, and pack assembly + upload to memory.
 
 use std::hint::black_box;
-use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rdr_benches::{full_run, random_bytes, text_bytes};
-use rdr_core::backend::MemoryBackend;
 use rdr_core::chunk::{Chunker, ChunkerConfig, ChunkerParams};
 use rdr_core::codec;
 use rdr_core::crypto::hash::blob_id;
 use rdr_core::crypto::keys::MasterKey;
-use rdr_core::{BlobType, InitOptions, LockHolder, NewKey, PackerOptions, Repository};
+use rdr_core::repo::PackerOptions;
+use rdr_core::{BlobType, InitOptions, LockHolder, NewKey, Repository, Storage};
 
 fn size() -> usize {
     if full_run() { 64 << 20 } else { 1 << 20 }
@@ -81,7 +80,7 @@ fn pack_writing(c: &mut Criterion) {
         log_n: 10,
     };
     let repo = Repository::init(
-        Arc::new(MemoryBackend::new().unwrap()),
+        &Storage::memory().unwrap(),
         &InitOptions::default(),
         &key,
         &LockHolder::current(),

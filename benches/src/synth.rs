@@ -22,7 +22,8 @@ use rdr_core::format::snapshot::{Snapshot, Summary};
 use rdr_core::format::tree::{Node, NodeKind, Tree};
 use rdr_core::format::{BlobType, FORMAT_VERSION};
 use rdr_core::repo::INDEX_FILE_BLOBS;
-use rdr_core::{BlobId, PackerOptions, Repository, Result, SnapshotId};
+use rdr_core::repo::{Packer, PackerOptions};
+use rdr_core::{BlobId, Repository, Result, SnapshotId};
 
 /// Plaintext bytes per synthetic data blob.
 const BLOB_BYTES: usize = 16;
@@ -139,7 +140,7 @@ fn save_index(repo: &Repository, packs: Vec<IndexPack>, report: &mut SynthReport
 /// Tree blobs of one snapshot under construction, packed as they come.
 struct Trees<'a> {
     repo: &'a Repository,
-    packer: rdr_core::Packer,
+    packer: Packer,
     written: std::collections::HashSet<BlobId>,
 }
 
@@ -272,26 +273,24 @@ pub fn build(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
-    use rdr_core::backend::MemoryBackend;
     use rdr_core::ops::check::{CheckOptions, ReadData, check};
     use rdr_core::ops::forget::forget_ids;
     use rdr_core::ops::progress::NoProgress;
     use rdr_core::ops::prune::{PruneOptions, prune};
-    use rdr_core::{Credential, InitOptions, LockHolder, LockKind, NewKey};
+    use rdr_core::{Credential, InitOptions, LockHolder, LockKind, NewKey, Storage};
 
     use super::*;
 
     fn repo() -> Repository {
-        let b = Arc::new(MemoryBackend::new().unwrap());
+        let b = Storage::memory().unwrap();
         let key = NewKey::Passphrase {
             passphrase: "synth".to_owned().into(),
             log_n: 10,
         };
         let opts = InitOptions::default();
-        Repository::init(b.clone(), &opts, &key, &LockHolder::current()).unwrap();
-        Repository::open(b, &Credential::Passphrase("synth")).unwrap()
+        Repository::init(&b, &opts, &key, &LockHolder::current()).unwrap();
+        Repository::open(&b, &Credential::Passphrase("synth")).unwrap()
     }
 
     /// The bench's repository is valid, and pruning it after forgetting the

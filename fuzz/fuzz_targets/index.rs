@@ -1,7 +1,8 @@
 //! Index files: the CBOR decoder, the zstd layer and the sealed-file path.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use rdr_core::codec::{FileKind, open_file};
+use rdr_core::FileType;
+use rdr_core::codec::open_file;
 use rdr_core::crypto::keys::MasterKey;
 use rdr_core::format::index::IndexFile;
 
@@ -9,7 +10,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = IndexFile::decode(data);
     let _ = rdr_core::compress::decode(data, 1 << 24);
     let key = MasterKey::from_secret([7; 32]);
-    if let Ok(plain) = open_file(&key, FileKind::Index, data) {
+    if let Ok(plain) = open_file(&key, FileType::Index, data) {
         let _ = IndexFile::decode(&plain);
     }
 });

@@ -1,14 +1,15 @@
 //! Lock files.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use rdr_core::codec::{FileKind, open_file};
+use rdr_core::FileType;
+use rdr_core::codec::open_file;
 use rdr_core::crypto::keys::MasterKey;
 use rdr_core::format::lock::LockInfo;
 
 fuzz_target!(|data: &[u8]| {
     let _ = LockInfo::decode(data);
     let key = MasterKey::from_secret([7; 32]);
-    if let Ok(plain) = open_file(&key, FileKind::Lock, data) {
+    if let Ok(plain) = open_file(&key, FileType::Lock, data) {
         let _ = LockInfo::decode(&plain);
     }
 });

@@ -1,14 +1,15 @@
 //! Check and drill records.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use rdr_core::codec::{FileKind, open_file};
+use rdr_core::FileType;
+use rdr_core::codec::open_file;
 use rdr_core::crypto::keys::MasterKey;
 use rdr_core::format::record::Record;
 
 fuzz_target!(|data: &[u8]| {
     let _ = Record::decode(data);
     let key = MasterKey::from_secret([7; 32]);
-    if let Ok(plain) = open_file(&key, FileKind::Record, data) {
+    if let Ok(plain) = open_file(&key, FileType::Record, data) {
         let _ = Record::decode(&plain);
     }
 });

@@ -36,3 +36,53 @@ pub fn code_for(e: &anyhow::Error) -> i32 {
     }
     FATAL
 }
+
+/// What a person can do about an error (core errors state facts; advice
+/// for people lives here).
+pub fn advice_for(e: &anyhow::Error) -> Option<String> {
+    for cause in e.chain() {
+        if let Some(loc) = cause.downcast_ref::<rdr_core::LocationError>() {
+            return location_advice(loc);
+        }
+        if let Some(err) = cause.downcast_ref::<rdr_core::Error>() {
+            return match err {
+                rdr_core::Error::Location(loc) => location_advice(loc),
+                rdr_core::Error::NoRepository { .. } => Some("create one with `rdr init`".into()),
+                rdr_core::Error::Locked { .. } => Some(
+                    "wait for the holder to finish; `rdr unlock` removes locks whose holder is gone"
+                        .into(),
+                ),
+                rdr_core::Error::Corrupt { .. } => Some(
+                    "run `rdr check --read-data` to see what is damaged, then `rdr repair`".into(),
+                ),
+                rdr_core::Error::PacksMissing { .. } => Some(
+                    "nothing was changed: run `rdr check` to see which snapshots are affected"
+                        .into(),
+                ),
+                rdr_core::Error::WouldEmptyGroup { .. } => {
+                    Some("use --allow-empty to allow it".into())
+                }
+                rdr_core::Error::KeyInUse { .. } => Some(
+                    "open the repository with another key to remove this one, or replace it with `rdr key passwd`"
+                        .into(),
+                ),
+                _ => None,
+            };
+        }
+    }
+    None
+}
+
+fn location_advice(e: &rdr_core::LocationError) -> Option<String> {
+    match e {
+        rdr_core::LocationError::UnknownScheme(s) => {
+            Some(format!("write ./{s}:... for a local directory of that name"))
+        }
+        rdr_core::LocationError::Credentials { .. } => Some(
+            "give credentials through the environment (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, \
+             B2_ACCOUNT_ID, AZURE_ACCOUNT_KEY, ...) or the storage's own configuration"
+                .into(),
+        ),
+        _ => None,
+    }
+}

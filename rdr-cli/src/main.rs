@@ -17,6 +17,9 @@ fn main() {
         Ok(code) => code,
         Err(e) => {
             eprintln!("rdr: error: {e:#}");
+            if let Some(hint) = exit::advice_for(&e) {
+                eprintln!("rdr: hint: {hint}");
+            }
             exit::code_for(&e)
         }
     };

@@ -293,11 +293,11 @@ fn init_with_recipient_only_and_custom_params() {
 
 #[test]
 fn unlock_keeps_live_locks() {
-    use rdr_core::{Credential, LockHolder, LockKind, Repository, backend::LocalBackend};
+    use rdr_core::{Credential, Location, LockHolder, LockKind, Repository, Storage};
     let env = Env::new();
     env.ok(&["init", "--kdf-log-n", "10"], PW);
     let repo = Repository::open(
-        std::sync::Arc::new(LocalBackend::new(env.repo()).unwrap()),
+        &Storage::connect(&Location::local(env.repo())).unwrap(),
         &Credential::Passphrase("first password"),
     )
     .unwrap();
@@ -327,5 +327,72 @@ fn help_is_complete() {
     assert!(
         env.ok(&["key", "add", "--help"], &[])
             .contains("--new-password-file")
+    );
+}
+
+/// Runs rdr in `dir` with `RDR_REPOSITORY=location` and a password.
+fn rdr_at(dir: &std::path::Path, location: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rdr"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RDR_REPOSITORY", location)
+        .env("RDR_PASSWORD", "pw")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn remote_locations_are_never_taken_for_local_folders() {
+    let env = Env::new();
+    let dir = env.dir.path();
+    for (location, scheme) in [
+        ("s3:s3.amazonaws.com/bucket/repo", "s3"),
+        ("s3:http://127.0.0.1:9000/bucket", "s3"),
+        ("sftp:user@host:/srv/repo", "sftp"),
+        ("sftp://user@[::1]:2222//srv/repo", "sftp"),
+        ("webdav:https://dav.example.com/repo", "webdav"),
+        ("b2:bucket:repo", "b2"),
+        ("azure:container:/repo", "azure"),
+        ("gs:bucket:/repo", "gs"),
+    ] {
+        let o = rdr_at(dir, location, &["init", "--kdf-log-n", "10"]);
+        assert_eq!(code(&o), 1, "{location}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(&format!("{scheme} storage is not available")),
+            "{location}: {}",
+            stderr(&o)
+        );
+        let left: Vec<_> = std::fs::read_dir(dir).unwrap().collect();
+        assert!(left.is_empty(), "{location} created {left:?}");
+    }
+    // an unknown scheme is refused too, and a location with a password in
+    // it is refused without repeating the password
+    let o = rdr_at(dir, "rclone:remote:path", &["init"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let o = rdr_at(
+        dir,
+        "s3:https://AKIAX:S3cretPassw0rd@host/bucket",
+        &["init"],
+    );
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("credentials"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("S3cretPassw0rd"), "{}", stderr(&o));
+    assert!(std::fs::read_dir(dir).unwrap().next().is_none());
+    // who really wants such a folder says so
+    let o = rdr_at(dir, "./s3:bucket", &["init", "--kdf-log-n", "10"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(dir.join("s3:bucket").join("config").is_file());
+    let o = rdr_at(dir, "local:s3:bucket", &["snapshots"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // no repository: the fact, then the advice
+    let o = rdr_at(dir, "elsewhere", &["snapshots"]);
+    assert_eq!(code(&o), 10);
+    assert!(stderr(&o).contains("no repository at"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("hint: create one with `rdr init`"),
+        "{}",
+        stderr(&o)
     );
 }

@@ -388,3 +388,60 @@ fn drill_of_a_pgbench_dump_loads_it_into_a_scratch_postgres() {
         "{err}"
     );
 }
+
+/// Dumps on stdin without a database: streams, commands, failing commands.
+#[test]
+fn stdin_and_command_backups() {
+    let env = Env::new();
+    let first = b"-- dump one\nCREATE TABLE t (id int);\n".repeat(1000);
+    let second = b"-- dump two\nCREATE TABLE u (id int);\n".repeat(1000);
+    for data in [&first, &second] {
+        let o = env.run_stdin(
+            &["backup", "--stdin", "--stdin-filename", "appdb.sql"],
+            data,
+        );
+        common::assert_ok(&o, &["backup", "--stdin"]);
+    }
+    // The second stream is what `latest` holds (never a "parent" copy of the first).
+    let o = env.run(&["dump", "latest", "appdb.sql"]);
+    assert_eq!(o.stdout, second);
+    let snaps = env.snapshots();
+    let st = &snaps[1]["stream"];
+    assert_eq!(st["bytes"], second.len());
+    assert_eq!(st["blake3"], blake3::hash(&second).to_hex().to_string());
+    assert_eq!(snaps[1]["paths"], serde_json::json!(["/appdb.sql"]));
+
+    // A command: its output, exit status and argv are recorded.
+    let s = env.backup_json(&[
+        "--stdin-from-command",
+        "--stdin-filename",
+        "gen.txt",
+        "--",
+        "printf",
+        "abc",
+    ]);
+    assert_eq!(s["stream"]["bytes"], 3);
+    assert_eq!(s["stream"]["exit_status"], 0);
+    assert_eq!(env.ok(&["dump", "latest", "gen.txt"]), "abc");
+    // A failing command writes no snapshot and says why.
+    let o = env.run(&[
+        "backup",
+        "--stdin-from-command",
+        "--stdin-filename",
+        "bad.sql",
+        "--",
+        "sh",
+        "-c",
+        "echo partial; exit 7",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("exited with status 7") && err.contains("no snapshot"),
+        "{err}"
+    );
+    assert_eq!(env.snapshots().len(), 3);
+    let o = env.run(&["backup", "--stdin-from-command", "--", "/no/such/program"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(env.snapshots().len(), 3);
+}

@@ -103,6 +103,7 @@ impl ChunkerConfig {
         })
     }
 
+    #[cfg(feature = "internals")]
     /// The parameters.
     #[must_use]
     pub fn params(&self) -> ChunkerParams {
@@ -130,6 +131,7 @@ impl ChunkerConfig {
         len
     }
 
+    #[cfg(any(test, feature = "internals"))]
     /// Chunk boundaries of a whole in-memory buffer (e.g. a mapped file),
     /// as `(offset, length)` pairs.
     #[must_use]
@@ -162,6 +164,7 @@ pub struct Chunker<'c, R> {
 }
 
 impl<'c, R: Read> Chunker<'c, R> {
+    #[cfg(any(test, feature = "internals"))]
     /// A chunker over `reader`.
     pub fn new(cfg: &'c ChunkerConfig, reader: R) -> Self {
         Self::with_buffer(cfg, reader, Vec::new())

@@ -14,52 +14,35 @@ use crate::crypto::keys::MasterKey;
 use crate::format::pack::{self, PackEntry};
 use crate::format::{BlobType, FormatError};
 use crate::id::BlobId;
+use crate::kind::FileType;
 
 /// Version byte at the start of every sealed file.
 pub const FILE_VERSION: u8 = 1;
 /// Largest plaintext of a sealed file (an index of ~10M blobs fits).
 pub const MAX_FILE_PLAINTEXT: usize = 1 << 30;
 
-/// Kinds of sealed file; each has its own associated data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileKind {
-    /// `config`.
-    Config,
-    /// `index/…`.
-    Index,
-    /// `snapshots/…`.
-    Snapshot,
-    /// `locks/…`.
-    Lock,
-    /// `records/…`.
-    Record,
-    /// The metadata part of a key file (no version byte).
-    KeyMeta,
+/// The associated data a sealed file of this kind is bound to. Packs are
+/// not sealed files (their blobs and header are sealed on their own); a key
+/// file's sealed part is its metadata.
+fn file_aad(kind: FileType) -> &'static [u8] {
+    match kind {
+        FileType::Config => b"rdr/1/config",
+        FileType::Index => b"rdr/1/index",
+        FileType::Snapshot => b"rdr/1/snapshot",
+        FileType::Lock => b"rdr/1/lock",
+        FileType::Record => b"rdr/1/record",
+        FileType::Key => b"rdr/1/key-meta",
+        FileType::Pack => b"rdr/1/pack-file",
+    }
 }
 
-impl FileKind {
-    fn aad(self) -> &'static [u8] {
-        match self {
-            Self::Config => b"rdr/1/config",
-            Self::Index => b"rdr/1/index",
-            Self::Snapshot => b"rdr/1/snapshot",
-            Self::Lock => b"rdr/1/lock",
-            Self::Record => b"rdr/1/record",
-            Self::KeyMeta => b"rdr/1/key-meta",
-        }
-    }
-
-    /// Lowercase name for messages.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Config => "config",
-            Self::Index => "index file",
-            Self::Snapshot => "snapshot",
-            Self::Lock => "lock",
-            Self::Record => "record",
-            Self::KeyMeta => "key metadata",
-        }
+/// What a sealed file of this kind is called in messages.
+#[must_use]
+pub fn file_noun(kind: FileType) -> &'static str {
+    match kind {
+        FileType::Index => "index file",
+        FileType::Key => "key metadata",
+        other => other.name(),
     }
 }
 
@@ -189,7 +172,7 @@ fn check_plain(
 
 /// Seals a repository file.
 #[must_use]
-pub fn seal_file(key: &MasterKey, kind: FileKind, payload: &[u8], level: i32) -> Vec<u8> {
+pub fn seal_file(key: &MasterKey, kind: FileType, payload: &[u8], level: i32) -> Vec<u8> {
     seal_file_with_nonce(key, kind, payload, level, &crate::crypto::rng::bytes())
 }
 
@@ -197,14 +180,14 @@ pub fn seal_file(key: &MasterKey, kind: FileKind, payload: &[u8], level: i32) ->
 #[must_use]
 pub fn seal_file_with_nonce(
     key: &MasterKey,
-    kind: FileKind,
+    kind: FileType,
     payload: &[u8],
     level: i32,
     nonce: &[u8; NONCE_LEN],
 ) -> Vec<u8> {
     let encoded = compress::encode(payload, level);
-    let sealed = aead::seal_with_nonce(&key.data, nonce, kind.aad(), &encoded);
-    if kind == FileKind::KeyMeta {
+    let sealed = aead::seal_with_nonce(&key.data, nonce, file_aad(kind), &encoded);
+    if kind == FileType::Key {
         return sealed;
     }
     let mut out = Vec::with_capacity(sealed.len() + 1);
@@ -218,25 +201,28 @@ pub fn seal_file_with_nonce(
 /// # Errors
 /// [`FormatError`] for an unknown version, failed authentication or a bad
 /// compressed payload.
-pub fn open_file(key: &MasterKey, kind: FileKind, bytes: &[u8]) -> Result<Vec<u8>, FormatError> {
-    let sealed = if kind == FileKind::KeyMeta {
+pub fn open_file(key: &MasterKey, kind: FileType, bytes: &[u8]) -> Result<Vec<u8>, FormatError> {
+    let sealed = if kind == FileType::Key {
         bytes
     } else {
         let (&v, rest) = bytes.split_first().ok_or(FormatError::Truncated {
-            what: kind.name(),
+            what: file_noun(kind),
             need: 1,
             have: 0,
         })?;
         if v != FILE_VERSION {
             return Err(FormatError::UnsupportedVersion {
-                what: kind.name(),
+                what: file_noun(kind),
                 version: u32::from(v),
             });
         }
         rest
     };
-    let encoded = aead::open(&key.data, kind.aad(), sealed)
-        .map_err(|_| FormatError::Unauthenticated { what: kind.name() })?;
+    let encoded = aead::open(&key.data, file_aad(kind), sealed).map_err(|_| {
+        FormatError::Unauthenticated {
+            what: file_noun(kind),
+        }
+    })?;
     compress::decode(&encoded, MAX_FILE_PLAINTEXT)
 }
 
@@ -284,6 +270,7 @@ pub fn open_pack_header(
     pack::decode_header(&plain, data_len)
 }
 
+#[cfg(any(test, feature = "internals"))]
 /// Parses a whole pack held in memory: trailer, header, and entries.
 ///
 /// # Errors
@@ -394,13 +381,13 @@ mod tests {
     #[test]
     fn file_round_trip() {
         let k = key();
-        for kind in [FileKind::Config, FileKind::Index, FileKind::KeyMeta] {
+        for kind in [FileType::Config, FileType::Index, FileType::Key] {
             let s = seal_file(&k, kind, b"payload", 3);
             assert_eq!(open_file(&k, kind, &s).unwrap(), b"payload");
         }
-        let s = seal_file(&k, FileKind::Config, b"payload", 3);
-        assert!(open_file(&k, FileKind::Index, &s).is_err());
-        assert!(open_file(&MasterKey::from_secret([1; 32]), FileKind::Config, &s).is_err());
+        let s = seal_file(&k, FileType::Config, b"payload", 3);
+        assert!(open_file(&k, FileType::Index, &s).is_err());
+        assert!(open_file(&MasterKey::from_secret([1; 32]), FileType::Config, &s).is_err());
     }
 
     #[test]

@@ -5,6 +5,8 @@
 use crate::backend::BackendError;
 use crate::crypto::CryptoError;
 use crate::format::FormatError;
+use crate::id::{KeyId, PackId};
+use crate::location::LocationError;
 
 /// Coarse classes of [`Error`], stable for programs (the CLI maps them to
 /// exit codes, the C ABI to error codes).
@@ -40,7 +42,7 @@ pub enum ErrorKind {
 #[non_exhaustive]
 pub enum Error {
     /// No repository at the location.
-    #[error("no repository at {location} (create one with `rdr init`)")]
+    #[error("no repository at {location}")]
     NoRepository {
         /// Where we looked.
         location: String,
@@ -78,6 +80,9 @@ pub enum Error {
     /// The storage failed.
     #[error(transparent)]
     Backend(#[from] BackendError),
+    /// A repository location does not parse.
+    #[error(transparent)]
+    Location(#[from] LocationError),
     /// A key-wrapping failure other than a wrong password.
     #[error("{context}: {source}")]
     Crypto {
@@ -104,6 +109,34 @@ pub enum Error {
     /// snapshot was written.
     #[error("interrupted: no snapshot was written (data uploaded so far is kept for the next run)")]
     Cancelled,
+    /// Packs the index lists and snapshots use are missing from storage,
+    /// so an operation that would rewrite the index refused to run.
+    #[error(
+        "pack {first} is listed in the index and holds blobs that snapshots use, but it is missing from storage ({count} such packs)"
+    )]
+    PacksMissing {
+        /// The first missing pack.
+        first: PackId,
+        /// How many are missing.
+        count: usize,
+    },
+    /// A retention policy would remove every snapshot of a group, and the
+    /// caller did not allow that; nothing was removed.
+    #[error(
+        "the policy would remove all {snapshots} snapshots of group {group}; nothing was removed"
+    )]
+    WouldEmptyGroup {
+        /// The group (host, paths, tags).
+        group: String,
+        /// Its snapshots.
+        snapshots: usize,
+    },
+    /// The key that opened this session cannot remove itself.
+    #[error("key {} opened this session and cannot remove itself", .key.short())]
+    KeyInUse {
+        /// The key.
+        key: KeyId,
+    },
     /// The data source failed (for example `pg_dump` exited non-zero).
     #[error("{0}; no snapshot was written")]
     SourceFailed(String),
@@ -128,10 +161,15 @@ impl Error {
             Self::Locked { .. } => ErrorKind::Locked,
             Self::Corrupt { .. } => ErrorKind::Corrupt,
             Self::Backend(BackendError::NotFound { .. }) => ErrorKind::NotFound,
+            Self::Backend(BackendError::Unsupported { .. }) | Self::Location(_) => {
+                ErrorKind::InvalidInput
+            }
             Self::Backend(_) => ErrorKind::Storage,
             Self::Crypto { .. } => ErrorKind::Corrupt,
-            Self::InvalidInput(_) => ErrorKind::InvalidInput,
-            Self::NotFound(_) => ErrorKind::NotFound,
+            Self::InvalidInput(_) | Self::WouldEmptyGroup { .. } | Self::KeyInUse { .. } => {
+                ErrorKind::InvalidInput
+            }
+            Self::NotFound(_) | Self::PacksMissing { .. } => ErrorKind::NotFound,
             Self::Io { .. } => ErrorKind::Io,
             Self::Cancelled => ErrorKind::Cancelled,
             Self::SourceFailed(_) => ErrorKind::SourceFailed,

@@ -7,19 +7,20 @@
 //! storage OpenDAL reaches. The master key is wrapped with age (passphrase
 //! or X25519), one key file per slot.
 //!
-//! A backup of a directory and its restore, on an in-memory repository:
+//! A backup of a directory and its restore, on a local repository:
 //!
 //! ```
-//! use std::sync::Arc;
 //! use rdr_core::ops::backup::{BackupOptions, BackupSource, backup};
-//! use rdr_core::ops::{progress::NoProgress, restore::{RestoreOptions, restore}};
-//! use rdr_core::{backend::MemoryBackend, Credential, InitOptions, LockHolder, NewKey, Repository};
+//! use rdr_core::ops::restore::{RestoreOptions, restore};
+//! use rdr_core::{Credential, InitOptions, Location, LockHolder, NewKey, NoProgress, Repository, Storage};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let storage = Arc::new(MemoryBackend::new()?);
+//! # let dir = tempfile::tempdir()?;
+//! # let path = dir.path().join("repo");
+//! let storage = Storage::connect(&Location::local(path))?; // or Location::parse("s3:...")
 //! let key = NewKey::Passphrase { passphrase: "correct horse".to_owned().into(), log_n: 10 };
-//! Repository::init(storage.clone(), &InitOptions::default(), &key, &LockHolder::current())?;
-//! let repo = Repository::open(storage, &Credential::Passphrase("correct horse"))?;
+//! Repository::init(&storage, &InitOptions::default(), &key, &LockHolder::current())?;
+//! let repo = Repository::open(&storage, &Credential::Passphrase("correct horse"))?;
 //!
 //! // Back up: chunk, hash, dedup, compress, seal, pack, upload, index, snapshot.
 //! let src = tempfile::tempdir()?;
@@ -35,38 +36,94 @@
 //! # Ok(()) }
 //! ```
 //!
-//! ## Layers
-//! * `id`, `error`: vocabulary.
-//! * [`format`], [`crypto`], [`codec`], [`chunk`], [`compress`]: pure code, no I/O.
-//! * [`backend`]: storage of opaque named objects (knows no crypto).
-//! * [`repo`]: the only place that combines storage, crypto and format.
-//! * [`ops`]: backup, restore, dump, ls, diff, find, stats, tag, built on
-//!   [`repo`]; progress flows through [`ops::progress::Progress`].
+//! ## The API
+//! Everything an embedder needs is re-exported here, at the crate root:
+//! * where a repository lives: [`Location`] (restic's syntax) and
+//!   [`Storage`], the connection a location gives;
+//! * the repository: [`Repository`] (init, open, keys, locks, snapshots),
+//!   [`InitOptions`], [`Credential`], [`NewKey`];
+//! * what it stores: ids ([`SnapshotId`], [`BlobId`], ...), [`Snapshot`],
+//!   [`Tree`], [`Node`], [`Record`], [`Config`];
+//! * errors: [`Error`], with a stable [`ErrorKind`] for programs.
 //!
-//! See docs/architecture.md and docs/format.md in the repository.
+//! The operations are in [`ops`], one module each: a function taking an
+//! options struct and returning a report that serializes to JSON (so every
+//! front end shows the same facts); progress flows through [`Progress`].
+//! [`time`] parses and prints the durations and timestamps they take.
+//!
+//! The API listing checked in beside this crate (`public-api.txt`) is the
+//! surface, and a test compares it with the code. The `internals` feature
+//! exposes the layers below (storage, crypto, codec, format) to this
+//! workspace's benches, fuzz targets and tests; it carries no stability
+//! promise and is never on by default.
+//!
+//! ## Layers (docs/architecture.md)
+//! * `id`, `kind`, `location`, `error`: vocabulary.
+//! * `format`, `crypto`, `codec`, `chunk`, `compress`: pure code, no I/O.
+//! * `backend`: storage of opaque named objects (knows no crypto).
+//! * `repo`: the only place that combines storage, crypto and format.
+//! * [`ops`]: the operations, built on `repo`.
 
 #![deny(missing_docs)]
 
+// The layers below the API: private, or public for this workspace's
+// benches, fuzz targets and tests with the `internals` feature.
+#[cfg(feature = "internals")]
 pub mod backend;
+#[cfg(not(feature = "internals"))]
+mod backend;
+#[cfg(feature = "internals")]
 pub mod chunk;
+#[cfg(not(feature = "internals"))]
+mod chunk;
+#[cfg(feature = "internals")]
 pub mod codec;
+#[cfg(not(feature = "internals"))]
+mod codec;
+#[cfg(feature = "internals")]
 pub mod compress;
+#[cfg(not(feature = "internals"))]
+mod compress;
+#[cfg(feature = "internals")]
 pub mod crypto;
-mod error;
+#[cfg(not(feature = "internals"))]
+mod crypto;
+#[cfg(feature = "internals")]
 pub mod format;
-mod id;
-pub mod ops;
+#[cfg(not(feature = "internals"))]
+mod format;
+#[cfg(feature = "internals")]
 pub mod repo;
+#[cfg(not(feature = "internals"))]
+mod repo;
+
+mod error;
+mod id;
+mod kind;
+mod location;
+pub mod ops;
 pub mod time;
 
+pub use backend::{BackendError, Storage};
+pub use chunk::ChunkerParams;
+pub use crypto::CryptoError;
 pub use crypto::wrap::{DEFAULT_LOG_N, Identities, Recipient, generate_identity, parse_recipient};
 pub use error::{Error, ErrorKind, Result};
-pub use format::BlobType;
 pub use format::config::Config;
+pub use format::index::{IndexBlob, IndexFile, IndexPack, ObsoletePack};
+pub use format::keyfile::{KeyKind, KeyMeta};
+pub use format::pack::PackEntry;
+pub use format::record::{CheckRecord, DrillPhases, DrillRecord, Record, RecordKind};
+pub use format::snapshot::{Incomplete, Snapshot, StreamInfo, Summary};
+pub use format::tree::{Node, NodeKind, Tree, Xattr};
+pub use format::{BlobType, FormatError};
 pub use id::{BlobId, ID_LEN, Id, IndexId, KeyId, LockId, PackId, ParseIdError, SnapshotId};
 /// The time-zone crate the retention policy uses (re-exported so callers pass the same `TimeZone`).
 pub use jiff;
+pub use kind::FileType;
+pub use location::{Endpoint, Location, LocationError};
+pub use ops::progress::{NoProgress, Progress};
 pub use repo::{
-    BlobIdSet, Credential, DedupSet, InitOptions, KeyInfo, Location, LockGuard, LockHolder,
-    LockKind, MasterIndex, NewKey, Packer, PackerOptions, Repository,
+    Credential, InitOptions, KeyInfo, LockGuard, LockHolder, LockKind, NewKey, Repository,
+    SnapshotEntry, UnreadableSnapshot,
 };

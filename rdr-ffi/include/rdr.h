@@ -27,14 +27,16 @@ extern "C" {
 /* An open repository. */
 typedef struct RdrRepo RdrRepo;
 
-/* Opens the repository at a local directory with a password. */
+/* Opens the repository at `location` (a path, local:PATH, or s3:/sftp:/...
+   in rdr's syntax; schemes not compiled in fail with RDR_ERR_INVALID_ARGUMENT)
+   with a password. */
 RdrRepo *rdr_open(const char *location, const char *password);
 
 /* Opens the repository with an age identity file (age-keygen format). */
 RdrRepo *rdr_open_with_identity_file(const char *location, const char *identity_file);
 
 /* Creates a repository protected by password; kdf_log_n is the scrypt work
- * factor (0 = default 18). Returns it open. */
+ * factor (0 = the default, 15). Returns it open. */
 RdrRepo *rdr_init(const char *location, const char *password, int kdf_log_n);
 
 /* The repository config as JSON; free with rdr_string_free. */

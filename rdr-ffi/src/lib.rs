@@ -9,10 +9,10 @@
 use std::cell::RefCell;
 use std::ffi::{CStr, CString, c_char, c_int};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 
-use rdr_core::backend::LocalBackend;
-use rdr_core::{Credential, ErrorKind, InitOptions, LockHolder, NewKey, Repository};
+use rdr_core::{
+    Credential, ErrorKind, InitOptions, Location, LockHolder, NewKey, Repository, Storage,
+};
 
 /// Success.
 pub const RDR_OK: c_int = 0;
@@ -110,15 +110,18 @@ unsafe fn str_arg<'a>(p: *const c_char, name: &str) -> FfiResult<&'a str> {
         .map_err(|_| (RDR_ERR_INVALID_ARGUMENT, format!("{name} is not UTF-8")))
 }
 
-fn backend(location: &str) -> FfiResult<Arc<LocalBackend>> {
-    core(LocalBackend::new(location).map_err(rdr_core::Error::from)).map(Arc::new)
+/// The storage at a location in rdr's syntax (a path, `local:PATH`, `s3:...`).
+fn storage(location: &str) -> FfiResult<Storage> {
+    let location = core(Location::parse(location).map_err(rdr_core::Error::from))?;
+    core(Storage::connect(&location))
 }
 
 fn boxed(repo: Repository) -> *mut RdrRepo {
     Box::into_raw(Box::new(RdrRepo { repo }))
 }
 
-/// Opens the repository at `location` (a local directory) with a password.
+/// Opens the repository at `location` (a path, `local:PATH`, or a remote
+/// location in rdr's syntax) with a password.
 /// Returns NULL on error (see `rdr_last_error_code`). Close with `rdr_close`.
 ///
 /// # Safety
@@ -137,7 +140,11 @@ pub unsafe extern "C" fn rdr_open(
                 str_arg(password, "password")?,
             )
         };
-        core(Repository::open(backend(loc)?, &Credential::Passphrase(pw))).map(boxed)
+        core(Repository::open(
+            &storage(loc)?,
+            &Credential::Passphrase(pw),
+        ))
+        .map(boxed)
     })
 }
 
@@ -164,7 +171,7 @@ pub unsafe extern "C" fn rdr_open_with_identity_file(
             .map_err(|e| (RDR_ERR_IO, format!("reading {path}: {e}")))?;
         let ids = core(rdr_core::Identities::parse(&text).map_err(rdr_core::Error::from))?;
         core(Repository::open(
-            backend(loc)?,
+            &storage(loc)?,
             &Credential::Identities(&ids),
         ))
         .map(boxed)
@@ -172,7 +179,7 @@ pub unsafe extern "C" fn rdr_open_with_identity_file(
 }
 
 /// Creates a repository at `location` protected by `password`, with scrypt
-/// work factor `kdf_log_n` (0 for the default, 18), and returns it open.
+/// work factor `kdf_log_n` (0 for the default, 15), and returns it open.
 /// Returns NULL on error.
 ///
 /// # Safety
@@ -202,7 +209,7 @@ pub unsafe extern "C" fn rdr_init(
             log_n,
         };
         core(Repository::init(
-            backend(loc)?,
+            &storage(loc)?,
             &InitOptions::default(),
             &key,
             &LockHolder::current(),
@@ -323,6 +330,21 @@ mod tests {
 
             assert!(rdr_init(loc.as_ptr(), c("pw").as_ptr(), 10).is_null());
             assert_eq!(rdr_last_error_code(), RDR_ERR_ALREADY_EXISTS);
+
+            // locations parse as in the CLI: a remote one is never a local
+            // folder, and one with a password in it is refused unrepeated
+            let s3 = c("s3:s3.amazonaws.com/bucket/repo");
+            assert!(rdr_init(s3.as_ptr(), c("pw").as_ptr(), 10).is_null());
+            assert_eq!(rdr_last_error_code(), RDR_ERR_INVALID_ARGUMENT);
+            assert!(last_message().contains("s3 storage"), "{}", last_message());
+            let secret = c("webdav:https://me:Sekr1t@dav/x");
+            assert!(rdr_open(secret.as_ptr(), c("pw").as_ptr()).is_null());
+            assert_eq!(rdr_last_error_code(), RDR_ERR_INVALID_ARGUMENT);
+            assert!(!last_message().contains("Sekr1t"));
+            let local = c(&format!("local:{}", d.path().join("repo").display()));
+            let r = rdr_open(local.as_ptr(), c("pw").as_ptr());
+            assert!(!r.is_null(), "{}", last_message());
+            rdr_close(r);
         }
     }
 }

@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use rdr_benches::synth::{SynthSpec, build};
 use rdr_core::backend::{Backend, BackendError, BackendResult, FileType, LocalBackend};
-use rdr_core::{Credential, Repository};
+use rdr_core::{Credential, Repository, Storage};
 
 /// The local backend, with pack writes that skip fsync.
 struct FastPacks {
@@ -106,7 +106,10 @@ fn main() {
             root: PathBuf::from(dir),
             inner: LocalBackend::new(dir)?,
         });
-        let repo = Repository::open(backend, &Credential::Passphrase(&password))?;
+        let repo = Repository::open(
+            &Storage::from_backend(backend),
+            &Credential::Passphrase(&password),
+        )?;
         let t = Instant::now();
         let tty = std::io::stderr().is_terminal();
         let r = build(&repo, &spec, &|n| {

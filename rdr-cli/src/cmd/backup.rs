@@ -3,7 +3,6 @@
 use anyhow::{Context, Result, bail};
 use rdr_core::ops::backup::{BackupOptions, BackupReport, BackupSource, ExcludeOptions, backup};
 use rdr_core::ops::select::{SnapshotFilter, find_snapshot};
-use serde_json::json;
 
 use super::{human_bytes, open, parse_size};
 use crate::cli::{Args, BackupArgs};
@@ -105,28 +104,7 @@ fn render(r: &BackupReport, mode: Mode, dry_run: bool) {
     let s = &r.snapshot.summary;
     let secs = (s.end - s.start) as f64 / 1e9;
     if mode == Mode::Json {
-        let stream = r.snapshot.stream.as_ref().map(|st| {
-            json!({
-                "filename": st.filename, "bytes": st.bytes,
-                "blake3": st.blake3.iter().map(|b| format!("{b:02x}")).collect::<String>(),
-                "command": st.command, "exit_status": st.exit_status,
-            })
-        });
-        let line = json!({
-            "message_type": "summary",
-            "snapshot_id": r.id.map(|i| i.to_hex()),
-            "dry_run": dry_run,
-            "files_new": s.files_new, "files_changed": s.files_changed,
-            "files_unchanged": s.files_unchanged,
-            "dirs_new": s.dirs_new, "dirs_changed": s.dirs_changed, "dirs_unchanged": s.dirs_unchanged,
-            "data_blobs": s.data_blobs, "tree_blobs": s.tree_blobs,
-            "total_bytes_processed": s.bytes_total, "bytes_read": s.bytes_read,
-            "data_added": s.bytes_added, "data_added_stored": s.bytes_added_stored,
-            "total_duration": secs,
-            "incomplete": r.is_incomplete(), "warnings": r.warnings,
-            "stream": stream,
-        });
-        println!("{line}");
+        println!("{}", r.to_json());
         return;
     }
     if let Some(st) = &r.snapshot.stream {

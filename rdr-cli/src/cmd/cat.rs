@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use anyhow::{Context, Result};
-use rdr_core::backend::FileType;
+use rdr_core::FileType;
 use rdr_core::{BlobId, IndexId, PackId};
 
 use super::{human_bytes, open};
@@ -65,13 +65,7 @@ pub fn run(args: &Args, cmd: &CatCommand) -> Result<()> {
             let id = PackId(repo.find_id(FileType::Pack, id)?);
             let entries = repo.load_pack_header(&id)?;
             if *json {
-                let v: Vec<_> = entries
-                    .iter()
-                    .map(|e| {
-                        serde_json::json!({"type": e.blob_type.name(), "id": e.id.to_hex(), "offset": e.offset, "length": e.length, "raw_length": e.raw_length})
-                    })
-                    .collect();
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                println!("{}", serde_json::to_string_pretty(&entries)?);
             } else {
                 for e in entries {
                     println!(
@@ -87,10 +81,7 @@ pub fn run(args: &Args, cmd: &CatCommand) -> Result<()> {
         }
         CatCommand::Blob { id } => {
             let id: BlobId = id.parse().context("blob id")?;
-            let loc = repo.index()?.lookup(&id).ok_or_else(|| {
-                rdr_core::Error::NotFound(format!("blob {id} is not in the index"))
-            })?;
-            let data = repo.load_blob_at(&id, &loc)?;
+            let data = repo.read_blob(&id)?;
             std::io::stdout()
                 .lock()
                 .write_all(&data)

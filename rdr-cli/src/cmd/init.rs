@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use rdr_core::{InitOptions, LockHolder, NewKey, Repository};
 use zeroize::Zeroizing;
 
-use super::{backend, parse_size};
+use super::{parse_size, storage};
 use crate::cli::{Args, InitArgs};
 use crate::credentials;
 
@@ -13,7 +13,7 @@ pub fn run(args: &Args, a: &InitArgs) -> Result<()> {
         u32::try_from(parse_size(s)?).with_context(|| format!("{what} {s} is too large"))
     };
     let opts = InitOptions {
-        chunker: rdr_core::chunk::ChunkerParams {
+        chunker: rdr_core::ChunkerParams {
             min: size32(&a.chunk_min, "minimum chunk size")?,
             avg: size32(&a.chunk_avg, "average chunk size")?,
             max: size32(&a.chunk_max, "maximum chunk size")?,
@@ -21,7 +21,7 @@ pub fn run(args: &Args, a: &InitArgs) -> Result<()> {
         compression: a.compression,
         pack_size: size32(&a.pack_size, "pack size")?,
     };
-    let backend = backend(args)?;
+    let storage = storage(args)?;
     let recipients = credentials::recipients(&a.recipients, a.recipients_file.as_deref())?;
     let key = if recipients.is_empty() {
         let pw = credentials::password(args, true)?;
@@ -32,7 +32,7 @@ pub fn run(args: &Args, a: &InitArgs) -> Result<()> {
     } else {
         NewKey::Recipients(recipients)
     };
-    let repo = Repository::init(backend, &opts, &key, &LockHolder::current())?;
+    let repo = Repository::init(&storage, &opts, &key, &LockHolder::current())?;
     eprintln!(
         "created repository {} at {}",
         repo.config().id.short(),

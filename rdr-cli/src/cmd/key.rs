@@ -1,7 +1,7 @@
 //! `rdr key add|list|remove|passwd`
 
 use anyhow::{Result, bail};
-use rdr_core::backend::FileType;
+use rdr_core::FileType;
 use rdr_core::{KeyId, LockHolder, NewKey};
 
 use super::open;

@@ -3,13 +3,12 @@
 use anyhow::{Context, Result, bail};
 use rdr_core::jiff::tz::TimeZone;
 use rdr_core::ops::check::{CheckOptions, ReadData, check};
-use rdr_core::ops::forget::{ForgetEntry, ForgetOptions, forget, forget_ids};
+use rdr_core::ops::forget::{ForgetOptions, forget, forget_ids, removed_json};
 use rdr_core::ops::policy::{KeepCount, KeepDuration, Policy};
 use rdr_core::ops::prune::{MaxUnused, PruneOptions, PruneReport, Tally, prune};
 use rdr_core::ops::select::GroupBy;
 use rdr_core::time::rfc3339_ns;
 use rdr_core::{LockGuard, LockHolder, LockKind, Repository, SnapshotId};
-use serde_json::{Value, json};
 
 use super::{filter, human_bytes, open, parse_size, tag_sets};
 use crate::cli::{Args, CheckArgs, ForgetArgs, PruneArgs, PruneOpts};
@@ -74,14 +73,6 @@ fn exclusive(repo: &Repository) -> Result<LockGuard> {
     Ok(repo.lock(LockKind::Exclusive, &LockHolder::current())?)
 }
 
-fn entry_json(e: &ForgetEntry) -> Value {
-    json!({
-        "id": e.id.to_hex(), "short_id": e.id.short(), "time": rfc3339_ns(e.snapshot.time),
-        "hostname": e.snapshot.hostname, "paths": e.snapshot.paths, "tags": e.snapshot.tags,
-        "reasons": e.reasons,
-    })
-}
-
 /// `rdr forget`.
 pub fn forget_cmd(args: &Args, a: &ForgetArgs) -> Result<i32> {
     let repo = open(args)?;
@@ -116,18 +107,7 @@ pub fn forget_cmd(args: &Args, a: &ForgetArgs) -> Result<i32> {
         let report = forget(&repo, &opts, &lock)?;
         removed = report.groups.iter().map(|g| g.remove.len()).sum::<usize>();
         if json {
-            let groups: Vec<Value> = report
-                .groups
-                .iter()
-                .map(|g| {
-                    json!({
-                        "group": {"host": g.key.host, "paths": g.key.paths, "tags": g.key.tags},
-                        "keep": g.keep.iter().map(entry_json).collect::<Vec<_>>(),
-                        "remove": g.remove.iter().map(entry_json).collect::<Vec<_>>(),
-                    })
-                })
-                .collect();
-            println!("{}", json!({"dry_run": a.dry_run, "groups": groups}));
+            println!("{}", report.to_json());
         } else {
             for g in &report.groups {
                 let key = g.key.to_string();
@@ -154,17 +134,12 @@ pub fn forget_cmd(args: &Args, a: &ForgetArgs) -> Result<i32> {
         let ids = a
             .snapshots
             .iter()
-            .map(|r| {
-                Ok(SnapshotId(
-                    repo.find_id(rdr_core::backend::FileType::Snapshot, r)?,
-                ))
-            })
+            .map(|r| Ok(SnapshotId(repo.find_id(rdr_core::FileType::Snapshot, r)?)))
             .collect::<Result<Vec<_>>>()?;
         let gone = forget_ids(&repo, &ids, a.dry_run, &lock)?;
         removed = gone.len();
         if json {
-            let list: Vec<Value> = gone.iter().map(|(id, _)| json!(id.to_hex())).collect();
-            println!("{}", json!({"dry_run": a.dry_run, "removed": list}));
+            println!("{}", removed_json(&gone, a.dry_run));
         } else {
             for (id, s) in &gone {
                 println!("removed {}  {}", id.short(), rfc3339_ns(s.time));
@@ -179,7 +154,7 @@ pub fn forget_cmd(args: &Args, a: &ForgetArgs) -> Result<i32> {
         let progress = Reporter::new(Mode::from(a.output), "prune");
         let report = prune(&repo, &opts, &progress, &lock)?;
         progress.finish();
-        print_prune(&report, false, json);
+        print_prune(&report, json);
     }
     Ok(0)
 }
@@ -192,34 +167,17 @@ pub fn prune_cmd(args: &Args, a: &PruneArgs) -> Result<i32> {
     let progress = Reporter::new(Mode::from(a.output), "prune");
     let report = prune(&repo, &opts, &progress, &lock)?;
     progress.finish();
-    print_prune(&report, a.dry_run, a.output.json);
+    print_prune(&report, a.output.json);
     Ok(0)
 }
 
-fn tally(t: Tally) -> Value {
-    json!({"packs": t.packs, "bytes": t.bytes})
-}
-
-fn print_prune(r: &PruneReport, dry_run: bool, json: bool) {
+fn print_prune(r: &PruneReport, json: bool) {
     if json {
-        println!(
-            "{}",
-            json!({
-                "dry_run": dry_run, "snapshots": r.snapshots, "blobs": r.blobs,
-                "blobs_used": r.blobs_used, "size_before": tally(r.size_before),
-                "deleted": tally(r.deleted), "marked": tally(r.marked), "waiting": tally(r.waiting),
-                "revived": tally(r.revived), "repacked": tally(r.repacked),
-                "repack_copied_bytes": r.repack_copied_bytes, "written": tally(r.written),
-                "used_bytes": r.used_bytes, "unused_after": r.unused_after,
-                "size_after": r.size_after, "size_final": r.size_final,
-                "index_files_written": r.index_files_written,
-                "index_files_removed": r.index_files_removed,
-            })
-        );
+        println!("{}", r.to_json());
         return;
     }
     let t = |x: Tally| format!("{} packs, {}", x.packs, human_bytes(x.bytes));
-    let would = if dry_run { "would be " } else { "" };
+    let would = if r.dry_run { "would be " } else { "" };
     println!(
         "repository: {} in use by {} snapshots ({} of {} blobs)",
         human_bytes(r.used_bytes),
@@ -276,22 +234,7 @@ pub fn check_cmd(args: &Args, a: &CheckArgs) -> Result<i32> {
         eprintln!("warning: the check record could not be stored: {e}");
     }
     if a.output.json {
-        println!(
-            "{}",
-            json!({
-                "ok": report.is_ok(), "errors": report.errors, "warnings": report.warnings,
-                "index_files": report.index_files, "packs": report.packs,
-                "snapshots": report.snapshots, "blobs": report.blobs,
-                "blobs_used": report.blobs_used, "packs_read": report.packs_read,
-                "bytes_read": report.bytes_read,
-                "damaged": report.damaged.iter().map(|d| json!({
-                    "blob": d.blob.to_string(), "reason": d.reason,
-                    "used_by": d.used_by.iter().map(|(s, p)| json!({
-                        "snapshot": s.to_string(), "path": String::from_utf8_lossy(p),
-                    })).collect::<Vec<_>>(),
-                })).collect::<Vec<_>>(),
-            })
-        );
+        println!("{}", report.to_json());
     } else {
         for w in &report.warnings {
             eprintln!("warning: {w}");

@@ -13,11 +13,8 @@ mod restore;
 mod snapshots;
 mod status;
 
-use std::sync::Arc;
-
 use anyhow::{Context, Result, bail};
-use rdr_core::backend::{Backend, LocalBackend};
-use rdr_core::{Credential, Repository};
+use rdr_core::{Credential, Location, Repository, Storage};
 
 use rdr_core::ops::select::SnapshotFilter;
 
@@ -84,42 +81,32 @@ pub fn tag_sets(options: &[String]) -> Vec<Vec<String>> {
 }
 
 /// The storage named by -r/--repo.
-pub fn backend(args: &Args) -> Result<Arc<dyn Backend>> {
-    let Some(loc) = &args.repo else {
+pub fn storage(args: &Args) -> Result<Storage> {
+    let Some(text) = &args.repo else {
         bail!("no repository given: use -r/--repo or set RDR_REPOSITORY");
     };
-    let path = loc.strip_prefix("local:").unwrap_or(loc);
-    if let Some((scheme, _)) = path.split_once("://") {
-        bail!(
-            "repository location scheme {scheme}:// is not supported by this build; give a local directory"
-        );
-    }
-    Ok(Arc::new(
-        LocalBackend::new(path).with_context(|| format!("repository {loc}"))?,
-    ))
+    // the parse error never repeats the location (it may hold a pasted secret)
+    let location = Location::parse(text).context("repository location")?;
+    Storage::connect(&location).with_context(|| format!("repository {location}"))
 }
 
 /// Opens the repository with the identity file if one is given, else the password.
 pub fn open(args: &Args) -> Result<Repository> {
-    let backend = backend(args)?;
+    let storage = storage(args)?;
     if let Some(f) = &args.identity_file {
         let ids = credentials::identities(f)?;
-        return Ok(Repository::open(backend, &Credential::Identities(&ids))?);
+        return Ok(Repository::open(&storage, &Credential::Identities(&ids))?);
     }
     // Fail fast with the right exit code before asking for a password; a
     // storage error (permissions, I/O) is reported as itself, not as "no repository".
-    if backend
-        .list(rdr_core::backend::FileType::Config)
-        .map_err(rdr_core::Error::from)?
-        .is_empty()
-    {
+    if !storage.has_repository()? {
         return Err(rdr_core::Error::NoRepository {
-            location: backend.location(),
+            location: storage.describe(),
         }
         .into());
     }
     let pw = credentials::password(args, false)?;
-    Ok(Repository::open(backend, &Credential::Passphrase(&pw))?)
+    Ok(Repository::open(&storage, &Credential::Passphrase(&pw))?)
 }
 
 /// Parses a size such as `512KiB`, `16MiB`, `1M`, `4096`.

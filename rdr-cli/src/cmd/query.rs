@@ -3,14 +3,13 @@
 use std::io::Write;
 
 use anyhow::Result;
-use rdr_core::format::tree::Node;
+use rdr_core::Node;
 use rdr_core::ops::diff::diff;
 use rdr_core::ops::find::find;
-use rdr_core::ops::ls::ls;
+use rdr_core::ops::ls::{ls, node_json};
 use rdr_core::ops::select::{SnapshotFilter, find_snapshot, split_reference};
 use rdr_core::ops::stats::stats;
-use rdr_core::time::{format_ns, rfc3339_ns};
-use serde_json::json;
+use rdr_core::time::format_ns;
 
 use super::snapshots::select;
 use super::{filter, human_bytes, open};
@@ -27,16 +26,6 @@ fn mode_string(n: &Node) -> String {
         s.push(if n.mode & bit != 0 { *c } else { '-' });
     }
     s
-}
-
-fn node_json(path: &[u8], n: &Node) -> serde_json::Value {
-    json!({
-        "path": String::from_utf8_lossy(path), "type": n.kind, "mode": n.mode,
-        "uid": n.uid, "gid": n.gid, "user": n.user, "group": n.group, "size": n.size,
-        "mtime": rfc3339_ns(n.mtime), "ctime": rfc3339_ns(n.ctime),
-        "inode": n.inode, "links": n.links,
-        "target": n.target.as_ref().map(|t| String::from_utf8_lossy(t).into_owned()),
-    })
 }
 
 fn long_line(path: &[u8], n: &Node) -> String {
@@ -103,18 +92,9 @@ pub fn diff_cmd(args: &Args, a: &DiffArgs) -> Result<i32> {
     let r = diff(&repo, &sa, pa, &sb, pb)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if a.json {
-        for c in &r.changes {
-            writeln!(
-                out,
-                "{}",
-                json!({"message_type": "change", "path": String::from_utf8_lossy(&c.path), "modifier": c.kind.marker().to_string(), "kind": c.kind})
-            )?;
+        for line in r.json_lines(&ia, &ib) {
+            writeln!(out, "{line}")?;
         }
-        writeln!(
-            out,
-            "{}",
-            json!({"message_type": "statistics", "source": ia.to_hex(), "target": ib.to_hex(), "stats": r.stats})
-        )?;
     } else {
         writeln!(out, "comparing snapshot {} to {}:", ia.short(), ib.short())?;
         for c in &r.changes {
@@ -150,9 +130,7 @@ pub fn find_cmd(args: &Args, a: &FindArgs) -> Result<i32> {
     let mut last = None;
     for m in &matches {
         if a.json {
-            let mut v = node_json(&m.path, &m.node);
-            v["snapshot"] = json!(m.snapshot.to_hex());
-            writeln!(out, "{v}")?;
+            writeln!(out, "{}", m.to_json())?;
             continue;
         }
         if last != Some(m.snapshot) {
@@ -199,7 +177,7 @@ pub fn stats_cmd(args: &Args, a: &StatsArgs) -> Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rdr_core::format::tree::NodeKind;
+    use rdr_core::NodeKind;
 
     #[test]
     fn modes() {

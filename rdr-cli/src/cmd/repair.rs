@@ -5,7 +5,6 @@ use rdr_core::ops::repair::{
     RepairIndexOptions, RepairSnapshotsOptions, repair_index, repair_snapshots,
 };
 use rdr_core::{LockHolder, LockKind, SnapshotId};
-use serde_json::json;
 
 use super::open;
 use crate::cli::{Args, RepairCommand, RepairIndexArgs, RepairSnapshotsArgs};
@@ -27,7 +26,7 @@ fn snapshots(args: &Args, a: &RepairSnapshotsArgs) -> Result<i32> {
             .ids
             .iter()
             .map(|s| {
-                repo.find_id(rdr_core::backend::FileType::Snapshot, s)
+                repo.find_id(rdr_core::FileType::Snapshot, s)
                     .map(SnapshotId)
             })
             .collect::<rdr_core::Result<_>>()?;
@@ -41,19 +40,7 @@ fn snapshots(args: &Args, a: &RepairSnapshotsArgs) -> Result<i32> {
     let r = repair_snapshots(&repo, &snaps, &unreadable, &opts, &lock)?;
     let text = |p: &[u8]| String::from_utf8_lossy(p).into_owned();
     if a.output.json {
-        println!(
-            "{}",
-            json!({
-                "dry_run": a.dry_run, "whole": r.whole, "forgotten": r.forgotten,
-                "unreadable": r.unreadable.iter().map(|(id, e)| json!({"snapshot": id.to_string(), "error": e})).collect::<Vec<_>>(),
-                "repaired": r.repaired.iter().map(|s| json!({
-                    "original": s.original.to_string(),
-                    "new": s.new.map(|n| n.to_string()),
-                    "truncated": s.truncated.iter().map(|(p, kept, was)| json!({"path": text(p), "kept": kept, "size": was})).collect::<Vec<_>>(),
-                    "emptied": s.emptied.iter().map(|p| text(p)).collect::<Vec<_>>(),
-                })).collect::<Vec<_>>(),
-            })
-        );
+        println!("{}", r.to_json());
     } else {
         for s in &r.repaired {
             match s.new {
@@ -99,17 +86,7 @@ fn index(args: &Args, a: &RepairIndexArgs) -> Result<i32> {
     let r = repair_index(&repo, &opts, &progress, &lock)?;
     progress.finish();
     if a.output.json {
-        println!(
-            "{}",
-            json!({
-                "dry_run": a.dry_run, "packs": r.packs, "blobs": r.blobs,
-                "salvaged_packs": r.salvaged_packs.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                "blobs_salvaged": r.blobs_salvaged,
-                "blobs_lost": r.blobs_lost.iter().map(|(b, e)| json!({"blob": b.to_string(), "error": e})).collect::<Vec<_>>(),
-                "index_files_written": r.index_files_written,
-                "index_files_removed": r.index_files_removed,
-            })
-        );
+        println!("{}", r.to_json());
     } else {
         let would = if a.dry_run { "would be " } else { "" };
         for (b, e) in &r.blobs_lost {

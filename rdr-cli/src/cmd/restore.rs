@@ -6,7 +6,6 @@ use anyhow::{Result, bail};
 use rdr_core::ops::dump::dump;
 use rdr_core::ops::restore::{RestoreOptions, restore};
 use rdr_core::ops::select::{find_snapshot, split_reference};
-use serde_json::json;
 
 use super::{filter, human_bytes, open};
 use crate::cli::{Args, DumpArgs, RestoreArgs};
@@ -22,11 +21,10 @@ pub fn run(args: &Args, a: &RestoreArgs) -> Result<i32> {
     opts.exclude.clone_from(&a.exclude);
     opts.verify = a.verify;
     let progress = Reporter::new(Mode::from(a.output), "restore");
-    let started = std::time::Instant::now();
     let res = restore(&repo, &snap, subpath, &opts, &progress);
     progress.finish();
     let r = res?;
-    let secs = started.elapsed().as_secs_f64();
+    let secs = r.elapsed.as_secs_f64();
     for w in &r.warnings {
         eprintln!("warning: {w}");
     }
@@ -34,16 +32,9 @@ pub fn run(args: &Args, a: &RestoreArgs) -> Result<i32> {
         eprintln!("error: {e}");
     }
     if progress.mode() == Mode::Json {
-        println!(
-            "{}",
-            json!({
-                "message_type": "summary", "snapshot_id": id.to_hex(),
-                "files": r.files, "dirs": r.dirs, "others": r.others, "links": r.links,
-                "bytes_written": r.bytes_written, "files_skipped": r.files_skipped,
-                "bytes_skipped": r.bytes_skipped, "files_verified": r.files_verified,
-                "warnings": r.warnings, "errors": r.errors, "seconds": secs,
-            })
-        );
+        let mut v = r.to_json();
+        v["snapshot_id"] = id.to_hex().into();
+        println!("{v}");
     } else {
         eprintln!(
             "restored snapshot {} to {}: {} files, {} dirs, {} other, {} hard links; wrote {} in {secs:.2}s",

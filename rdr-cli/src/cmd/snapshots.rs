@@ -3,33 +3,15 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Result, bail};
-use rdr_core::format::snapshot::Snapshot;
+use rdr_core::Snapshot;
+use rdr_core::ops::select::snapshot_groups_json;
 use rdr_core::ops::select::{GroupBy, find_snapshot, list_snapshots};
 use rdr_core::ops::tag::{TagChange, tag};
-use rdr_core::time::{format_ns, rfc3339_ns};
+use rdr_core::time::format_ns;
 use rdr_core::{LockHolder, Repository, SnapshotId};
-use serde_json::{Value, json};
 
 use super::{filter, human_bytes, open};
 use crate::cli::{Args, FilterArgs, SnapshotsArgs, TagArgs};
-
-/// A snapshot as JSON.
-pub fn snapshot_json(id: &SnapshotId, s: &Snapshot) -> Value {
-    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
-    json!({
-        "id": id.to_hex(), "short_id": id.short(), "time": rfc3339_ns(s.time),
-        "tree": s.tree.to_hex(), "paths": s.paths, "hostname": s.hostname,
-        "username": s.username, "uid": s.uid, "gid": s.gid, "tags": s.tags,
-        "parent": s.parent.map(|p| p.to_hex()), "original": s.original.map(|p| p.to_hex()),
-        "program_version": s.program_version, "excludes": s.excludes,
-        "stream": s.stream.as_ref().map(|st| json!({
-            "filename": st.filename, "bytes": st.bytes, "blake3": hex(&st.blake3),
-            "command": st.command, "exit_status": st.exit_status,
-        })),
-        "incomplete": s.incomplete.as_ref().map(|i| json!({"count": i.count, "errors": i.errors})),
-        "summary": s.summary,
-    })
-}
 
 /// Resolves explicit ids, or lists the filtered snapshots.
 pub fn select(
@@ -62,18 +44,7 @@ pub fn run(args: &Args, a: &SnapshotsArgs) -> Result<i32> {
         }
     }
     if a.json {
-        let out: Value = if by == GroupBy::default() {
-            groups
-                .values()
-                .flatten()
-                .map(|(i, s)| snapshot_json(i, s))
-                .collect()
-        } else {
-            groups
-                .iter()
-                .map(|(k, v)| json!({"group_key": k, "snapshots": v.iter().map(|(i, s)| snapshot_json(i, s)).collect::<Vec<_>>()}))
-                .collect()
-        };
+        let out = snapshot_groups_json(&groups, by != GroupBy::default());
         println!("{out}");
         return Ok(0);
     }

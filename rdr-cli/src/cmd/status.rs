@@ -2,7 +2,7 @@
 //! the Prometheus textfile.
 
 use anyhow::{Context, Result};
-use rdr_core::format::record::Record;
+use rdr_core::Record;
 use rdr_core::ops::metrics::{prometheus_text, write_atomically};
 use rdr_core::ops::select::GroupBy;
 use rdr_core::ops::status::{StatusOptions, describe, status};

@@ -1,5 +1,5 @@
 //! The conformance suite every backend must pass.
-#![cfg(any(test, feature = "testing"))]
+#![cfg(any(test, feature = "internals"))]
 
 use super::{Backend, BackendError, FileType};
 

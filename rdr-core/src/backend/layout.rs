@@ -1,40 +1,13 @@
-//! Object types and their paths: `config`, `keys/`, `data/ab/…`, `index/`,
+//! Where each kind of object lives in storage: `config`, `keys/`, `data/ab/…`, `index/`,
 //! `snapshots/`, `locks/`, `records/`.
 
-/// The kinds of object in a repository.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FileType {
-    /// The sealed config (`config`, name ignored).
-    Config,
-    /// Key files (`keys/`).
-    Key,
-    /// Pack files (`data/<first two hex digits>/`).
-    Pack,
-    /// Index files (`index/`).
-    Index,
-    /// Snapshot files (`snapshots/`).
-    Snapshot,
-    /// Lock files (`locks/`).
-    Lock,
-    /// Check and drill records (`records/`).
-    Record,
-}
+use crate::kind::FileType;
 
 impl FileType {
-    /// Every type, for listing a whole repository.
-    pub const ALL: [Self; 7] = [
-        Self::Config,
-        Self::Key,
-        Self::Pack,
-        Self::Index,
-        Self::Snapshot,
-        Self::Lock,
-        Self::Record,
-    ];
-
     /// The directory of this type, with a trailing slash (`""` for config).
     #[must_use]
-    pub fn dir(self) -> &'static str {
+    #[cfg_attr(feature = "internals", visibility::make(pub))]
+    pub(crate) fn dir(self) -> &'static str {
         match self {
             Self::Config => "",
             Self::Key => "keys/",
@@ -46,23 +19,10 @@ impl FileType {
         }
     }
 
-    /// Lowercase name for messages.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Config => "config",
-            Self::Key => "key",
-            Self::Pack => "pack",
-            Self::Index => "index",
-            Self::Snapshot => "snapshot",
-            Self::Lock => "lock",
-            Self::Record => "record",
-        }
-    }
-
     /// The object path of `name` relative to the repository root.
     #[must_use]
-    pub fn path(self, name: &str) -> String {
+    #[cfg_attr(feature = "internals", visibility::make(pub))]
+    pub(crate) fn path(self, name: &str) -> String {
         match self {
             Self::Config => "config".to_owned(),
             Self::Pack => {

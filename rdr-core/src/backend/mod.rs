@@ -12,13 +12,15 @@ mod local_staged;
 mod memory;
 mod opendal_ops;
 mod staged;
+mod storage;
 
-#[cfg(any(test, feature = "testing"))]
+pub use crate::kind::FileType;
+#[cfg(feature = "internals")]
 pub use conformance::run_conformance;
-pub use layout::FileType;
 pub use local::LocalBackend;
 pub use memory::MemoryBackend;
 pub use staged::{MemoryStaged, Staged};
+pub use storage::Storage;
 
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +63,12 @@ pub enum BackendError {
     /// The backend could not be set up.
     #[error("storage setup: {0}")]
     Setup(String),
+    /// The location's kind of storage is not compiled into this build.
+    #[error("{scheme} storage is not available in this build of rdr")]
+    Unsupported {
+        /// The location's scheme (`s3`, `sftp`, ...).
+        scheme: &'static str,
+    },
 }
 
 /// Result type of the storage layer.

@@ -22,6 +22,7 @@ fn cipher(key: &SecretKey) -> XChaCha20Poly1305 {
     XChaCha20Poly1305::new(key.expose().into())
 }
 
+#[cfg(any(test, feature = "internals"))]
 /// Seals `plaintext` under a fresh random nonce.
 #[must_use]
 pub fn seal(key: &SecretKey, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {

@@ -20,6 +20,7 @@ pub const CTX_PACK_ORDER: &str = "rdr 2026-11-22 v1 pack order key";
 pub struct SecretKey([u8; 32]);
 
 impl SecretKey {
+    #[cfg(any(test, feature = "internals"))]
     /// Wraps raw key bytes.
     #[must_use]
     pub fn from_bytes(bytes: [u8; 32]) -> Self {

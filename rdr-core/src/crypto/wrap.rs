@@ -126,6 +126,7 @@ pub fn wrap_recipients(
     encrypt(enc, secret)
 }
 
+#[cfg(test)]
 /// Whether an age file is a passphrase (scrypt) slot.
 ///
 /// # Errors

@@ -14,7 +14,7 @@ pub const MAX_PACK_SIZE: u32 = 512 << 20;
 /// Repository config (`config`, sealed). Written once by `init`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Config {
-    /// Format version ([`FORMAT_VERSION`]).
+    /// Format version (`FORMAT_VERSION`, 1).
     pub version: u32,
     /// Random repository id.
     pub id: Id,

@@ -91,7 +91,7 @@ pub struct DrillRecord {
 /// One record file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
-    /// Format version ([`FORMAT_VERSION`]).
+    /// Format version (`FORMAT_VERSION`, 1).
     pub version: u32,
     /// Check or drill.
     pub kind: RecordKind,
@@ -107,7 +107,7 @@ pub struct Record {
     pub program_version: String,
     /// Whether it passed.
     pub ok: bool,
-    /// The first [`MAX_RECORDED_ERRORS`] errors.
+    /// The first `MAX_RECORDED_ERRORS` errors.
     pub errors: Vec<String>,
     /// How many errors there were in all.
     pub error_count: u64,
@@ -121,7 +121,7 @@ pub struct Record {
 
 impl Record {
     /// A record of `kind` from `start` to `end`, keeping the first
-    /// [`MAX_RECORDED_ERRORS`] of `errors`; host, user and program are
+    /// `MAX_RECORDED_ERRORS` of `errors`; host, user and program are
     /// left empty for the caller.
     #[must_use]
     pub fn new(kind: RecordKind, start: i64, end: i64, errors: &[String]) -> Self {

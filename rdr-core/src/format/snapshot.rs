@@ -66,14 +66,14 @@ pub struct StreamInfo {
 pub struct Incomplete {
     /// Entries that could not be read.
     pub count: u64,
-    /// The first [`MAX_RECORDED_WARNINGS`] messages.
+    /// The first `MAX_RECORDED_WARNINGS` messages.
     pub errors: Vec<String>,
 }
 
 /// One snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Snapshot {
-    /// Format version ([`FORMAT_VERSION`]).
+    /// Format version (`FORMAT_VERSION`, 1).
     pub version: u32,
     /// Snapshot time (ns since the epoch).
     pub time: i64,

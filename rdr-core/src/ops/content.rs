@@ -14,7 +14,7 @@ use crate::format::BlobType;
 use crate::format::FormatError;
 use crate::format::tree::Node;
 use crate::id::BlobId;
-use crate::repo::{Location, MasterIndex, Repository};
+use crate::repo::{BlobLocation, MasterIndex, Repository};
 
 /// Part of a file: zeros, or bytes of one blob.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,8 +32,9 @@ pub(crate) enum Piece {
 }
 
 /// A file's blobs with their locations, and its pieces in file order.
+#[derive(Debug)]
 pub(crate) struct Layout {
-    pub blobs: Vec<(BlobId, Location)>,
+    pub blobs: Vec<(BlobId, BlobLocation)>,
     pub pieces: Vec<Piece>,
 }
 

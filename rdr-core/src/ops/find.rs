@@ -1,13 +1,10 @@
 //! `find`: which snapshots hold paths matching a pattern.
 
-use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
-
 use crate::error::Result;
 use crate::format::snapshot::Snapshot;
 use crate::format::tree::Node;
 use crate::id::SnapshotId;
-use crate::ops::backup::build_set;
+use crate::ops::filter::Patterns;
 use crate::ops::nav;
 use crate::repo::Repository;
 
@@ -35,14 +32,14 @@ pub fn find(
     ignore_case: bool,
 ) -> Result<Vec<FindMatch>> {
     let set = if ignore_case {
-        build_set(&[], patterns)?
+        Patterns::new(&[], patterns)?
     } else {
-        build_set(patterns, &[])?
+        Patterns::new(patterns, &[])?
     };
     let mut out = Vec::new();
     for (id, snap) in snapshots {
         nav::walk(repo, snap.tree, b"", &mut |p, n| {
-            if set.is_match(Path::new(std::ffi::OsStr::from_bytes(p))) {
+            if set.matches_bytes(p) {
                 out.push(FindMatch {
                     snapshot: *id,
                     path: p.to_vec(),

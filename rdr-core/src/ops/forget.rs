@@ -10,6 +10,8 @@ use crate::format::snapshot::Snapshot;
 use crate::id::SnapshotId;
 use crate::repo::{LockGuard, Repository};
 
+pub use super::report_json::removed_json;
+
 /// How `forget` applies a policy.
 #[derive(Debug, Clone)]
 pub struct ForgetOptions {
@@ -56,6 +58,8 @@ pub struct ForgetReport {
     pub groups: Vec<ForgetGroup>,
     /// Snapshots removed (0 in a dry run).
     pub removed: usize,
+    /// Whether this was a dry run (nothing removed).
+    pub dry_run: bool,
 }
 
 /// Applies a policy. Every group is decided before anything is removed, so
@@ -66,12 +70,13 @@ pub struct ForgetReport {
 /// remove a whole group without `allow_empty`; storage errors.
 pub fn forget(repo: &Repository, opts: &ForgetOptions, _lock: &LockGuard) -> Result<ForgetReport> {
     if opts.policy.is_empty() {
-        return Err(Error::InvalidInput(
-            "no policy: give --keep-* options or snapshot ids".into(),
-        ));
+        return Err(Error::InvalidInput("no retention policy given".into()));
     }
     let snaps = list_snapshots(repo, &opts.filter)?;
-    let mut report = ForgetReport::default();
+    let mut report = ForgetReport {
+        dry_run: opts.dry_run,
+        ..ForgetReport::default()
+    };
     for (key, members) in opts.group_by.group(snaps) {
         let inputs: Vec<PolicyInput> = members
             .iter()
@@ -99,12 +104,10 @@ pub fn forget(repo: &Repository, opts: &ForgetOptions, _lock: &LockGuard) -> Res
             }
         }
         if group.keep.is_empty() && !opts.allow_empty {
-            return Err(Error::InvalidInput(format!(
-                "the policy would remove all {} snapshots of group {}; nothing was removed \
-                 (use --allow-empty to allow it)",
-                group.remove.len(),
-                describe(&group.key)
-            )));
+            return Err(Error::WouldEmptyGroup {
+                group: describe(&group.key),
+                snapshots: group.remove.len(),
+            });
         }
         report.groups.push(group);
     }

@@ -6,6 +6,8 @@ use crate::format::tree::{Node, NodeKind};
 use crate::ops::nav;
 use crate::repo::Repository;
 
+pub use super::report_json::node_json;
+
 /// Calls `visit(path, node)` for `path` itself (unless it is the root) and,
 /// for a directory, every entry below it (only the direct children unless
 /// `recursive`), in name order.

@@ -1,29 +1,36 @@
-//! Operations over a repository: backup, restore, dump, and the ways to
-//! look into snapshots (ls, diff, find, stats, tag). Each is a function
-//! taking an options struct and returning a report; progress flows through
-//! [`progress::Progress`].
+//! Operations over a repository, one module each: [`backup`], [`restore`],
+//! [`dump`], the ways to look into snapshots ([`ls`], [`diff`], [`find`],
+//! [`stats`], [`tag`], [`select`]), retention ([`forget`] with its
+//! [`policy`], [`prune`]), integrity ([`check`], [`repair`]) and recovery
+//! readiness ([`drill`], [`status`], [`metrics`]).
+//!
+//! Each is a function taking the repository and an options struct and
+//! returning a report; reports are `serde::Serialize`, so their JSON is the
+//! same in every front end. Progress flows through [`progress::Progress`].
 
-pub mod affected;
+mod affected;
 pub mod backup;
 pub mod check;
 mod content;
 pub mod diff;
 pub mod drill;
 pub mod dump;
+mod filter;
 pub mod find;
 pub mod forget;
-pub(crate) mod fsmeta;
+mod fsmeta;
 pub mod ls;
 pub mod metrics;
-pub mod nav;
+mod nav;
 pub mod policy;
 pub mod progress;
 pub mod prune;
-pub mod record;
+mod record;
 pub mod repair;
+mod report_json;
 pub mod restore;
 pub mod select;
 pub mod stats;
 pub mod status;
 pub mod tag;
-pub mod usage;
+mod usage;

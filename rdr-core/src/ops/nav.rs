@@ -2,9 +2,25 @@
 //! tree depth-first. Paths inside a snapshot are byte strings with `/`.
 
 use crate::error::{Error, Result};
-use crate::format::tree::{Node, NodeKind};
+use crate::format::tree::{Node, NodeKind, Tree};
 use crate::id::BlobId;
 use crate::repo::Repository;
+
+/// Where trees come from: the repository, or (in tests of pure planning
+/// code) a map in memory.
+pub(crate) trait Trees {
+    /// Loads and validates a tree.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when it is not there, [`Error::Corrupt`] naming it.
+    fn tree(&self, id: &BlobId) -> Result<Tree>;
+}
+
+impl Trees for Repository {
+    fn tree(&self, id: &BlobId) -> Result<Tree> {
+        self.load_tree(id)
+    }
+}
 
 /// A synthetic directory node standing for a snapshot's root tree.
 #[must_use]
@@ -40,7 +56,7 @@ pub fn normalize(path: &[u8]) -> Vec<u8> {
 ///
 /// # Errors
 /// [`Error::NotFound`] naming the path, or tree load errors.
-pub fn lookup(repo: &Repository, root: BlobId, path: &[u8]) -> Result<Node> {
+pub fn lookup<T: Trees + ?Sized>(trees: &T, root: BlobId, path: &[u8]) -> Result<Node> {
     let mut node = root_node(root);
     for name in components(path) {
         let sub = match (node.kind, node.subtree) {
@@ -52,7 +68,7 @@ pub fn lookup(repo: &Repository, root: BlobId, path: &[u8]) -> Result<Node> {
                 )));
             }
         };
-        let tree = repo.load_tree(&sub)?;
+        let tree = trees.tree(&sub)?;
         node = tree.get(name).cloned().ok_or_else(|| {
             Error::NotFound(format!(
                 "{}: no such file or directory in the snapshot",
@@ -81,13 +97,13 @@ pub fn join(parent: &[u8], name: &[u8]) -> Vec<u8> {
 ///
 /// # Errors
 /// Tree load errors, or the first error of `visit`.
-pub fn walk(
-    repo: &Repository,
+pub fn walk<T: Trees + ?Sized>(
+    trees: &T,
     tree: BlobId,
     prefix: &[u8],
     visit: &mut dyn FnMut(&[u8], &Node) -> Result<bool>,
 ) -> Result<()> {
-    let t = repo.load_tree(&tree)?;
+    let t = trees.tree(&tree)?;
     for n in &t.nodes {
         let path = join(prefix, &n.name);
         let descend = visit(&path, n)?;
@@ -95,7 +111,7 @@ pub fn walk(
             && n.kind == NodeKind::Dir
             && let Some(sub) = n.subtree
         {
-            walk(repo, sub, &path, visit)?;
+            walk(trees, sub, &path, visit)?;
         }
     }
     Ok(())

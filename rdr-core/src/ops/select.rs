@@ -3,11 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use crate::backend::FileType;
 use crate::error::{Error, Result};
 use crate::format::snapshot::Snapshot;
 use crate::id::SnapshotId;
+use crate::kind::FileType;
 use crate::repo::Repository;
+
+pub use super::report_json::{snapshot_groups_json, snapshot_json};
 
 /// Which snapshots to consider. Empty lists match everything.
 #[derive(Debug, Clone, Default)]

@@ -6,8 +6,6 @@ use std::collections::HashSet;
 
 use rayon::prelude::*;
 
-use crate::backend::BackendError;
-
 use crate::error::{Error, Result};
 use crate::format::BlobType;
 use crate::format::snapshot::Snapshot;
@@ -57,8 +55,6 @@ impl BlobBits {
 pub struct Damage {
     /// The blob.
     pub blob: BlobId,
-    /// Data or tree.
-    pub blob_type: BlobType,
     /// Why it is unusable.
     pub error: Error,
 }
@@ -121,7 +117,7 @@ pub fn mark_used(
                     // failures end the walk
                     Err(e) if is_storage_failure(&e) => return Err(e),
                     Err(error) => {
-                        walk.damaged(id, BlobType::Tree, error)?;
+                        walk.damaged(id, error)?;
                         continue;
                     }
                 };
@@ -171,7 +167,7 @@ impl Digest {
 }
 
 fn is_storage_failure(e: &Error) -> bool {
-    matches!(e, Error::Backend(b) if !matches!(b, BackendError::NotFound { .. }))
+    e.kind() == crate::ErrorKind::Storage
 }
 
 struct Walk<'a> {
@@ -206,20 +202,16 @@ impl Walk<'_> {
                 "{} blob {id} is not in the index",
                 blob_type.name()
             ));
-            self.damaged(id, blob_type, error)?;
+            self.damaged(id, error)?;
         }
         Ok(())
     }
 
-    fn damaged(&mut self, blob: BlobId, blob_type: BlobType, error: Error) -> Result<()> {
+    fn damaged(&mut self, blob: BlobId, error: Error) -> Result<()> {
         if self.stop_on_damage {
             return Err(error);
         }
-        self.usage.damage.push(Damage {
-            blob,
-            blob_type,
-            error,
-        });
+        self.usage.damage.push(Damage { blob, error });
         Ok(())
     }
 }

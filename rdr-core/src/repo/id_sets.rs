@@ -27,6 +27,7 @@ pub(super) struct SortedTable<const N: usize> {
 }
 
 impl<const N: usize> SortedTable<N> {
+    #[cfg(any(test, feature = "internals"))]
     pub(super) fn build(mut records: Vec<[u8; N]>) -> Self {
         records.sort_unstable_by(|a, b| a[..PREFIX].cmp(&b[..PREFIX]));
         Self::build_sorted(records)
@@ -57,17 +58,20 @@ impl<const N: usize> SortedTable<N> {
             .map(|i| lo + i)
     }
 
+    #[cfg(any(test, feature = "internals"))]
     pub(super) fn memory(&self) -> usize {
         self.records.capacity() * N + self.radix.capacity() * 4
     }
 }
 
+#[cfg(any(test, feature = "internals"))]
 /// Only the ids of indexed blobs: 23 bytes per blob. What a backup needs to
 /// decide whether a chunk is new.
 pub struct BlobIdSet {
     table: SortedTable<PREFIX>,
 }
 
+#[cfg(any(test, feature = "internals"))]
 impl BlobIdSet {
     /// The ids of these blobs.
     #[must_use]
@@ -127,6 +131,7 @@ impl DedupSet {
             .insert(p)
     }
 
+    #[cfg(any(test, feature = "internals"))]
     /// Releases a claim (the blob could not be stored after all).
     pub fn release(&self, id: &BlobId) {
         let p = prefix(id);

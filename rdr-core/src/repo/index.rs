@@ -28,7 +28,7 @@ const U24_MAX: u32 = (1 << 24) - 1;
 
 /// Where a blob is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Location {
+pub struct BlobLocation {
     /// The pack holding it.
     pub pack: PackId,
     /// Data or tree.
@@ -43,7 +43,7 @@ pub struct Location {
 
 type Record = [u8; RECORD];
 
-/// The master index: blob id → [`Location`] for every blob in every index file.
+/// The master index: blob id → [`BlobLocation`] for every blob in every index file.
 ///
 /// A blob stored in several packs keeps one location, a pack not marked
 /// obsolete when there is one. Every blob has a dense *position*
@@ -54,7 +54,7 @@ pub struct MasterIndex {
     /// Obsolete flag by pack number.
     obsolete_no: Vec<bool>,
     /// Sorted by prefix; positions follow the table's.
-    overflow: Vec<([u8; PREFIX], u32, Location)>,
+    overflow: Vec<([u8; PREFIX], u32, BlobLocation)>,
     obsolete: HashMap<PackId, i64>,
     /// The index files it was built from (superseded ones included).
     files: Vec<IndexId>,
@@ -151,6 +151,7 @@ impl IndexLoader {
 }
 
 impl MasterIndex {
+    #[cfg(any(test, feature = "internals"))]
     /// Builds the index from decoded index files. A file that another file
     /// supersedes is skipped (a compaction that crashed before deleting it).
     #[must_use]
@@ -190,6 +191,7 @@ impl MasterIndex {
         self.superseded.contains(id)
     }
 
+    #[cfg(any(test, feature = "internals"))]
     /// Builds an index from packs directly (tests, benches).
     #[must_use]
     pub fn from_packs<'a>(packs: impl IntoIterator<Item = &'a IndexPack>) -> Self {
@@ -202,7 +204,7 @@ impl MasterIndex {
 
     /// Where a blob is stored.
     #[must_use]
-    pub fn lookup(&self, id: &BlobId) -> Option<Location> {
+    pub fn lookup(&self, id: &BlobId) -> Option<BlobLocation> {
         self.position(id).and_then(|i| self.location_at(i))
     }
 
@@ -236,7 +238,7 @@ impl MasterIndex {
 
     /// The location of the blob at a position.
     #[must_use]
-    pub fn location_at(&self, pos: usize) -> Option<Location> {
+    pub fn location_at(&self, pos: usize) -> Option<BlobLocation> {
         match self.table.records.get(pos) {
             Some(r) => self.decode(r),
             None => self
@@ -258,7 +260,7 @@ impl MasterIndex {
         }
     }
 
-    fn decode(&self, r: &Record) -> Option<Location> {
+    fn decode(&self, r: &Record) -> Option<BlobLocation> {
         let packword = u32_at(r, 23);
         let pack = *self.packs.get((packword & !TREE_BIT) as usize)?;
         let blob_type = if packword & TREE_BIT == 0 {
@@ -266,7 +268,7 @@ impl MasterIndex {
         } else {
             BlobType::Tree
         };
-        Some(Location {
+        Some(BlobLocation {
             pack,
             blob_type,
             offset: u32_at(r, 27),
@@ -281,6 +283,7 @@ impl MasterIndex {
         self.table.records.len() + self.overflow.len()
     }
 
+    #[cfg(feature = "internals")]
     /// Whether the index is empty.
     #[must_use]
     pub fn is_empty(&self) -> bool {
@@ -306,12 +309,13 @@ impl MasterIndex {
         &self.obsolete
     }
 
+    #[cfg(any(test, feature = "internals"))]
     /// Heap bytes used (records, radix, pack table, overflow).
     #[must_use]
     pub fn memory_bytes(&self) -> usize {
         self.table.memory()
             + self.packs.capacity() * 33
-            + self.overflow.capacity() * std::mem::size_of::<([u8; PREFIX], u32, Location)>()
+            + self.overflow.capacity() * std::mem::size_of::<([u8; PREFIX], u32, BlobLocation)>()
     }
 }
 
@@ -328,7 +332,7 @@ struct Builder {
     records: Vec<Record>,
     packs: Vec<PackId>,
     pack_no: HashMap<PackId, u32>,
-    overflow: Vec<([u8; PREFIX], u32, Location)>,
+    overflow: Vec<([u8; PREFIX], u32, BlobLocation)>,
     obsolete: HashMap<PackId, i64>,
 }
 
@@ -352,7 +356,7 @@ impl Builder {
         for b in &p.blobs {
             let fits = b.length <= U24_MAX && b.raw_length <= U24_MAX && no < TREE_BIT;
             if !fits {
-                let loc = Location {
+                let loc = BlobLocation {
                     pack: p.id,
                     blob_type: b.blob_type,
                     offset: b.offset,

@@ -11,7 +11,6 @@ use rayon::prelude::*;
 use super::Repository;
 use super::index::{IndexLoader, IndexPart, MasterIndex};
 use crate::backend::{BackendError, FileType};
-use crate::codec::FileKind;
 use crate::error::{Error, Result};
 use crate::format::index::{IndexFile, IndexPack, ObsoletePack};
 use crate::id::{IndexId, PackId};
@@ -40,9 +39,10 @@ impl Repository {
     ///
     /// # Errors
     /// Storage errors.
-    pub fn save_index(&self, index: &IndexFile) -> Result<IndexId> {
+    #[cfg_attr(feature = "internals", visibility::make(pub))]
+    pub(crate) fn save_index(&self, index: &IndexFile) -> Result<IndexId> {
         let id = self
-            .save_file(FileType::Index, FileKind::Index, &index.encode())
+            .save_file(FileType::Index, &index.encode())
             .map(IndexId)?;
         *self
             .inner
@@ -57,7 +57,7 @@ impl Repository {
     /// # Errors
     /// [`Error::Corrupt`] naming the file, or storage errors.
     pub fn load_index_file(&self, id: &IndexId) -> Result<IndexFile> {
-        let plain = self.load_file(FileType::Index, FileKind::Index, &id.0)?;
+        let plain = self.load_file(FileType::Index, &id.0)?;
         IndexFile::decode(&plain).map_err(|e| Error::corrupt("index file", id, e))
     }
 
@@ -129,7 +129,8 @@ impl Repository {
     ///
     /// # Errors
     /// Storage errors.
-    pub fn pack_sizes(&self) -> Result<HashMap<PackId, u64>> {
+    #[cfg_attr(feature = "internals", visibility::make(pub))]
+    pub(crate) fn pack_sizes(&self) -> Result<HashMap<PackId, u64>> {
         self.list_ids(FileType::Pack)?
             .par_iter()
             .map(|id| {
@@ -143,7 +144,8 @@ impl Repository {
     ///
     /// # Errors
     /// As [`Repository::index`].
-    pub fn reload_index(&self) -> Result<Arc<MasterIndex>> {
+    #[cfg_attr(feature = "internals", visibility::make(pub))]
+    pub(crate) fn reload_index(&self) -> Result<Arc<MasterIndex>> {
         *self
             .inner
             .index
@@ -156,7 +158,8 @@ impl Repository {
     ///
     /// # Errors
     /// [`Error::Corrupt`] naming a damaged index file, or storage errors.
-    pub fn index(&self) -> Result<Arc<MasterIndex>> {
+    #[cfg_attr(feature = "internals", visibility::make(pub))]
+    pub(crate) fn index(&self) -> Result<Arc<MasterIndex>> {
         if let Some(i) = &*self
             .inner
             .index

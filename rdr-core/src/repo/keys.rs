@@ -6,7 +6,7 @@ use rayon::prelude::*;
 
 use super::{LockHolder, Repository};
 use crate::backend::{Backend, BackendError, FileType};
-use crate::codec::{self, FileKind};
+use crate::codec;
 use crate::crypto::keys::MasterKey;
 use crate::crypto::wrap::{self, Identities, Recipient, Unlocker};
 use crate::error::{Error, Result};
@@ -98,7 +98,7 @@ pub(super) fn build_key_file(
         user: holder.user.clone(),
         recipients,
     };
-    let sealed_meta = codec::seal_file(key, FileKind::KeyMeta, &meta.encode(), 0);
+    let sealed_meta = codec::seal_file(key, FileType::Key, &meta.encode(), 0);
     Ok(KeyFile { age, sealed_meta }.encode())
 }
 
@@ -120,7 +120,7 @@ pub(super) fn unlock(
         let key = MasterKey::from_secret(*secret);
         // A slot from another repository would unwrap but not authenticate
         // its metadata under this master key's data key.
-        codec::open_file(&key, FileKind::KeyMeta, &kf.sealed_meta).ok()?;
+        codec::open_file(&key, FileType::Key, &kf.sealed_meta).ok()?;
         Some((key, KeyId(Id::hash_of(&bytes))))
     });
     found.ok_or_else(|| Error::WrongPassword {
@@ -156,7 +156,7 @@ impl Repository {
                 .map_err(|e| e.to_string())
                 .and_then(|b| KeyFile::decode(&b).map_err(|e| e.to_string()))
                 .and_then(|kf| {
-                    codec::open_file(self.key(), FileKind::KeyMeta, &kf.sealed_meta)
+                    codec::open_file(self.key(), FileType::Key, &kf.sealed_meta)
                         .map_err(|e| e.to_string())
                 })
                 .and_then(|plain| KeyMeta::decode(&plain).map_err(|e| e.to_string()));
@@ -187,17 +187,14 @@ impl Repository {
             return Err(Error::NotFound(format!("no key {id}")));
         }
         if *id == self.key_id() {
-            return Err(Error::InvalidInput(format!(
-                "key {} opened this session and cannot remove itself; open with another key, or use `key passwd`",
-                id.short()
-            )));
+            return Err(Error::KeyInUse { key: *id });
         }
         if all.len() <= 1 {
             return Err(Error::InvalidInput(
                 "refusing to remove the last key".into(),
             ));
         }
-        self.backend().remove(FileType::Key, &id.to_hex())?;
+        self.remove_file(FileType::Key, &id.0)?;
         Ok(())
     }
 

@@ -15,7 +15,6 @@ use crossbeam_channel::{RecvTimeoutError, Sender};
 
 use super::Repository;
 use crate::backend::FileType;
-use crate::codec::FileKind;
 use crate::error::{Error, Result};
 use crate::format::lock::LockInfo;
 use crate::id::LockId;
@@ -145,13 +144,14 @@ impl Repository {
     ///
     /// # Errors
     /// Storage errors while listing.
-    pub fn locks(&self) -> Result<Vec<(LockId, Result<LockInfo>)>> {
+    #[cfg_attr(feature = "internals", visibility::make(pub))]
+    pub(crate) fn locks(&self) -> Result<Vec<(LockId, Result<LockInfo>)>> {
         let ids = self.list_ids(FileType::Lock)?;
         Ok(ids
             .into_iter()
             .map(|id| {
                 let info = self
-                    .load_file(FileType::Lock, FileKind::Lock, &id)
+                    .load_file(FileType::Lock, &id)
                     .and_then(|p| LockInfo::decode(&p).map_err(|e| Error::corrupt("lock", id, e)));
                 (LockId(id), info)
             })
@@ -183,8 +183,7 @@ impl Repository {
     }
 
     fn write_lock(&self, info: &LockInfo) -> Result<LockId> {
-        self.save_file(FileType::Lock, FileKind::Lock, &info.encode())
-            .map(LockId)
+        self.save_file(FileType::Lock, &info.encode()).map(LockId)
     }
 
     /// Takes a lock, refreshed in the background until the guard is dropped.

@@ -13,24 +13,32 @@ mod records;
 mod snapshots;
 mod verify;
 
-pub use index_io::{INDEX_FILE_BLOBS, IndexWriter};
+#[cfg(feature = "internals")]
+pub use index_io::INDEX_FILE_BLOBS;
+pub use index_io::IndexWriter;
 
-pub use records::{RECORDS_KEPT, RecordEntry, UnreadableRecord};
+pub use records::RecordEntry;
+#[cfg(feature = "internals")]
+pub use records::{RECORDS_KEPT, UnreadableRecord};
 pub use snapshots::{SnapshotEntry, UnreadableSnapshot};
 
 use std::sync::{Arc, RwLock};
 
 use rayon::prelude::*;
 
-pub use id_sets::{BlobIdSet, DedupSet};
-pub use index::{Location, MasterIndex};
+#[cfg(feature = "internals")]
+pub use id_sets::BlobIdSet;
+pub use id_sets::DedupSet;
+pub use index::{BlobLocation, MasterIndex};
 pub use keys::{Credential, KeyInfo, NewKey};
-pub use lock::{LockGuard, LockHolder, LockKind, STALE_AFTER_SECS};
+#[cfg(feature = "internals")]
+pub use lock::STALE_AFTER_SECS;
+pub use lock::{LockGuard, LockHolder, LockKind};
 pub use packer::{Packer, PackerOptions};
 
-use crate::backend::{Backend, BackendError, FileType};
+use crate::backend::{Backend, BackendError, FileType, Storage};
 use crate::chunk::{ChunkerConfig, ChunkerParams};
-use crate::codec::{self, FileKind};
+use crate::codec;
 use crate::crypto::keys::MasterKey;
 use crate::error::{Error, Result};
 use crate::format::config::Config;
@@ -100,11 +108,12 @@ impl Repository {
     /// [`Error::RepositoryExists`] when a config or key is already there;
     /// [`Error::InvalidInput`] for bad options; storage errors.
     pub fn init(
-        backend: Arc<dyn Backend>,
+        storage: &Storage,
         opts: &InitOptions,
         first_key: &NewKey,
         holder: &LockHolder,
     ) -> Result<Self> {
+        let backend = storage.backend().clone();
         let config = Config::new(opts.chunker, opts.compression, opts.pack_size);
         config
             .validate()
@@ -124,7 +133,7 @@ impl Repository {
         let key_file = keys::build_key_file(&key, first_key, holder)?;
         let key_id = KeyId(Id::hash_of(&key_file));
         backend.write_new(FileType::Key, &key_id.to_hex(), &key_file)?;
-        let sealed = codec::seal_file(&key, FileKind::Config, &config.encode(), 0);
+        let sealed = codec::seal_file(&key, FileType::Config, &config.encode(), 0);
         backend.write_new(FileType::Config, "config", &sealed)?;
         Self::assemble(backend, key, key_id, config)
     }
@@ -134,7 +143,8 @@ impl Repository {
     /// # Errors
     /// [`Error::NoRepository`], [`Error::WrongPassword`], or
     /// [`Error::Corrupt`] when the config does not authenticate.
-    pub fn open(backend: Arc<dyn Backend>, credential: &Credential<'_>) -> Result<Self> {
+    pub fn open(storage: &Storage, credential: &Credential<'_>) -> Result<Self> {
+        let backend = storage.backend().clone();
         let sealed_config = match backend.read(FileType::Config, "config") {
             Ok(b) => b,
             Err(BackendError::NotFound { .. }) => {
@@ -145,7 +155,7 @@ impl Repository {
             Err(e) => return Err(e.into()),
         };
         let (key, key_id) = keys::unlock(backend.as_ref(), credential)?;
-        let plain = codec::open_file(&key, FileKind::Config, &sealed_config)
+        let plain = codec::open_file(&key, FileType::Config, &sealed_config)
             .map_err(|e| Error::corrupt("config", "config", e))?;
         let config = Config::decode(&plain).map_err(|e| Error::corrupt("config", "config", e))?;
         Self::assemble(backend, key, key_id, config)
@@ -199,19 +209,22 @@ impl Repository {
 
     /// The keyed chunker for this repository.
     #[must_use]
-    pub fn chunker(&self) -> &ChunkerConfig {
+    #[cfg_attr(feature = "internals", visibility::make(pub))]
+    pub(crate) fn chunker(&self) -> &ChunkerConfig {
         &self.inner.chunker
     }
 
     /// The id a blob with this plaintext has in this repository.
     #[must_use]
-    pub fn blob_id(&self, plaintext: &[u8]) -> BlobId {
+    #[cfg_attr(feature = "internals", visibility::make(pub))]
+    pub(crate) fn blob_id(&self, plaintext: &[u8]) -> BlobId {
         crate::crypto::hash::blob_id(&self.inner.key.id, plaintext)
     }
 
     /// Compresses and seals a blob for storing.
     #[must_use]
-    pub fn seal_blob(&self, blob_type: BlobType, id: &BlobId, plaintext: &[u8]) -> Vec<u8> {
+    #[cfg_attr(feature = "internals", visibility::make(pub))]
+    pub(crate) fn seal_blob(&self, blob_type: BlobType, id: &BlobId, plaintext: &[u8]) -> Vec<u8> {
         codec::seal_blob(
             &self.inner.key,
             blob_type,
@@ -223,7 +236,8 @@ impl Repository {
 
     /// [`Self::seal_blob`] into `out` (cleared first), for callers that
     /// seal many blobs and reuse one buffer.
-    pub fn seal_blob_into(
+    #[cfg_attr(feature = "internals", visibility::make(pub))]
+    pub(crate) fn seal_blob_into(
         &self,
         blob_type: BlobType,
         id: &BlobId,
@@ -241,6 +255,8 @@ impl Repository {
         );
     }
 
+    /// The storage backend.
+    #[cfg_attr(feature = "internals", visibility::make(pub))]
     pub(crate) fn backend(&self) -> &Arc<dyn Backend> {
         &self.inner.backend
     }
@@ -261,6 +277,37 @@ impl Repository {
             .iter()
             .filter_map(|n| n.parse().ok())
             .collect())
+    }
+
+    /// Removes a stored object; removing an absent one is not an error.
+    /// Callers delete only what something durable has replaced.
+    ///
+    /// # Errors
+    /// Storage errors.
+    #[cfg_attr(feature = "internals", visibility::make(pub))]
+    pub(crate) fn remove_file(&self, ft: FileType, id: &Id) -> Result<()> {
+        Ok(self.inner.backend.remove(ft, &id.to_hex())?)
+    }
+
+    /// The size of a stored object in bytes.
+    ///
+    /// # Errors
+    /// [`Error::Backend`] (not found, or the storage failed).
+    pub fn stat_file(&self, ft: FileType, id: &Id) -> Result<u64> {
+        Ok(self.inner.backend.stat(ft, &id.to_hex())?)
+    }
+
+    /// Loads any blob the index lists, data or tree, verified against its id.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when no index lists it, [`Error::Corrupt`] when it
+    /// fails to open or verify.
+    pub fn read_blob(&self, id: &BlobId) -> Result<Vec<u8>> {
+        let loc = self
+            .index()?
+            .lookup(id)
+            .ok_or_else(|| Error::NotFound(format!("blob {id} is not in the index")))?;
+        self.load_blob_at(id, &loc)
     }
 
     /// Resolves a unique hex prefix of an object's id.
@@ -320,33 +367,29 @@ impl Repository {
     }
 
     /// Seals and stores a file, named by the hash of its stored bytes.
-    pub(crate) fn save_file(&self, ft: FileType, kind: FileKind, payload: &[u8]) -> Result<Id> {
-        let sealed = codec::seal_file(
-            &self.inner.key,
-            kind,
-            payload,
-            self.inner.config.compression,
-        );
+    pub(crate) fn save_file(&self, ft: FileType, payload: &[u8]) -> Result<Id> {
+        let sealed = codec::seal_file(&self.inner.key, ft, payload, self.inner.config.compression);
         let id = Id::hash_of(&sealed);
         self.inner.backend.write_new(ft, &id.to_hex(), &sealed)?;
         Ok(id)
     }
 
     /// Loads, verifies the name of, and opens a sealed file.
-    pub(crate) fn load_file(&self, ft: FileType, kind: FileKind, id: &Id) -> Result<Vec<u8>> {
+    pub(crate) fn load_file(&self, ft: FileType, id: &Id) -> Result<Vec<u8>> {
         let bytes = self.inner.backend.read(ft, &id.to_hex())?;
         if Id::hash_of(&bytes) != *id {
+            let noun = codec::file_noun(ft);
             return Err(Error::corrupt(
-                kind.name(),
+                noun,
                 id,
                 FormatError::Invalid {
-                    what: kind.name(),
+                    what: noun,
                     msg: "content does not match its name (hash mismatch)".into(),
                 },
             ));
         }
-        codec::open_file(&self.inner.key, kind, &bytes)
-            .map_err(|e| Error::corrupt(kind.name(), id, e))
+        codec::open_file(&self.inner.key, ft, &bytes)
+            .map_err(|e| Error::corrupt(codec::file_noun(ft), id, e))
     }
 
     /// Reads a pack's header with two ranged reads (after a size lookup).
@@ -381,7 +424,8 @@ impl Repository {
     /// # Errors
     /// [`Error::NotFound`] when no index lists it, [`Error::Corrupt`] when it
     /// fails to open or verify.
-    pub fn load_blob(&self, blob_type: BlobType, id: &BlobId) -> Result<Vec<u8>> {
+    #[cfg_attr(feature = "internals", visibility::make(pub))]
+    pub(crate) fn load_blob(&self, blob_type: BlobType, id: &BlobId) -> Result<Vec<u8>> {
         let index = self.index()?;
         let loc = index
             .lookup(id)
@@ -399,7 +443,8 @@ impl Repository {
     ///
     /// # Errors
     /// [`Error::Corrupt`] naming the blob and its pack, or storage errors.
-    pub fn load_blob_at(&self, id: &BlobId, loc: &Location) -> Result<Vec<u8>> {
+    #[cfg_attr(feature = "internals", visibility::make(pub))]
+    pub(crate) fn load_blob_at(&self, id: &BlobId, loc: &BlobLocation) -> Result<Vec<u8>> {
         let sealed = self.inner.backend.read_range(
             FileType::Pack,
             &loc.pack.to_hex(),
@@ -414,7 +459,13 @@ impl Repository {
     ///
     /// # Errors
     /// Storage errors.
-    pub fn read_pack_range(&self, pack: &PackId, offset: u64, length: u64) -> Result<Vec<u8>> {
+    #[cfg_attr(feature = "internals", visibility::make(pub))]
+    pub(crate) fn read_pack_range(
+        &self,
+        pack: &PackId,
+        offset: u64,
+        length: u64,
+    ) -> Result<Vec<u8>> {
         Ok(self
             .inner
             .backend
@@ -425,7 +476,13 @@ impl Repository {
     ///
     /// # Errors
     /// [`Error::Corrupt`] naming the blob and its pack.
-    pub fn open_blob(&self, id: &BlobId, loc: &Location, sealed: &[u8]) -> Result<Vec<u8>> {
+    #[cfg_attr(feature = "internals", visibility::make(pub))]
+    pub(crate) fn open_blob(
+        &self,
+        id: &BlobId,
+        loc: &BlobLocation,
+        sealed: &[u8],
+    ) -> Result<Vec<u8>> {
         codec::open_blob(&self.inner.key, loc.blob_type, id, sealed, loc.raw_length)
             .map_err(|e| blob_error(id, &loc.pack, e))
     }
@@ -436,10 +493,11 @@ impl Repository {
     ///
     /// # Errors
     /// As [`Self::open_blob`].
-    pub fn open_blob_in<'a>(
+    #[cfg_attr(feature = "internals", visibility::make(pub))]
+    pub(crate) fn open_blob_in<'a>(
         &self,
         id: &BlobId,
-        loc: &Location,
+        loc: &BlobLocation,
         sealed: &'a mut [u8],
         scratch: &'a mut Vec<u8>,
     ) -> Result<&'a [u8]> {
@@ -450,7 +508,8 @@ impl Repository {
 
     /// A packer that writes new packs to this repository.
     #[must_use]
-    pub fn packer(&self, opts: PackerOptions) -> Packer {
+    #[cfg_attr(feature = "internals", visibility::make(pub))]
+    pub(crate) fn packer(&self, opts: PackerOptions) -> Packer {
         Packer::new(self.clone(), opts)
     }
 }
@@ -468,221 +527,14 @@ pub(crate) fn test_repo(opts: &InitOptions) -> Repository {
         log_n: 10,
     };
     let backend = Arc::new(crate::backend::MemoryBackend::new().expect("memory backend"));
-    Repository::init(backend, opts, &key, &LockHolder::current()).expect("init")
+    Repository::init(
+        &Storage::from_backend(backend),
+        opts,
+        &key,
+        &LockHolder::current(),
+    )
+    .expect("init")
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::backend::MemoryBackend;
-
-    use crate::format::index::IndexFile;
-    use crate::id::IndexId;
-
-    fn setup() -> (Arc<MemoryBackend>, Repository, BlobId, PackId) {
-        let backend = Arc::new(MemoryBackend::new().unwrap());
-        let key = NewKey::Passphrase {
-            passphrase: "pw".to_owned().into(),
-            log_n: 10,
-        };
-        let r = Repository::init(
-            backend.clone(),
-            &InitOptions::default(),
-            &key,
-            &LockHolder::current(),
-        )
-        .unwrap();
-        let data = b"some data".repeat(100);
-        let id = r.blob_id(&data);
-        let p = r.packer(PackerOptions::default());
-        p.add(
-            BlobType::Data,
-            id,
-            &r.seal_blob(BlobType::Data, &id, &data),
-            data.len() as u32,
-        )
-        .unwrap();
-        let mut f = IndexFile::new();
-        f.packs = p.finish().unwrap();
-        let pack = f.packs[0].id;
-        r.save_index(&f).unwrap();
-        (backend, r, id, pack)
-    }
-
-    fn reopen(b: &Arc<MemoryBackend>) -> Repository {
-        Repository::open(b.clone(), &Credential::Passphrase("pw")).unwrap()
-    }
-
-    #[test]
-    fn damaged_pack_is_named() {
-        let (b, _r, id, pack) = setup();
-        let mut bytes = b.read(FileType::Pack, &pack.to_hex()).unwrap();
-        bytes[5] ^= 0x40;
-        b.remove(FileType::Pack, &pack.to_hex()).unwrap();
-        b.write_new(FileType::Pack, &pack.to_hex(), &bytes).unwrap();
-        let err = reopen(&b).load_blob(BlobType::Data, &id).unwrap_err();
-        assert_eq!(err.kind(), crate::ErrorKind::Corrupt);
-        assert!(err.to_string().contains(&pack.short()), "{err}");
-        // the header is intact, so it still lists the blob
-        assert_eq!(reopen(&b).load_pack_header(&pack).unwrap().len(), 1);
-        // truncated pack: header unreadable, error names the pack
-        b.remove(FileType::Pack, &pack.to_hex()).unwrap();
-        b.write_new(FileType::Pack, &pack.to_hex(), &bytes[..bytes.len() - 3])
-            .unwrap();
-        let err = reopen(&b).load_pack_header(&pack).unwrap_err();
-        assert!(
-            err.to_string().starts_with(&format!("pack {pack}")),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn damaged_index_and_config_are_named() {
-        let (b, r, _id, _pack) = setup();
-        let idx = r.list_ids(FileType::Index).unwrap()[0];
-        let mut bytes = b.read(FileType::Index, &idx.to_hex()).unwrap();
-        bytes[30] ^= 1;
-        b.remove(FileType::Index, &idx.to_hex()).unwrap();
-        b.write_new(FileType::Index, &idx.to_hex(), &bytes).unwrap();
-        let err = reopen(&b).index().unwrap_err();
-        assert!(err.to_string().contains(&idx.to_hex()), "{err}");
-        assert!(err.to_string().contains("hash mismatch"), "{err}");
-
-        let mut cfg = b.read(FileType::Config, "config").unwrap();
-        let last = cfg.len() - 1;
-        cfg[last] ^= 1;
-        b.remove(FileType::Config, "config").unwrap();
-        b.write_new(FileType::Config, "config", &cfg).unwrap();
-        let err = Repository::open(b.clone(), &Credential::Passphrase("pw")).unwrap_err();
-        assert_eq!(err.kind(), crate::ErrorKind::Corrupt);
-        assert!(
-            err.to_string().starts_with("config: authentication failed"),
-            "{err}"
-        );
-    }
-
-    /// Storage on which reading one index file first replaces it with the
-    /// file superseding it: what a reader sees when a prune compacts the
-    /// index between the reader's listing and its read.
-    struct PruneMidRead {
-        inner: Arc<MemoryBackend>,
-        swap: std::sync::Mutex<Option<(String, String, Vec<u8>)>>,
-    }
-
-    impl Backend for PruneMidRead {
-        fn location(&self) -> String {
-            self.inner.location()
-        }
-        fn create_layout(&self) -> crate::backend::BackendResult<()> {
-            self.inner.create_layout()
-        }
-        fn list(&self, ft: FileType) -> crate::backend::BackendResult<Vec<String>> {
-            self.inner.list(ft)
-        }
-        fn stat(&self, ft: FileType, name: &str) -> crate::backend::BackendResult<u64> {
-            self.inner.stat(ft, name)
-        }
-        fn read(&self, ft: FileType, name: &str) -> crate::backend::BackendResult<Vec<u8>> {
-            let mut swap = self.swap.lock().unwrap();
-            if let Some((old, _, _)) = swap.as_ref()
-                && ft == FileType::Index
-                && old == name
-            {
-                let (old, new, bytes) = swap.take().unwrap();
-                self.inner.write_new(FileType::Index, &new, &bytes).unwrap();
-                self.inner.remove(FileType::Index, &old).unwrap();
-            }
-            drop(swap);
-            self.inner.read(ft, name)
-        }
-        fn read_range(
-            &self,
-            ft: FileType,
-            name: &str,
-            off: u64,
-            len: u64,
-        ) -> crate::backend::BackendResult<Vec<u8>> {
-            self.inner.read_range(ft, name, off, len)
-        }
-        fn write_new(
-            &self,
-            ft: FileType,
-            name: &str,
-            data: &[u8],
-        ) -> crate::backend::BackendResult<()> {
-            self.inner.write_new(ft, name, data)
-        }
-        fn remove(&self, ft: FileType, name: &str) -> crate::backend::BackendResult<()> {
-            self.inner.remove(ft, name)
-        }
-    }
-
-    #[test]
-    fn an_index_file_removed_by_a_prune_mid_read_is_not_an_error() {
-        let (b, r, id, _pack) = setup();
-        let old = r.list_ids(FileType::Index).unwrap()[0];
-        // the compacted file a prune would write: same packs, supersedes `old`
-        let mut f = r.load_index_file(&IndexId(old)).unwrap();
-        f.supersedes = vec![IndexId(old)];
-        let new = r.save_index(&f).unwrap();
-        let bytes = b.read(FileType::Index, &new.to_hex()).unwrap();
-        b.remove(FileType::Index, &new.to_hex()).unwrap();
-        let racy = Arc::new(PruneMidRead {
-            inner: b.clone(),
-            swap: std::sync::Mutex::new(Some((old.to_hex(), new.to_hex(), bytes))),
-        });
-        let repo = Repository::open(racy.clone(), &Credential::Passphrase("pw")).unwrap();
-        let idx = repo.index().unwrap();
-        assert!(idx.contains_live(&id));
-        assert_eq!(idx.files(), &[new]);
-        assert!(racy.swap.lock().unwrap().is_none(), "the race happened");
-    }
-
-    #[test]
-    fn a_superseded_index_file_is_left_out_but_listed() {
-        let (_b, r, id, _pack) = setup();
-        let old = IndexId(r.list_ids(FileType::Index).unwrap()[0]);
-        assert!(r.reload_index().unwrap().contains_live(&id));
-        // a compaction that dropped the pack, killed before deleting `old`
-        let mut f = IndexFile::new();
-        f.supersedes = vec![old];
-        let new = r.save_index(&f).unwrap();
-        for keep_going in [false, true] {
-            let loaded = r.load_index(keep_going).unwrap();
-            assert_eq!(loaded.files, 2);
-            assert!(loaded.errors.is_empty());
-            assert_eq!(loaded.index.len(), 0, "the superseded file's blob is gone");
-            let mut files = loaded.index.files().to_vec();
-            files.sort();
-            let mut want = vec![old, new];
-            want.sort();
-            assert_eq!(
-                files, want,
-                "both files are reported, so a prune deletes the old one"
-            );
-            assert!(loaded.index.is_superseded(&old));
-        }
-    }
-
-    #[test]
-    fn find_id_prefixes() {
-        let (_b, r, _id, pack) = setup();
-        assert_eq!(
-            r.find_id(FileType::Pack, &pack.to_hex()[..6]).unwrap(),
-            pack.0
-        );
-        assert_eq!(
-            r.find_id(FileType::Pack, "0000000000")
-                .map_err(|e| e.kind()),
-            Err(crate::ErrorKind::NotFound)
-        );
-        assert_eq!(
-            r.find_id(FileType::Pack, "xyz").map_err(|e| e.kind()),
-            Err(crate::ErrorKind::InvalidInput)
-        );
-        let missing = r
-            .load_blob(BlobType::Data, &BlobId(Id([1; 32])))
-            .unwrap_err();
-        assert_eq!(missing.kind(), crate::ErrorKind::NotFound);
-    }
-}
+mod tests;

@@ -276,6 +276,7 @@ impl Packer {
         std::mem::take(&mut *lock(&self.shared.done))
     }
 
+    #[cfg(any(test, feature = "internals"))]
     /// Counters so far.
     pub fn stats(&self) -> PackerStats {
         *lock(&self.shared.stats)
@@ -380,7 +381,7 @@ mod tests {
         index.packs = packs.clone();
         r.save_index(&index).unwrap();
         let r = Repository::open(
-            Arc::clone(r.backend()),
+            &crate::backend::Storage::from_backend(Arc::clone(r.backend())),
             &crate::repo::Credential::Passphrase("pw"),
         )
         .unwrap();
@@ -478,7 +479,7 @@ mod tests {
             log_n: 10,
         };
         let r = Repository::init(
-            Arc::new(Failing),
+            &crate::backend::Storage::from_backend(Arc::new(Failing)),
             &InitOptions::default(),
             &key,
             &LockHolder::current(),

@@ -2,7 +2,6 @@
 
 use super::Repository;
 use crate::backend::FileType;
-use crate::codec::FileKind;
 use crate::error::{Error, Result};
 use crate::format::record::Record;
 use crate::id::Id;
@@ -19,13 +18,13 @@ pub type UnreadableRecord = (Id, Error);
 
 impl Repository {
     /// Stores a record, then removes the oldest records of its kind beyond
-    /// [`RECORDS_KEPT`] (a failure to remove is ignored: the next writer
+    /// `RECORDS_KEPT` (30) (a failure to remove is ignored: the next writer
     /// tries again).
     ///
     /// # Errors
     /// Storage errors writing the record.
     pub fn save_record(&self, record: &Record) -> Result<Id> {
-        let id = self.save_file(FileType::Record, FileKind::Record, &record.encode())?;
+        let id = self.save_file(FileType::Record, &record.encode())?;
         if let Ok((all, _)) = self.records() {
             let mut same: Vec<&RecordEntry> =
                 all.iter().filter(|(_, r)| r.kind == record.kind).collect();
@@ -43,8 +42,9 @@ impl Repository {
     ///
     /// # Errors
     /// [`Error::Corrupt`] naming the record, or storage errors.
-    pub fn load_record(&self, id: &Id) -> Result<Record> {
-        let plain = self.load_file(FileType::Record, FileKind::Record, id)?;
+    #[cfg_attr(feature = "internals", visibility::make(pub))]
+    pub(crate) fn load_record(&self, id: &Id) -> Result<Record> {
+        let plain = self.load_file(FileType::Record, id)?;
         Record::decode(&plain).map_err(|e| Error::corrupt("record", id, e))
     }
 
@@ -53,7 +53,8 @@ impl Repository {
     ///
     /// # Errors
     /// Storage errors.
-    pub fn records(&self) -> Result<(Vec<RecordEntry>, Vec<UnreadableRecord>)> {
+    #[cfg_attr(feature = "internals", visibility::make(pub))]
+    pub(crate) fn records(&self) -> Result<(Vec<RecordEntry>, Vec<UnreadableRecord>)> {
         let (mut ok, bad) = self.load_all(FileType::Record, |id| self.load_record(id))?;
         ok.sort_by(|a, b| a.1.end.cmp(&b.1.end).then(a.0.cmp(&b.0)));
         Ok((ok, bad))

@@ -2,7 +2,6 @@
 
 use super::Repository;
 use crate::backend::FileType;
-use crate::codec::FileKind;
 use crate::error::{Error, Result};
 use crate::format::BlobType;
 use crate::format::snapshot::Snapshot;
@@ -21,8 +20,9 @@ impl Repository {
     ///
     /// # Errors
     /// Storage errors.
-    pub fn save_snapshot(&self, snapshot: &Snapshot) -> Result<SnapshotId> {
-        self.save_file(FileType::Snapshot, FileKind::Snapshot, &snapshot.encode())
+    #[cfg_attr(feature = "internals", visibility::make(pub))]
+    pub(crate) fn save_snapshot(&self, snapshot: &Snapshot) -> Result<SnapshotId> {
+        self.save_file(FileType::Snapshot, &snapshot.encode())
             .map(SnapshotId)
     }
 
@@ -31,7 +31,7 @@ impl Repository {
     /// # Errors
     /// [`Error::Corrupt`] naming the snapshot, or storage errors.
     pub fn load_snapshot(&self, id: &SnapshotId) -> Result<Snapshot> {
-        let plain = self.load_file(FileType::Snapshot, FileKind::Snapshot, &id.0)?;
+        let plain = self.load_file(FileType::Snapshot, &id.0)?;
         Snapshot::decode(&plain).map_err(|e| Error::corrupt("snapshot", id, e))
     }
 
@@ -74,7 +74,7 @@ impl Repository {
     /// # Errors
     /// Storage errors.
     pub fn remove_snapshot(&self, id: &SnapshotId) -> Result<()> {
-        Ok(self.backend().remove(FileType::Snapshot, &id.to_hex())?)
+        self.remove_file(FileType::Snapshot, &id.0)
     }
 
     /// Loads and validates a tree blob.

@@ -21,7 +21,8 @@ impl Repository {
     ///
     /// # Errors
     /// [`Error::Corrupt`] naming the pack when its name or header is wrong.
-    pub fn verify_pack(&self, id: &PackId, bytes: &mut [u8]) -> Result<VerifiedPack> {
+    #[cfg_attr(feature = "internals", visibility::make(pub))]
+    pub(crate) fn verify_pack(&self, id: &PackId, bytes: &mut [u8]) -> Result<VerifiedPack> {
         let corrupt = |e| Error::corrupt("pack", id, e);
         if Id::hash_of(bytes) != id.0 {
             return Err(corrupt(FormatError::Invalid {

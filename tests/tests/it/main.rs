@@ -4,4 +4,5 @@ mod no_plaintext;
 mod policy;
 mod properties;
 mod prune_crash;
+mod public_api;
 mod vectors;

@@ -4,13 +4,10 @@
 //! BLAKE3 hash, the file or stream name, or the host name, and no object is
 //! named after a chunk hash.
 
-use std::sync::Arc;
-
-use rdr_core::backend::LocalBackend;
 use rdr_core::chunk::{Chunker, ChunkerParams};
 use rdr_core::ops::backup::{BackupOptions, BackupSource, backup};
 use rdr_core::ops::progress::NoProgress;
-use rdr_core::{Credential, InitOptions, LockHolder, NewKey, Repository};
+use rdr_core::{Credential, InitOptions, Location, LockHolder, NewKey, Repository, Storage};
 
 /// Every 16-byte window of a stored object, for fast membership tests.
 fn windows(bytes: &[u8]) -> std::collections::HashSet<[u8; 16]> {
@@ -38,18 +35,9 @@ fn storage_sees_no_plaintext() {
         passphrase: "pw".to_owned().into(),
         log_n: 10,
     };
-    Repository::init(
-        Arc::new(LocalBackend::new(&root).unwrap()),
-        &opts,
-        &key,
-        &LockHolder::current(),
-    )
-    .unwrap();
-    let repo = Repository::open(
-        Arc::new(LocalBackend::new(&root).unwrap()),
-        &Credential::Passphrase("pw"),
-    )
-    .unwrap();
+    let storage = Storage::connect(&Location::local(&root)).unwrap();
+    Repository::init(&storage, &opts, &key, &LockHolder::current()).unwrap();
+    let repo = Repository::open(&storage, &Credential::Passphrase("pw")).unwrap();
 
     // a known 1 MiB file: readable text with a unique marker in every line
     let mut file = Vec::new();

@@ -3,8 +3,9 @@
 //! random input with an error, never a panic.
 
 use proptest::prelude::*;
+use rdr_core::FileType;
 use rdr_core::chunk::{Chunker, ChunkerConfig, ChunkerParams};
-use rdr_core::codec::{self, FileKind};
+use rdr_core::codec;
 use rdr_core::crypto::keys::MasterKey;
 use rdr_core::crypto::wrap::{self, Unlocker};
 use rdr_core::format::config::Config;
@@ -81,17 +82,17 @@ fn damaged(bytes: &[u8]) -> Vec<Vec<u8>> {
 }
 
 fn load_index(k: &MasterKey, b: &[u8]) -> Result<IndexFile, String> {
-    let p = codec::open_file(k, FileKind::Index, b).map_err(|e| e.to_string())?;
+    let p = codec::open_file(k, FileType::Index, b).map_err(|e| e.to_string())?;
     IndexFile::decode(&p).map_err(|e| e.to_string())
 }
 
 fn load_config(k: &MasterKey, b: &[u8]) -> Result<Config, String> {
-    let p = codec::open_file(k, FileKind::Config, b).map_err(|e| e.to_string())?;
+    let p = codec::open_file(k, FileType::Config, b).map_err(|e| e.to_string())?;
     Config::decode(&p).map_err(|e| e.to_string())
 }
 
 fn load_lock(k: &MasterKey, b: &[u8]) -> Result<LockInfo, String> {
-    let p = codec::open_file(k, FileKind::Lock, b).map_err(|e| e.to_string())?;
+    let p = codec::open_file(k, FileType::Lock, b).map_err(|e| e.to_string())?;
     LockInfo::decode(&p).map_err(|e| e.to_string())
 }
 
@@ -101,7 +102,7 @@ proptest! {
     #[test]
     fn index_round_trip_and_damage(f in index_file(), level in 0i32..4) {
         let k = key();
-        let sealed = codec::seal_file(&k, FileKind::Index, &f.encode(), level);
+        let sealed = codec::seal_file(&k, FileType::Index, &f.encode(), level);
         prop_assert_eq!(load_index(&k, &sealed).unwrap(), f.clone());
         prop_assert_eq!(IndexFile::decode(&f.encode()).unwrap(), f);
         for d in damaged(&sealed) {
@@ -150,13 +151,13 @@ proptest! {
         let k = key();
         let mut c = Config::new(ChunkerParams::default(), comp, 16 << 20);
         c.compression = comp;
-        let sealed = codec::seal_file(&k, FileKind::Config, &c.encode(), 0);
+        let sealed = codec::seal_file(&k, FileType::Config, &c.encode(), 0);
         prop_assert_eq!(load_config(&k, &sealed).unwrap(), c);
         for d in damaged(&sealed) {
             prop_assert!(load_config(&k, &d).is_err());
         }
         let l = LockInfo { exclusive: pid % 2 == 0, host, pid, user: "u".into(), created: 1, time: 2, token: 3 };
-        let sealed = codec::seal_file(&k, FileKind::Lock, &l.encode(), 3);
+        let sealed = codec::seal_file(&k, FileType::Lock, &l.encode(), 3);
         prop_assert_eq!(load_lock(&k, &sealed).unwrap(), l);
         for d in damaged(&sealed) {
             prop_assert!(load_lock(&k, &d).is_err());
@@ -214,7 +215,7 @@ proptest! {
         let _ = IndexFile::decode(&b);
         let _ = LockInfo::decode(&b);
         let _ = Record::decode(&b);
-        if let Ok(p) = codec::open_file(&k, FileKind::Record, &b) {
+        if let Ok(p) = codec::open_file(&k, FileType::Record, &b) {
             let _ = Record::decode(&p);
         }
         let _ = KeyMeta::decode(&b);

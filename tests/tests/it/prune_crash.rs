@@ -22,7 +22,7 @@ use rdr_core::ops::progress::NoProgress;
 use rdr_core::ops::prune::{MaxUnused, PruneOptions, prune};
 use rdr_core::ops::restore::{RestoreOptions, restore};
 use rdr_core::ops::select::{GroupBy, SnapshotFilter};
-use rdr_core::{Credential, InitOptions, LockHolder, LockKind, NewKey, Repository};
+use rdr_core::{Credential, InitOptions, LockHolder, LockKind, NewKey, Repository, Storage};
 
 /// Lets `budget` mutations through, then fails all of them.
 struct Crashing {
@@ -95,7 +95,7 @@ fn copy(src: &MemoryBackend) -> Arc<MemoryBackend> {
 }
 
 fn open(b: Arc<dyn Backend>) -> Repository {
-    Repository::open(b, &Credential::Passphrase("pw")).unwrap()
+    Repository::open(&Storage::from_backend(b), &Credential::Passphrase("pw")).unwrap()
 }
 
 /// A holder whose process is gone, so a lock it leaves behind is stale.
@@ -143,7 +143,13 @@ fn fixture() -> Fixture {
         pack_size: 1 << 20,
         ..InitOptions::default()
     };
-    Repository::init(base.clone(), &init, &key, &LockHolder::current()).unwrap();
+    Repository::init(
+        &Storage::from_backend(base.clone()),
+        &init,
+        &key,
+        &LockHolder::current(),
+    )
+    .unwrap();
     let repo = open(base.clone());
     let src = tempfile::tempdir().unwrap();
     let mut expected = Vec::new();

@@ -6,8 +6,9 @@
 
 use std::path::PathBuf;
 
+use rdr_core::FileType;
 use rdr_core::chunk::{ChunkerConfig, ChunkerParams};
-use rdr_core::codec::{self, FileKind};
+use rdr_core::codec;
 use rdr_core::crypto::keys::MasterKey;
 use rdr_core::crypto::wrap::{self, Unlocker};
 use rdr_core::format::config::Config;
@@ -87,15 +88,15 @@ fn subkeys() {
 #[test]
 fn config_file() {
     let k = key();
-    let sealed = codec::seal_file_with_nonce(&k, FileKind::Config, &config().encode(), 0, &NONCE_A);
+    let sealed = codec::seal_file_with_nonce(&k, FileType::Config, &config().encode(), 0, &NONCE_A);
     let stored = pin("config.bin", &sealed);
     let decoded =
-        Config::decode(&codec::open_file(&k, FileKind::Config, &stored).unwrap()).unwrap();
+        Config::decode(&codec::open_file(&k, FileType::Config, &stored).unwrap()).unwrap();
     assert_eq!(decoded, config());
     assert_eq!(
         codec::seal_file_with_nonce(
             &k,
-            FileKind::Config,
+            FileType::Config,
             &decoded.encode(),
             0,
             &nonce_of(&stored[1..])
@@ -201,15 +202,15 @@ fn index() -> IndexFile {
 #[test]
 fn index_file() {
     let k = key();
-    let sealed = codec::seal_file_with_nonce(&k, FileKind::Index, &index().encode(), 0, &NONCE_A);
+    let sealed = codec::seal_file_with_nonce(&k, FileType::Index, &index().encode(), 0, &NONCE_A);
     let stored = pin("index.bin", &sealed);
     let decoded =
-        IndexFile::decode(&codec::open_file(&k, FileKind::Index, &stored).unwrap()).unwrap();
+        IndexFile::decode(&codec::open_file(&k, FileType::Index, &stored).unwrap()).unwrap();
     assert_eq!(decoded, index());
     assert_eq!(
         codec::seal_file_with_nonce(
             &k,
-            FileKind::Index,
+            FileType::Index,
             &decoded.encode(),
             0,
             &nonce_of(&stored[1..])
@@ -230,15 +231,15 @@ fn lock_file() {
         time: 1_795_000_300,
         token: 7,
     };
-    let sealed = codec::seal_file_with_nonce(&k, FileKind::Lock, &info.encode(), 0, &NONCE_B);
+    let sealed = codec::seal_file_with_nonce(&k, FileType::Lock, &info.encode(), 0, &NONCE_B);
     let stored = pin("lock.bin", &sealed);
     let decoded =
-        LockInfo::decode(&codec::open_file(&k, FileKind::Lock, &stored).unwrap()).unwrap();
+        LockInfo::decode(&codec::open_file(&k, FileType::Lock, &stored).unwrap()).unwrap();
     assert_eq!(decoded, info);
     assert_eq!(
         codec::seal_file_with_nonce(
             &k,
-            FileKind::Lock,
+            FileType::Lock,
             &decoded.encode(),
             0,
             &nonce_of(&stored[1..])
@@ -275,15 +276,15 @@ fn record_file() {
         rto: Some(900.0),
         health_exit: Some(0),
     });
-    let sealed = codec::seal_file_with_nonce(&k, FileKind::Record, &rec.encode(), 3, &NONCE_C);
+    let sealed = codec::seal_file_with_nonce(&k, FileType::Record, &rec.encode(), 3, &NONCE_C);
     let stored = pin("record.bin", &sealed);
     let decoded =
-        Record::decode(&codec::open_file(&k, FileKind::Record, &stored).unwrap()).unwrap();
+        Record::decode(&codec::open_file(&k, FileType::Record, &stored).unwrap()).unwrap();
     assert_eq!(decoded, rec);
     assert_eq!(
         codec::seal_file_with_nonce(
             &k,
-            FileKind::Record,
+            FileType::Record,
             &decoded.encode(),
             3,
             &nonce_of(&stored[1..])
@@ -291,7 +292,7 @@ fn record_file() {
         stored
     );
     // the same bytes under another kind's associated data do not open
-    assert!(codec::open_file(&k, FileKind::Snapshot, &stored).is_err());
+    assert!(codec::open_file(&k, FileType::Snapshot, &stored).is_err());
 }
 
 /// The age part of a key file is randomized by age itself, so this vector
@@ -312,7 +313,7 @@ fn key_file() {
     if std::env::var_os("RDR_UPDATE_VECTORS").is_some() {
         let age = wrap::wrap_passphrase(&MASTER, "vector password", 10).unwrap();
         let sealed_meta =
-            codec::seal_file_with_nonce(&k, FileKind::KeyMeta, &meta.encode(), 0, &NONCE_C);
+            codec::seal_file_with_nonce(&k, FileType::Key, &meta.encode(), 0, &NONCE_C);
         std::fs::write(&p, KeyFile { age, sealed_meta }.encode()).unwrap();
     }
     let stored = std::fs::read(&p).unwrap();
@@ -322,13 +323,12 @@ fn key_file() {
     assert_eq!(*secret, MASTER);
     assert!(wrap::unwrap(&kf.age, &Unlocker::Passphrase("other")).is_err());
     let decoded =
-        KeyMeta::decode(&codec::open_file(&k, FileKind::KeyMeta, &kf.sealed_meta).unwrap())
-            .unwrap();
+        KeyMeta::decode(&codec::open_file(&k, FileType::Key, &kf.sealed_meta).unwrap()).unwrap();
     assert_eq!(decoded, meta);
     assert_eq!(
         codec::seal_file_with_nonce(
             &k,
-            FileKind::KeyMeta,
+            FileType::Key,
             &decoded.encode(),
             0,
             &nonce_of(&kf.sealed_meta)
@@ -458,11 +458,11 @@ fn snapshot() -> Snapshot {
 fn snapshot_file() {
     let k = key();
     let sealed =
-        codec::seal_file_with_nonce(&k, FileKind::Snapshot, &snapshot().encode(), 0, &NONCE_B);
+        codec::seal_file_with_nonce(&k, FileType::Snapshot, &snapshot().encode(), 0, &NONCE_B);
     let stored = pin("snapshot.bin", &sealed);
     let decoded =
-        Snapshot::decode(&codec::open_file(&k, FileKind::Snapshot, &stored).unwrap()).unwrap();
+        Snapshot::decode(&codec::open_file(&k, FileType::Snapshot, &stored).unwrap()).unwrap();
     assert_eq!(decoded, snapshot());
     // A snapshot does not open as another kind of file.
-    assert!(codec::open_file(&k, FileKind::Index, &stored).is_err());
+    assert!(codec::open_file(&k, FileType::Index, &stored).is_err());
 }

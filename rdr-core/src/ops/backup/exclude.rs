@@ -1,12 +1,11 @@
-//! Exclude rules of a backup: glob patterns (restic's semantics), cache
-//! directory tags, marker files, size limits.
+//! Exclude rules of a backup: glob patterns (restic's semantics, in
+//! `ops::filter`), cache directory tags, marker files, size limits.
 
 use std::fs::Metadata;
 use std::path::Path;
 
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
-
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::ops::filter::Patterns;
 
 /// The CACHEDIR.TAG signature (<https://bford.info/cachedir/>).
 const CACHEDIR_SIGNATURE: &[u8] = b"Signature: 8a477f597d28d172789f06886806bc55";
@@ -54,48 +53,21 @@ impl ExcludeOptions {
 /// Compiled rules.
 #[derive(Debug, Clone)]
 pub(crate) struct Excluder {
-    set: GlobSet,
+    set: Patterns,
     opts: ExcludeOptions,
-}
-
-fn glob_for(pattern: &str) -> String {
-    let p = pattern.trim_end_matches('/');
-    if p.starts_with('/') {
-        p.to_owned()
-    } else {
-        format!("**/{p}")
-    }
-}
-
-/// Compiles patterns into a set (`ci` = case-insensitive).
-pub(crate) fn build_set(patterns: &[String], ipatterns: &[String]) -> Result<GlobSet> {
-    let mut b = GlobSetBuilder::new();
-    for (list, ci) in [(patterns, false), (ipatterns, true)] {
-        for p in list.iter().filter(|p| !p.trim().is_empty()) {
-            let g = GlobBuilder::new(&glob_for(p.trim()))
-                .literal_separator(true)
-                .case_insensitive(ci)
-                .backslash_escape(true)
-                .build()
-                .map_err(|e| Error::InvalidInput(format!("bad exclude pattern {p:?}: {e}")))?;
-            b.add(g);
-        }
-    }
-    b.build()
-        .map_err(|e| Error::InvalidInput(format!("bad exclude patterns: {e}")))
 }
 
 impl Excluder {
     pub(crate) fn new(opts: &ExcludeOptions) -> Result<Self> {
         Ok(Self {
-            set: build_set(&opts.patterns, &opts.ipatterns)?,
+            set: Patterns::new(&opts.patterns, &opts.ipatterns)?,
             opts: opts.clone(),
         })
     }
 
     /// Whether a path is excluded by pattern or size.
     pub(crate) fn excludes(&self, path: &Path, meta: &Metadata) -> bool {
-        if self.set.is_match(path) {
+        if self.set.matches(path) {
             return true;
         }
         matches!(self.opts.larger_than, Some(limit) if meta.is_file() && meta.len() > limit)
@@ -124,30 +96,5 @@ impl Excluder {
 
     pub(crate) fn one_file_system(&self) -> bool {
         self.opts.one_file_system
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn set(p: &[&str]) -> GlobSet {
-        build_set(&p.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>(), &[]).unwrap()
-    }
-
-    #[test]
-    fn restic_like_semantics() {
-        let s = set(&["*.tmp", "/srv/cache", "var/log", "node_modules/"]);
-        assert!(s.is_match("/a/b/c.tmp"));
-        assert!(s.is_match("/c.tmp"));
-        assert!(!s.is_match("/a/b/c.tmpx"));
-        assert!(s.is_match("/srv/cache"));
-        assert!(!s.is_match("/x/srv/cache"));
-        assert!(s.is_match("/x/var/log"));
-        assert!(s.is_match("/p/node_modules"));
-        assert!(!s.is_match("/p/node_modules_x"));
-        let ci = build_set(&[], &["*.JPG".into()]).unwrap();
-        assert!(ci.is_match("/pics/a.jpg"));
-        assert!(build_set(&["[".into()], &[]).is_err());
     }
 }

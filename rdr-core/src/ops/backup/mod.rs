@@ -16,7 +16,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 pub use exclude::ExcludeOptions;
-pub(crate) use exclude::build_set;
 
 use crate::error::{Error, Result};
 use crate::format::FORMAT_VERSION;

@@ -4,7 +4,7 @@
 //! One run, under the exclusive lock:
 //! 1. list the snapshots, load the index, list the packs in storage (in
 //!    that order), mark the blobs the snapshots use (a bit per blob);
-//! 2. decide each pack's fate ([`plan`]): keep; repack (copy its used blobs
+//! 2. decide each pack's fate (`plan`): keep; repack (copy its used blobs
 //!    to new packs, then mark it); mark (no used blob); delete (marked by an
 //!    earlier prune at least the grace period ago, and still holding no blob
 //!    a snapshot needs); revive (marked, but a snapshot now uses a blob only
@@ -28,9 +28,9 @@ use rayon::prelude::*;
 
 pub use plan::Tally;
 
-use crate::backend::FileType;
 use crate::error::{Error, Result};
 use crate::id::PackId;
+use crate::kind::FileType;
 use crate::ops::progress::Progress;
 use crate::ops::usage::mark_used;
 use crate::repo::{LockGuard, Repository};
@@ -113,6 +113,8 @@ pub struct PruneReport {
     pub index_files_written: usize,
     /// Index files removed.
     pub index_files_removed: usize,
+    /// Whether this was a dry run (nothing written or deleted).
+    pub dry_run: bool,
 }
 
 /// Runs a prune under `lock` (an exclusive lock the caller holds).
@@ -137,11 +139,10 @@ pub fn prune(
     let packs = plan::pack_use(&index, &usage.used);
     let plan = plan::plan(&index, &packs, &stored, opts, now);
     if let Some(p) = plan.missing_used.first() {
-        return Err(Error::NotFound(format!(
-            "pack {p} is listed in the index and holds blobs that snapshots use, but it is \
-             missing from storage ({} such packs); nothing was changed: run `rdr check`",
-            plan.missing_used.len()
-        )));
+        return Err(Error::PacksMissing {
+            first: *p,
+            count: plan.missing_used.len(),
+        });
     }
     let mut report = PruneReport {
         snapshots: snapshots.len(),
@@ -159,6 +160,7 @@ pub fn prune(
         repack_copied_bytes: plan.repack_used_bytes,
         used_bytes: plan.used_bytes,
         unused_after: plan.unused_after,
+        dry_run: opts.dry_run,
         ..PruneReport::default()
     };
     report.size_after = size_after(&plan, plan.repack_used_bytes);
@@ -186,9 +188,9 @@ pub fn prune(
         .collect();
     doomed
         .par_iter()
-        .try_for_each(|id| repo.backend().remove(FileType::Pack, &id.to_hex()))?;
+        .try_for_each(|id| repo.remove_file(FileType::Pack, &id.0))?;
     for id in index.files() {
-        repo.backend().remove(FileType::Index, &id.to_hex())?;
+        repo.remove_file(FileType::Index, &id.0)?;
         report.index_files_removed += 1;
     }
     report.size_after = size_after(&plan, report.written.bytes);

@@ -11,7 +11,7 @@ use crate::format::index::{IndexPack, ObsoletePack};
 use crate::id::{BlobId, IndexId, PackId};
 use crate::ops::progress::Progress;
 use crate::ops::usage::BlobBits;
-use crate::repo::{IndexWriter, Location, MasterIndex, PackerOptions, Repository};
+use crate::repo::{BlobLocation, IndexWriter, MasterIndex, PackerOptions, Repository};
 
 /// Reads of a pack are merged across gaps up to this size.
 const READ_GAP: u64 = 1 << 20;
@@ -29,7 +29,7 @@ pub(crate) fn repack(
         return Ok(Vec::new());
     }
     // used blobs of each pack to repack, by offset
-    let mut by_pack: HashMap<u32, Vec<(usize, Location)>> = HashMap::new();
+    let mut by_pack: HashMap<u32, Vec<(usize, BlobLocation)>> = HashMap::new();
     for pos in 0..index.len() {
         if !used.get(pos) {
             continue;
@@ -41,7 +41,7 @@ pub(crate) fn repack(
         }
     }
     let packer = repo.packer(PackerOptions::default());
-    let jobs: Vec<(u32, Vec<(usize, Location)>)> = by_pack.into_iter().collect();
+    let jobs: Vec<(u32, Vec<(usize, BlobLocation)>)> = by_pack.into_iter().collect();
     jobs.into_par_iter()
         .try_for_each(|(_, mut blobs)| -> Result<()> {
             blobs.sort_by_key(|(_, l)| l.offset);

@@ -14,12 +14,12 @@ use std::collections::{HashMap, HashSet};
 
 use rayon::prelude::*;
 
-use crate::backend::FileType;
 use crate::error::Result;
 use crate::format::index::{IndexBlob, IndexPack, ObsoletePack};
 use crate::id::{BlobId, IndexId, PackId};
+use crate::kind::FileType;
 use crate::ops::progress::Progress;
-use crate::repo::{IndexWriter, Location, LockGuard, PackerOptions, Repository};
+use crate::repo::{BlobLocation, IndexWriter, LockGuard, PackerOptions, Repository};
 
 /// Settings of `repair index`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -49,6 +49,8 @@ pub struct RepairIndexReport {
     pub index_files_written: usize,
     /// Old index files removed.
     pub index_files_removed: usize,
+    /// Whether this was a dry run (nothing written or removed).
+    pub dry_run: bool,
 }
 
 /// What reading one pack found.
@@ -81,6 +83,7 @@ pub fn repair_index(
         .unwrap_or_default();
     let mut report = RepairIndexReport {
         packs: stored.len(),
+        dry_run: opts.dry_run,
         ..RepairIndexReport::default()
     };
     let mut ids: Vec<(&PackId, u64)> = stored.iter().map(|(p, s)| (p, *s)).collect();
@@ -133,11 +136,11 @@ pub fn repair_index(
     report.index_files_written = w.finish(old_files.clone(), obsolete)?.len();
     // durable: now the old files and the damaged packs
     for f in &old_files {
-        repo.backend().remove(FileType::Index, &f.to_hex())?;
+        repo.remove_file(FileType::Index, &f.0)?;
         report.index_files_removed += 1;
     }
     for p in &report.salvaged_packs {
-        repo.backend().remove(FileType::Pack, &p.to_hex())?;
+        repo.remove_file(FileType::Pack, &p.0)?;
     }
     repo.reload_index()?;
     Ok(report)
@@ -207,7 +210,7 @@ fn salvage(
             if have.contains(&b.id) || copied.contains(&b.id) {
                 continue;
             }
-            let loc = Location {
+            let loc = BlobLocation {
                 pack: *id,
                 blob_type: b.blob_type,
                 offset: b.offset,

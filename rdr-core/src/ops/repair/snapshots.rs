@@ -64,6 +64,8 @@ pub struct RepairSnapshotsReport {
     pub forgotten: usize,
     /// Snapshot files that do not decode, with why (removed with `forget`).
     pub unreadable: Vec<(SnapshotId, String)>,
+    /// Whether this was a dry run (nothing written or removed).
+    pub dry_run: bool,
 }
 
 /// Repairs `snapshots` (see the module docs); with `unreadable`, also
@@ -92,6 +94,7 @@ pub fn repair_snapshots(
             .iter()
             .map(|(id, e)| (*id, e.to_string()))
             .collect(),
+        dry_run: opts.dry_run,
         ..RepairSnapshotsReport::default()
     };
     let mut new_snaps: Vec<(SnapshotId, Snapshot)> = Vec::new();

@@ -10,11 +10,12 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
-use super::open_nofollow;
+use super::execute::open_nofollow;
+use super::jobs::BlobJob;
 use super::plan::FileEntry;
-use crate::id::{BlobId, PackId};
+use crate::id::PackId;
 use crate::ops::progress::Progress;
-use crate::repo::{Location, Repository};
+use crate::repo::Repository;
 
 /// Blobs closer than this in a pack are fetched with one read.
 const MAX_GAP: u32 = 256 << 10;
@@ -25,21 +26,6 @@ const MAX_GAP: u32 = 256 << 10;
 const FILE_LOCKS: usize = 256;
 /// Upper bound of one ranged read.
 const MAX_RANGE: u64 = 4 << 20;
-
-/// Where a piece of a blob goes: `len` bytes from `start` in the blob, to
-/// `offset` in the file at index `file` of the plan's files.
-pub(super) struct Target {
-    pub(super) file: usize,
-    pub(super) start: u64,
-    pub(super) len: u64,
-    pub(super) offset: u64,
-}
-
-pub(super) struct BlobJob {
-    pub(super) id: BlobId,
-    pub(super) loc: Location,
-    pub(super) targets: Vec<Target>,
-}
 
 /// What the data phase did, and the workers' time in each step.
 pub(super) struct DataOutcome {

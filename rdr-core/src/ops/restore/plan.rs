@@ -9,20 +9,19 @@
 
 use std::collections::HashMap;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_bytes::ByteBuf;
 
 use super::RestoreOptions;
 use crate::error::Result;
-use crate::format::snapshot::Snapshot;
 use crate::format::tree::{Node, NodeKind, Xattr};
 use crate::id::BlobId;
-use crate::ops::backup::build_set;
 use crate::ops::content::{Layout, layout_of};
+use crate::ops::filter::Selection;
 use crate::ops::fsmeta::Meta;
-use crate::ops::nav;
-use crate::repo::{MasterIndex, Repository};
+use crate::ops::nav::{self, Trees};
+use crate::repo::MasterIndex;
 
 /// One entry to restore.
 pub(super) struct Entry {
@@ -164,23 +163,20 @@ impl Planner<'_> {
     }
 }
 
-/// Plans the restore of `subpath` of `snap`: the entries selected by the
-/// include and exclude patterns, and the directories leading to them.
-pub(super) fn plan(
-    repo: &Repository,
-    snap: &Snapshot,
+/// Plans the restore of `subpath` of the snapshot whose root tree is
+/// `root`: the entries selected by the include and exclude patterns, and
+/// the directories leading to them, with their target paths. Reads trees
+/// only, through `trees`; writes nothing.
+pub(super) fn plan<T: Trees + ?Sized>(
+    trees: &T,
+    root: BlobId,
     subpath: &str,
     opts: &RestoreOptions,
 ) -> Result<Plan> {
-    let include = build_set(&opts.include, &[])?;
-    let exclude = build_set(&opts.exclude, &[])?;
+    let selection = Selection::new(&opts.include, &opts.exclude)?;
     let mut base = nav::normalize(subpath.as_bytes());
-    let start = nav::lookup(repo, snap.tree, &base)?;
-    let selected = |path: &[u8], inherited: bool| {
-        inherited
-            || opts.include.is_empty()
-            || include.is_match(Path::new(std::ffi::OsStr::from_bytes(path)))
-    };
+    let start = nav::lookup(trees, root, &base)?;
+    let selected = |path: &[u8], inherited: bool| selection.includes(path, inherited);
     let mut p = Planner {
         opts,
         base: Vec::new(),
@@ -196,13 +192,11 @@ pub(super) fn plan(
     if start.kind == NodeKind::Dir && start.subtree.is_some() {
         p.base.clone_from(&base);
         let mut stack: Vec<Open> = Vec::new();
-        let root = start.subtree.unwrap_or_default();
+        let top = start.subtree.unwrap_or_default();
         let depth_of = |p: &[u8]| p.iter().filter(|&&b| b == b'/').count();
         let base_depth = depth_of(&base);
-        nav::walk(repo, root, &base, &mut |path, node| {
-            if !opts.exclude.is_empty()
-                && exclude.is_match(Path::new(std::ffi::OsStr::from_bytes(path)))
-            {
+        nav::walk(trees, top, &base, &mut |path, node| {
+            if selection.excludes(path) {
                 return Ok(false);
             }
             let depth = depth_of(path) - base_depth;

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use super::open_nofollow;
+use super::execute::open_nofollow;
 use super::plan::Plan;
 use crate::format::tree::NodeKind;
 use crate::ops::content::{Layout, Piece};

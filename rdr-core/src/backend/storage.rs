@@ -1,0 +1,109 @@
+//! [`Storage`]: the one place where a [`Location`] becomes a backend.
+
+use std::sync::Arc;
+
+use super::{Backend, BackendError, FileType, LocalBackend, MemoryBackend};
+use crate::error::Result;
+use crate::location::Location;
+
+/// The storage a repository lives on, reached from a [`Location`]; pass it
+/// to [`crate::Repository::init`] or [`crate::Repository::open`]. Cheap to
+/// clone (the connection is shared).
+#[derive(Clone)]
+pub struct Storage {
+    backend: Arc<dyn Backend>,
+}
+
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Storage")
+            .field("location", &self.backend.location())
+            .finish()
+    }
+}
+
+impl Storage {
+    /// Connects to the storage at `location`. Credentials for remote
+    /// storage come from the environment variables of its ecosystem, never
+    /// from the location.
+    ///
+    /// # Errors
+    /// [`crate::Error::Backend`] when the storage cannot be reached or set up,
+    /// or its scheme is not compiled into this build.
+    pub fn connect(location: &Location) -> Result<Self> {
+        let backend: Arc<dyn Backend> = match location {
+            Location::Local { path } => Arc::new(LocalBackend::new(path)?),
+            other => {
+                return Err(BackendError::Unsupported {
+                    scheme: other.scheme(),
+                }
+                .into());
+            }
+        };
+        Ok(Self { backend })
+    }
+
+    /// Empty storage in memory, for tests and examples: it is gone when the
+    /// last clone is dropped.
+    ///
+    /// # Errors
+    /// [`crate::Error::Backend`] when the memory service cannot be built.
+    pub fn memory() -> Result<Self> {
+        Ok(Self::from_backend(Arc::new(MemoryBackend::new()?)))
+    }
+
+    /// Storage over any backend (tests wrap backends to inject faults).
+    #[cfg_attr(feature = "internals", visibility::make(pub))]
+    pub(crate) fn from_backend(backend: Arc<dyn Backend>) -> Self {
+        Self { backend }
+    }
+
+    /// Where the storage is, for messages (never with credentials).
+    #[must_use]
+    pub fn describe(&self) -> String {
+        self.backend.location()
+    }
+
+    /// Whether a repository (its config) is there. Cheap: no password needed,
+    /// so a caller can say "no repository" before asking for one.
+    ///
+    /// # Errors
+    /// [`crate::Error::Backend`] when the storage cannot be listed.
+    pub fn has_repository(&self) -> Result<bool> {
+        match self.backend.list(FileType::Config) {
+            Ok(names) => Ok(!names.is_empty()),
+            Err(BackendError::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub(crate) fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remote_schemes_not_compiled_in_are_named() {
+        let loc = Location::parse("s3:bucket/repo").unwrap();
+        let err = Storage::connect(&loc).unwrap_err();
+        assert!(err.to_string().contains("s3"), "{err}");
+        assert!(matches!(
+            err,
+            crate::Error::Backend(BackendError::Unsupported { scheme: "s3" })
+        ));
+    }
+
+    #[test]
+    fn local_storage_knows_whether_a_repository_is_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Storage::connect(&Location::local(dir.path().join("repo"))).unwrap();
+        assert!(!s.has_repository().unwrap());
+        assert!(s.describe().contains("repo"));
+        let m = Storage::memory().unwrap();
+        assert!(!m.has_repository().unwrap());
+    }
+}

@@ -1,0 +1,225 @@
+//! Unit tests of the repository: damaged objects are named, index races.
+use super::*;
+use crate::backend::MemoryBackend;
+
+use crate::format::index::IndexFile;
+use crate::id::IndexId;
+
+fn setup() -> (Arc<MemoryBackend>, Repository, BlobId, PackId) {
+    let backend = Arc::new(MemoryBackend::new().unwrap());
+    let key = NewKey::Passphrase {
+        passphrase: "pw".to_owned().into(),
+        log_n: 10,
+    };
+    let r = Repository::init(
+        &Storage::from_backend(backend.clone()),
+        &InitOptions::default(),
+        &key,
+        &LockHolder::current(),
+    )
+    .unwrap();
+    let data = b"some data".repeat(100);
+    let id = r.blob_id(&data);
+    let p = r.packer(PackerOptions::default());
+    p.add(
+        BlobType::Data,
+        id,
+        &r.seal_blob(BlobType::Data, &id, &data),
+        data.len() as u32,
+    )
+    .unwrap();
+    let mut f = IndexFile::new();
+    f.packs = p.finish().unwrap();
+    let pack = f.packs[0].id;
+    r.save_index(&f).unwrap();
+    (backend, r, id, pack)
+}
+
+fn reopen(b: &Arc<MemoryBackend>) -> Repository {
+    Repository::open(
+        &Storage::from_backend(b.clone()),
+        &Credential::Passphrase("pw"),
+    )
+    .unwrap()
+}
+
+#[test]
+fn damaged_pack_is_named() {
+    let (b, _r, id, pack) = setup();
+    let mut bytes = b.read(FileType::Pack, &pack.to_hex()).unwrap();
+    bytes[5] ^= 0x40;
+    b.remove(FileType::Pack, &pack.to_hex()).unwrap();
+    b.write_new(FileType::Pack, &pack.to_hex(), &bytes).unwrap();
+    let err = reopen(&b).load_blob(BlobType::Data, &id).unwrap_err();
+    assert_eq!(err.kind(), crate::ErrorKind::Corrupt);
+    assert!(err.to_string().contains(&pack.short()), "{err}");
+    // the header is intact, so it still lists the blob
+    assert_eq!(reopen(&b).load_pack_header(&pack).unwrap().len(), 1);
+    // truncated pack: header unreadable, error names the pack
+    b.remove(FileType::Pack, &pack.to_hex()).unwrap();
+    b.write_new(FileType::Pack, &pack.to_hex(), &bytes[..bytes.len() - 3])
+        .unwrap();
+    let err = reopen(&b).load_pack_header(&pack).unwrap_err();
+    assert!(
+        err.to_string().starts_with(&format!("pack {pack}")),
+        "{err}"
+    );
+}
+
+#[test]
+fn damaged_index_and_config_are_named() {
+    let (b, r, _id, _pack) = setup();
+    let idx = r.list_ids(FileType::Index).unwrap()[0];
+    let mut bytes = b.read(FileType::Index, &idx.to_hex()).unwrap();
+    bytes[30] ^= 1;
+    b.remove(FileType::Index, &idx.to_hex()).unwrap();
+    b.write_new(FileType::Index, &idx.to_hex(), &bytes).unwrap();
+    let err = reopen(&b).index().unwrap_err();
+    assert!(err.to_string().contains(&idx.to_hex()), "{err}");
+    assert!(err.to_string().contains("hash mismatch"), "{err}");
+
+    let mut cfg = b.read(FileType::Config, "config").unwrap();
+    let last = cfg.len() - 1;
+    cfg[last] ^= 1;
+    b.remove(FileType::Config, "config").unwrap();
+    b.write_new(FileType::Config, "config", &cfg).unwrap();
+    let err = Repository::open(
+        &Storage::from_backend(b.clone()),
+        &Credential::Passphrase("pw"),
+    )
+    .unwrap_err();
+    assert_eq!(err.kind(), crate::ErrorKind::Corrupt);
+    assert!(
+        err.to_string().starts_with("config: authentication failed"),
+        "{err}"
+    );
+}
+
+/// Storage on which reading one index file first replaces it with the
+/// file superseding it: what a reader sees when a prune compacts the
+/// index between the reader's listing and its read.
+struct PruneMidRead {
+    inner: Arc<MemoryBackend>,
+    swap: std::sync::Mutex<Option<(String, String, Vec<u8>)>>,
+}
+
+impl Backend for PruneMidRead {
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+    fn create_layout(&self) -> crate::backend::BackendResult<()> {
+        self.inner.create_layout()
+    }
+    fn list(&self, ft: FileType) -> crate::backend::BackendResult<Vec<String>> {
+        self.inner.list(ft)
+    }
+    fn stat(&self, ft: FileType, name: &str) -> crate::backend::BackendResult<u64> {
+        self.inner.stat(ft, name)
+    }
+    fn read(&self, ft: FileType, name: &str) -> crate::backend::BackendResult<Vec<u8>> {
+        let mut swap = self.swap.lock().unwrap();
+        if let Some((old, _, _)) = swap.as_ref()
+            && ft == FileType::Index
+            && old == name
+        {
+            let (old, new, bytes) = swap.take().unwrap();
+            self.inner.write_new(FileType::Index, &new, &bytes).unwrap();
+            self.inner.remove(FileType::Index, &old).unwrap();
+        }
+        drop(swap);
+        self.inner.read(ft, name)
+    }
+    fn read_range(
+        &self,
+        ft: FileType,
+        name: &str,
+        off: u64,
+        len: u64,
+    ) -> crate::backend::BackendResult<Vec<u8>> {
+        self.inner.read_range(ft, name, off, len)
+    }
+    fn write_new(
+        &self,
+        ft: FileType,
+        name: &str,
+        data: &[u8],
+    ) -> crate::backend::BackendResult<()> {
+        self.inner.write_new(ft, name, data)
+    }
+    fn remove(&self, ft: FileType, name: &str) -> crate::backend::BackendResult<()> {
+        self.inner.remove(ft, name)
+    }
+}
+
+#[test]
+fn an_index_file_removed_by_a_prune_mid_read_is_not_an_error() {
+    let (b, r, id, _pack) = setup();
+    let old = r.list_ids(FileType::Index).unwrap()[0];
+    // the compacted file a prune would write: same packs, supersedes `old`
+    let mut f = r.load_index_file(&IndexId(old)).unwrap();
+    f.supersedes = vec![IndexId(old)];
+    let new = r.save_index(&f).unwrap();
+    let bytes = b.read(FileType::Index, &new.to_hex()).unwrap();
+    b.remove(FileType::Index, &new.to_hex()).unwrap();
+    let racy = Arc::new(PruneMidRead {
+        inner: b.clone(),
+        swap: std::sync::Mutex::new(Some((old.to_hex(), new.to_hex(), bytes))),
+    });
+    let repo = Repository::open(
+        &Storage::from_backend(racy.clone()),
+        &Credential::Passphrase("pw"),
+    )
+    .unwrap();
+    let idx = repo.index().unwrap();
+    assert!(idx.contains_live(&id));
+    assert_eq!(idx.files(), &[new]);
+    assert!(racy.swap.lock().unwrap().is_none(), "the race happened");
+}
+
+#[test]
+fn a_superseded_index_file_is_left_out_but_listed() {
+    let (_b, r, id, _pack) = setup();
+    let old = IndexId(r.list_ids(FileType::Index).unwrap()[0]);
+    assert!(r.reload_index().unwrap().contains_live(&id));
+    // a compaction that dropped the pack, killed before deleting `old`
+    let mut f = IndexFile::new();
+    f.supersedes = vec![old];
+    let new = r.save_index(&f).unwrap();
+    for keep_going in [false, true] {
+        let loaded = r.load_index(keep_going).unwrap();
+        assert_eq!(loaded.files, 2);
+        assert!(loaded.errors.is_empty());
+        assert_eq!(loaded.index.len(), 0, "the superseded file's blob is gone");
+        let mut files = loaded.index.files().to_vec();
+        files.sort();
+        let mut want = vec![old, new];
+        want.sort();
+        assert_eq!(
+            files, want,
+            "both files are reported, so a prune deletes the old one"
+        );
+        assert!(loaded.index.is_superseded(&old));
+    }
+}
+
+#[test]
+fn find_id_prefixes() {
+    let (_b, r, _id, pack) = setup();
+    assert_eq!(
+        r.find_id(FileType::Pack, &pack.to_hex()[..6]).unwrap(),
+        pack.0
+    );
+    assert_eq!(
+        r.find_id(FileType::Pack, "0000000000")
+            .map_err(|e| e.kind()),
+        Err(crate::ErrorKind::NotFound)
+    );
+    assert_eq!(
+        r.find_id(FileType::Pack, "xyz").map_err(|e| e.kind()),
+        Err(crate::ErrorKind::InvalidInput)
+    );
+    let missing = r
+        .load_blob(BlobType::Data, &BlobId(Id([1; 32])))
+        .unwrap_err();
+    assert_eq!(missing.kind(), crate::ErrorKind::NotFound);
+}
