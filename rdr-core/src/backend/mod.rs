@@ -11,6 +11,8 @@ mod local;
 mod local_staged;
 mod memory;
 mod opendal_ops;
+#[cfg(feature = "s3")]
+mod s3;
 mod staged;
 mod storage;
 

@@ -24,16 +24,37 @@ impl std::fmt::Debug for Storage {
 
 impl Storage {
     /// Connects to the storage at `location`. Credentials for remote
-    /// storage come from the environment variables of its ecosystem, never
-    /// from the location.
+    /// storage come from the environment variables of its ecosystem
+    /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
+    /// `AWS_REGION`, `AWS_PROFILE` for S3), never from the location.
     ///
     /// # Errors
-    /// [`crate::Error::Backend`] when the storage cannot be reached or set up,
-    /// or its scheme is not compiled into this build.
+    /// [`crate::Error::Backend`] when the storage cannot be set up, or its
+    /// scheme is not compiled into this build.
     pub fn connect(location: &Location) -> Result<Self> {
+        Self::connect_with(location, &|name| std::env::var(name).ok())
+    }
+
+    /// [`Self::connect`] with the variables looked up by `var` instead of
+    /// in the process environment (for programs that keep credentials
+    /// elsewhere).
+    ///
+    /// # Errors
+    /// As [`Self::connect`].
+    pub fn connect_with(location: &Location, var: &dyn Fn(&str) -> Option<String>) -> Result<Self> {
         let backend: Arc<dyn Backend> = match location {
             Location::Local { path } => Arc::new(LocalBackend::new(path)?),
+            #[cfg(feature = "s3")]
+            Location::S3 {
+                endpoint,
+                bucket,
+                prefix,
+            } => {
+                let cfg = super::s3::S3Config::new(endpoint.as_ref(), bucket, prefix, var)?;
+                Arc::new(super::s3::S3Backend::new(&cfg, location.to_string())?)
+            }
             other => {
+                let _ = var;
                 return Err(BackendError::Unsupported {
                     scheme: other.scheme(),
                 }
@@ -77,6 +98,8 @@ impl Storage {
         }
     }
 
+    /// The backend behind it.
+    #[cfg_attr(feature = "internals", visibility::make(pub))]
     pub(crate) fn backend(&self) -> &Arc<dyn Backend> {
         &self.backend
     }
@@ -88,12 +111,12 @@ mod tests {
 
     #[test]
     fn remote_schemes_not_compiled_in_are_named() {
-        let loc = Location::parse("s3:bucket/repo").unwrap();
+        let loc = Location::parse("sftp:host:/srv").unwrap();
         let err = Storage::connect(&loc).unwrap_err();
-        assert!(err.to_string().contains("s3"), "{err}");
+        assert!(err.to_string().contains("sftp"), "{err}");
         assert!(matches!(
             err,
-            crate::Error::Backend(BackendError::Unsupported { scheme: "s3" })
+            crate::Error::Backend(BackendError::Unsupported { scheme: "sftp" })
         ));
     }
 

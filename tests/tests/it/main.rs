@@ -5,4 +5,5 @@ mod policy;
 mod properties;
 mod prune_crash;
 mod public_api;
+mod s3;
 mod vectors;

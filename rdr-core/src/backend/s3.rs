@@ -1,0 +1,272 @@
+//! S3-compatible object storage (AWS, R2, MinIO, Ceph, Garage, B2's S3
+//! API) through OpenDAL's s3 service.
+//!
+//! Credentials come from the variables the AWS tools read
+//! (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
+//! `AWS_REGION`/`AWS_DEFAULT_REGION`, `AWS_PROFILE` with the `~/.aws`
+//! files), never from the location. Some servers (rclone's, older MinIO)
+//! accept a conditional create without enforcing it, so a new object is
+//! first looked up, then written with `If-None-Match: *`: what is stored is
+//! never overwritten by rdr.
+
+use std::sync::Once;
+use std::time::Duration;
+
+use opendal::blocking::Operator;
+use opendal::layers::TimeoutLayer;
+use opendal::options::WriteOptions;
+use zeroize::Zeroizing;
+
+use super::opendal_ops::{self, map_err};
+use super::{Backend, BackendError, BackendResult, FileType};
+use crate::location::Endpoint;
+
+/// Deadline of one request attempt without progress (retries follow).
+const IO_TIMEOUT: Duration = Duration::from_secs(60);
+/// Deadline of one whole operation attempt (a 16 MiB pack on a slow link).
+const OP_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// How to reach a bucket: from the location plus the environment.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct S3Config {
+    /// `http[s]://host[:port]`; `None` is AWS (from the region).
+    pub(crate) endpoint: Option<String>,
+    pub(crate) bucket: String,
+    pub(crate) prefix: String,
+    pub(crate) region: String,
+    pub(crate) access_key_id: Option<String>,
+    pub(crate) secret_access_key: Option<Zeroizing<String>>,
+    pub(crate) session_token: Option<Zeroizing<String>>,
+    pub(crate) profile: Option<String>,
+}
+
+impl std::fmt::Debug for S3Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Config")
+            .field("endpoint", &self.endpoint)
+            .field("bucket", &self.bucket)
+            .field("prefix", &self.prefix)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field(
+                "secret_access_key",
+                &self.secret_access_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("profile", &self.profile)
+            .finish()
+    }
+}
+
+impl S3Config {
+    /// The configuration of a location, with `var` looking up environment
+    /// variables (tests pass a map).
+    ///
+    /// # Errors
+    /// [`BackendError::Setup`] when only one of the key pair is set.
+    pub(crate) fn new(
+        endpoint: Option<&Endpoint>,
+        bucket: &str,
+        prefix: &str,
+        var: &dyn Fn(&str) -> Option<String>,
+    ) -> BackendResult<Self> {
+        let nonempty = |name: &str| var(name).filter(|v| !v.is_empty());
+        let access_key_id = nonempty("AWS_ACCESS_KEY_ID");
+        let secret_access_key = nonempty("AWS_SECRET_ACCESS_KEY").map(Zeroizing::new);
+        if access_key_id.is_some() != secret_access_key.is_some() {
+            return Err(BackendError::Setup(
+                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together".into(),
+            ));
+        }
+        Ok(Self {
+            endpoint: endpoint.map(ToString::to_string),
+            bucket: bucket.to_owned(),
+            prefix: prefix.to_owned(),
+            region: nonempty("AWS_REGION")
+                .or_else(|| nonempty("AWS_DEFAULT_REGION"))
+                .unwrap_or_else(|| "us-east-1".to_owned()),
+            access_key_id,
+            secret_access_key,
+            session_token: nonempty("AWS_SESSION_TOKEN").map(Zeroizing::new),
+            profile: nonempty("AWS_PROFILE"),
+        })
+    }
+
+    fn builder(&self) -> opendal::services::S3 {
+        let mut b = opendal::services::S3::default()
+            .bucket(&self.bucket)
+            .root(&format!("/{}", self.prefix))
+            .region(&self.region);
+        b = match &self.endpoint {
+            Some(e) => b.endpoint(e),
+            // AWS serves new buckets by virtual-host name only
+            None => b.enable_virtual_host_style(),
+        };
+        if let (Some(id), Some(secret)) = (&self.access_key_id, &self.secret_access_key) {
+            // explicit keys: do not go looking in ~/.aws or instance metadata
+            b = b
+                .access_key_id(id)
+                .secret_access_key(secret)
+                .disable_config_load()
+                .disable_ec2_metadata();
+            if let Some(t) = &self.session_token {
+                b = b.session_token(t);
+            }
+        } else if let Some(p) = &self.profile {
+            b = b.profile(p);
+        }
+        b
+    }
+}
+
+/// Installs the process-wide HTTP transport (rustls with ring) once.
+fn install_http() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // another part of the process may have chosen a provider: keep it
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        opendal_http_transport_reqwest::install_default();
+    });
+}
+
+/// A bucket (and key prefix) on S3-compatible storage.
+pub(crate) struct S3Backend {
+    op: Operator,
+    location: String,
+}
+
+impl S3Backend {
+    /// Connects (lazily: no request is made until the first operation).
+    ///
+    /// # Errors
+    /// [`BackendError::Setup`] when OpenDAL refuses the configuration.
+    pub(crate) fn new(cfg: &S3Config, location: String) -> BackendResult<Self> {
+        install_http();
+        let op = opendal::Operator::new(cfg.builder())
+            .map_err(|e| BackendError::Setup(format!("{location}: {e}")))?
+            .layer(
+                TimeoutLayer::new()
+                    .with_timeout(OP_TIMEOUT)
+                    .with_io_timeout(IO_TIMEOUT),
+            );
+        Ok(Self {
+            op: opendal_ops::blocking(op)?,
+            location,
+        })
+    }
+}
+
+impl Backend for S3Backend {
+    fn location(&self) -> String {
+        self.location.clone()
+    }
+    fn create_layout(&self) -> BackendResult<()> {
+        Ok(())
+    }
+    fn list(&self, ft: FileType) -> BackendResult<Vec<String>> {
+        opendal_ops::list(&self.op, ft)
+    }
+    fn stat(&self, ft: FileType, name: &str) -> BackendResult<u64> {
+        opendal_ops::stat(&self.op, ft, name)
+    }
+    fn read(&self, ft: FileType, name: &str) -> BackendResult<Vec<u8>> {
+        opendal_ops::read(&self.op, ft, name)
+    }
+    fn read_range(
+        &self,
+        ft: FileType,
+        name: &str,
+        offset: u64,
+        len: u64,
+    ) -> BackendResult<Vec<u8>> {
+        opendal_ops::read_range(&self.op, ft, name, offset, len)
+    }
+    fn write_new(&self, ft: FileType, name: &str, data: &[u8]) -> BackendResult<()> {
+        let path = ft.path(name);
+        match self.op.stat(&path) {
+            Ok(_) => return Err(BackendError::AlreadyExists { path }),
+            Err(e) if e.kind() == opendal::ErrorKind::NotFound => {}
+            Err(e) => return Err(map_err("stat", &path, e)),
+        }
+        self.op
+            .write_options(
+                &path,
+                data.to_vec(),
+                WriteOptions {
+                    if_not_exists: true,
+                    ..WriteOptions::default()
+                },
+            )
+            .map(|_| ())
+            .map_err(|e| map_err("write", &path, e))
+    }
+    fn remove(&self, ft: FileType, name: &str) -> BackendResult<()> {
+        opendal_ops::remove(&self.op, ft, name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn cfg(vars: &[(&str, &str)], endpoint: Option<&Endpoint>) -> BackendResult<S3Config> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        S3Config::new(endpoint, "bkt", "pre/fix", &|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn configuration_comes_from_the_aws_variables() {
+        let c = cfg(
+            &[
+                ("AWS_ACCESS_KEY_ID", "AKID"),
+                ("AWS_SECRET_ACCESS_KEY", "s3cr3t"),
+                ("AWS_SESSION_TOKEN", "tok"),
+                ("AWS_DEFAULT_REGION", "eu-west-1"),
+            ],
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.region, "eu-west-1");
+        assert_eq!(c.access_key_id.as_deref(), Some("AKID"));
+        assert_eq!(c.session_token.as_deref().map(String::as_str), Some("tok"));
+        assert_eq!(c.endpoint, None);
+        // AWS_REGION wins over AWS_DEFAULT_REGION; the default is us-east-1
+        let c = cfg(&[("AWS_REGION", "a"), ("AWS_DEFAULT_REGION", "b")], None).unwrap();
+        assert_eq!(c.region, "a");
+        assert_eq!(cfg(&[], None).unwrap().region, "us-east-1");
+        let ep = Endpoint {
+            tls: false,
+            host: "::1".into(),
+            port: Some(9000),
+        };
+        let c = cfg(&[("AWS_PROFILE", "backup")], Some(&ep)).unwrap();
+        assert_eq!(c.endpoint.as_deref(), Some("http://[::1]:9000"));
+        assert_eq!(c.profile.as_deref(), Some("backup"));
+        assert!(cfg(&[("AWS_ACCESS_KEY_ID", "AKID")], None).is_err());
+    }
+
+    #[test]
+    fn secrets_are_never_shown() {
+        let c = cfg(
+            &[
+                ("AWS_ACCESS_KEY_ID", "AKID"),
+                ("AWS_SECRET_ACCESS_KEY", "s3cr3t-value"),
+                ("AWS_SESSION_TOKEN", "t0ken-value"),
+            ],
+            None,
+        )
+        .unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("s3cr3t-value") && !shown.contains("t0ken-value"));
+        let b = S3Backend::new(&c, "s3:bkt/pre/fix".into()).unwrap();
+        assert_eq!(b.location(), "s3:bkt/pre/fix");
+    }
+}
