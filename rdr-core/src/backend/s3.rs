@@ -14,11 +14,10 @@ use std::time::Duration;
 
 use opendal::blocking::Operator;
 use opendal::layers::TimeoutLayer;
-use opendal::options::WriteOptions;
 use zeroize::Zeroizing;
 
-use super::opendal_ops::{self, map_err};
-use super::{Backend, BackendError, BackendResult, FileType};
+use super::opendal_ops::{self, OnOperator};
+use super::{BackendError, BackendResult};
 use crate::location::Endpoint;
 
 /// Deadline of one request attempt without progress (retries follow).
@@ -159,52 +158,15 @@ impl S3Backend {
     }
 }
 
-impl Backend for S3Backend {
-    fn location(&self) -> String {
+impl OnOperator for S3Backend {
+    fn operator(&self) -> &Operator {
+        &self.op
+    }
+    fn describe(&self) -> String {
         self.location.clone()
     }
-    fn create_layout(&self) -> BackendResult<()> {
-        Ok(())
-    }
-    fn list(&self, ft: FileType) -> BackendResult<Vec<String>> {
-        opendal_ops::list(&self.op, ft)
-    }
-    fn stat(&self, ft: FileType, name: &str) -> BackendResult<u64> {
-        opendal_ops::stat(&self.op, ft, name)
-    }
-    fn read(&self, ft: FileType, name: &str) -> BackendResult<Vec<u8>> {
-        opendal_ops::read(&self.op, ft, name)
-    }
-    fn read_range(
-        &self,
-        ft: FileType,
-        name: &str,
-        offset: u64,
-        len: u64,
-    ) -> BackendResult<Vec<u8>> {
-        opendal_ops::read_range(&self.op, ft, name, offset, len)
-    }
-    fn write_new(&self, ft: FileType, name: &str, data: &[u8]) -> BackendResult<()> {
-        let path = ft.path(name);
-        match self.op.stat(&path) {
-            Ok(_) => return Err(BackendError::AlreadyExists { path }),
-            Err(e) if e.kind() == opendal::ErrorKind::NotFound => {}
-            Err(e) => return Err(map_err("stat", &path, e)),
-        }
-        self.op
-            .write_options(
-                &path,
-                data.to_vec(),
-                WriteOptions {
-                    if_not_exists: true,
-                    ..WriteOptions::default()
-                },
-            )
-            .map(|_| ())
-            .map_err(|e| map_err("write", &path, e))
-    }
-    fn remove(&self, ft: FileType, name: &str) -> BackendResult<()> {
-        opendal_ops::remove(&self.op, ft, name)
+    fn look_before_write(&self) -> bool {
+        true
     }
 }
 
@@ -213,6 +175,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+    use crate::backend::Backend;
 
     fn cfg(vars: &[(&str, &str)], endpoint: Option<&Endpoint>) -> BackendResult<S3Config> {
         let map: HashMap<String, String> = vars

