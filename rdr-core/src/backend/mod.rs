@@ -4,6 +4,8 @@
 //! formats or compression. Objects are immutable: [`Backend::write_new`]
 //! never overwrites. Depends on nothing else in the crate.
 
+#[cfg(any(feature = "azure", feature = "gcs", feature = "b2"))]
+mod cloud;
 mod conformance;
 mod direct;
 mod layout;
@@ -13,8 +15,12 @@ mod memory;
 mod opendal_ops;
 #[cfg(feature = "s3")]
 mod s3;
+#[cfg(feature = "sftp")]
+mod sftp;
 mod staged;
 mod storage;
+#[cfg(feature = "webdav")]
+mod webdav;
 
 pub use crate::kind::FileType;
 #[cfg(feature = "internals")]

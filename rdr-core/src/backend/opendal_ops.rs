@@ -6,26 +6,26 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use opendal::blocking::Operator;
-use opendal::layers::RetryLayer;
+use opendal::layers::{RetryLayer, TimeoutLayer};
 use opendal::options::{ListOptions, ReadOptions, WriteOptions};
 
 use super::{Backend, BackendError, BackendResult, FileType};
 
-static RUNTIME: LazyLock<Result<tokio::runtime::Runtime, String>> = LazyLock::new(|| {
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("rdr-storage")
         .enable_all()
         .build()
         .map_err(|e| e.to_string())
-});
+}
+
+/// The runtime of the stores that live as long as the process (memory).
+static RUNTIME: LazyLock<Result<tokio::runtime::Runtime, String>> = LazyLock::new(runtime);
 
 /// Wraps an async operator with retries (exponential backoff with jitter on
-/// errors OpenDAL marks temporary) and makes it blocking.
-pub(crate) fn blocking(op: opendal::Operator) -> BackendResult<Operator> {
-    let rt = RUNTIME
-        .as_ref()
-        .map_err(|e| BackendError::Setup(format!("starting the storage runtime: {e}")))?;
+/// errors OpenDAL marks temporary) and makes it blocking on `rt`.
+fn blocking_on(op: opendal::Operator, rt: &tokio::runtime::Runtime) -> BackendResult<Operator> {
     let _guard = rt.enter();
     let op = op.layer(
         RetryLayer::new()
@@ -35,6 +35,59 @@ pub(crate) fn blocking(op: opendal::Operator) -> BackendResult<Operator> {
             .with_jitter(),
     );
     Operator::new(op).map_err(|e| BackendError::Setup(e.to_string()))
+}
+
+/// [`blocking_on`] the process-wide runtime.
+pub(crate) fn blocking(op: opendal::Operator) -> BackendResult<Operator> {
+    let rt = RUNTIME
+        .as_ref()
+        .map_err(|e| BackendError::Setup(format!("starting the storage runtime: {e}")))?;
+    blocking_on(op, rt)
+}
+
+/// A credential: zeroized when dropped, and shown as `<redacted>`.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Secret(zeroize::Zeroizing<String>);
+
+impl Secret {
+    pub(crate) fn new(s: String) -> Self {
+        Self(zeroize::Zeroizing::new(s))
+    }
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Deadline of one request attempt without progress (retries follow).
+const IO_TIMEOUT: Duration = Duration::from_secs(60);
+/// Deadline of one whole operation attempt (a 16 MiB pack on a slow link).
+const OP_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The layers of a remote store: deadlines under the retries, so a server
+/// that stops answering fails the attempt instead of hanging.
+fn with_deadlines(op: opendal::Operator) -> opendal::Operator {
+    op.layer(
+        TimeoutLayer::new()
+            .with_timeout(OP_TIMEOUT)
+            .with_io_timeout(IO_TIMEOUT),
+    )
+}
+
+/// Installs the process-wide HTTP transport (rustls with ring) once.
+#[cfg(feature = "http")]
+pub(crate) fn install_http() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // another part of the process may have chosen a provider: keep it
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        opendal_http_transport_reqwest::install_default();
+    });
 }
 
 pub(crate) fn map_err(op: &'static str, path: &str, e: opendal::Error) -> BackendError {
@@ -139,19 +192,161 @@ pub(crate) fn remove(op: &Operator, ft: FileType, name: &str) -> BackendResult<(
     op.delete(&path).map_err(|e| map_err("delete", &path, e))
 }
 
-/// A backend that is an OpenDAL operator (memory, S3): implementing this
-/// gives every [`Backend`] method, so the stores differ only in how they
-/// are set up.
+/// How a backend makes a new object appear without overwriting one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    /// One conditional write (`If-None-Match: *`, `O_EXCL`), enforced by
+    /// the store.
+    Conditional,
+    /// Look the object up, then write it conditionally: for servers that
+    /// accept the condition without enforcing it (rclone's S3).
+    LookThenConditional,
+    /// Look the object up, then write it: for stores whose uploads are
+    /// atomic but cannot be conditional (B2's native API).
+    LookThenWrite,
+    /// The bytes go to `tmp/` under a random name, then are renamed into
+    /// place once the object is known to be absent: for protocols whose
+    /// writes are neither conditional nor atomic (SFTP writes in place,
+    /// WebDAV lacks create-if-absent), so a write cut off never leaves a
+    /// partial object under its real name.
+    ViaTmp,
+}
+
+/// A backend that is an OpenDAL operator (memory, S3, SFTP, WebDAV):
+/// implementing this gives every [`Backend`] method, so the stores differ
+/// only in how they are set up.
 pub trait OnOperator: Send + Sync {
     /// The operator (blocking, with the retry layer).
     fn operator(&self) -> &Operator;
     /// Where it is, for messages.
     fn describe(&self) -> String;
-    /// Whether to look an object up before its conditional write: some
-    /// servers accept `If-None-Match: *` without enforcing it.
-    fn look_before_write(&self) -> bool {
-        false
+    /// How new objects are written.
+    fn write_mode(&self) -> WriteMode {
+        WriteMode::Conditional
     }
+}
+
+/// A remote store: an operator with deadlines and retries, its location
+/// (for messages, never with credentials) and its [`WriteMode`].
+///
+/// Each has its own runtime, dropped with it: the connections' background
+/// tasks end then, and with them what they hold (SFTP's `ssh` processes
+/// are told to exit), instead of outliving the store.
+pub(crate) struct Remote {
+    // fields drop in order: the operator before its runtime
+    op: Operator,
+    location: String,
+    mode: WriteMode,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Remote {
+    /// Wraps a configured service (no request is made yet).
+    ///
+    /// # Errors
+    /// [`BackendError::Setup`] when OpenDAL refuses the configuration.
+    pub(crate) fn new<B: opendal::Builder>(
+        builder: B,
+        location: String,
+        mode: WriteMode,
+    ) -> BackendResult<Self> {
+        let op = opendal::Operator::new(builder)
+            .map_err(|e| BackendError::Setup(format!("{location}: {e}")))?;
+        let rt = runtime()
+            .map_err(|e| BackendError::Setup(format!("starting the storage runtime: {e}")))?;
+        Ok(Self {
+            op: blocking_on(with_deadlines(op), &rt)?,
+            location,
+            mode,
+            _runtime: rt,
+        })
+    }
+}
+
+impl OnOperator for Remote {
+    fn operator(&self) -> &Operator {
+        &self.op
+    }
+    fn describe(&self) -> String {
+        self.location.clone()
+    }
+    fn write_mode(&self) -> WriteMode {
+        self.mode
+    }
+}
+
+/// Fails with [`BackendError::AlreadyExists`] when `path` is there.
+fn absent(op: &Operator, path: &str) -> BackendResult<()> {
+    match op.stat(path) {
+        Ok(_) => Err(BackendError::AlreadyExists {
+            path: path.to_owned(),
+        }),
+        Err(e) if e.kind() == opendal::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(map_err("stat", path, e)),
+    }
+}
+
+fn tmp_name() -> String {
+    let mut r = [0u8; 16];
+    // a failing OS random source gives a fixed name: the rename then
+    // still never overwrites (the target is looked up first)
+    let _ = getrandom::getrandom(&mut r);
+    let hex: String = r.iter().map(|b| format!("{b:02x}")).collect();
+    format!("tmp/{hex}")
+}
+
+pub(crate) fn write_new(
+    op: &Operator,
+    mode: WriteMode,
+    ft: FileType,
+    name: &str,
+    data: &[u8],
+) -> BackendResult<()> {
+    let path = ft.path(name);
+    match mode {
+        WriteMode::Conditional | WriteMode::LookThenConditional | WriteMode::LookThenWrite => {
+            if mode != WriteMode::Conditional {
+                absent(op, &path)?;
+            }
+            let options = WriteOptions {
+                if_not_exists: mode != WriteMode::LookThenWrite,
+                ..WriteOptions::default()
+            };
+            op.write_options(&path, data.to_vec(), options)
+                .map(|_| ())
+                .map_err(|e| map_err("write", &path, e))
+        }
+        WriteMode::ViaTmp => {
+            absent(op, &path)?;
+            let tmp = tmp_name();
+            let res = op
+                .write(&tmp, data.to_vec())
+                .map_err(|e| map_err("write", &path, e))
+                .and_then(|_| absent(op, &path))
+                .and_then(|()| {
+                    op.rename(&tmp, &path)
+                        .map_err(|e| map_err("rename", &path, e))
+                });
+            if res.is_err() {
+                // best effort: a leftover in tmp/ is never read
+                let _ = op.delete(&tmp);
+            }
+            res
+        }
+    }
+}
+
+/// Names the store in an I/O error's message (a location never holds
+/// credentials).
+fn at<T>(b: &impl OnOperator, r: BackendResult<T>) -> BackendResult<T> {
+    r.map_err(|e| match e {
+        BackendError::Io { op, path, message } => BackendError::Io {
+            op,
+            path,
+            message: format!("on {}: {message}", b.describe()),
+        },
+        other => other,
+    })
 }
 
 impl<T: OnOperator> Backend for T {
@@ -162,13 +357,13 @@ impl<T: OnOperator> Backend for T {
         Ok(())
     }
     fn list(&self, ft: FileType) -> BackendResult<Vec<String>> {
-        list(self.operator(), ft)
+        at(self, list(self.operator(), ft))
     }
     fn stat(&self, ft: FileType, name: &str) -> BackendResult<u64> {
-        stat(self.operator(), ft, name)
+        at(self, stat(self.operator(), ft, name))
     }
     fn read(&self, ft: FileType, name: &str) -> BackendResult<Vec<u8>> {
-        read(self.operator(), ft, name)
+        at(self, read(self.operator(), ft, name))
     }
     fn read_range(
         &self,
@@ -177,27 +372,15 @@ impl<T: OnOperator> Backend for T {
         offset: u64,
         len: u64,
     ) -> BackendResult<Vec<u8>> {
-        read_range(self.operator(), ft, name, offset, len)
+        at(self, read_range(self.operator(), ft, name, offset, len))
     }
     fn write_new(&self, ft: FileType, name: &str, data: &[u8]) -> BackendResult<()> {
-        let op = self.operator();
-        let path = ft.path(name);
-        if self.look_before_write() {
-            match op.stat(&path) {
-                Ok(_) => return Err(BackendError::AlreadyExists { path }),
-                Err(e) if e.kind() == opendal::ErrorKind::NotFound => {}
-                Err(e) => return Err(map_err("stat", &path, e)),
-            }
-        }
-        let options = WriteOptions {
-            if_not_exists: true,
-            ..WriteOptions::default()
-        };
-        op.write_options(&path, data.to_vec(), options)
-            .map(|_| ())
-            .map_err(|e| map_err("write", &path, e))
+        at(
+            self,
+            write_new(self.operator(), self.write_mode(), ft, name, data),
+        )
     }
     fn remove(&self, ft: FileType, name: &str) -> BackendResult<()> {
-        remove(self.operator(), ft, name)
+        at(self, remove(self.operator(), ft, name))
     }
 }

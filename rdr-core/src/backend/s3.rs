@@ -9,24 +9,12 @@
 //! first looked up, then written with `If-None-Match: *`: what is stored is
 //! never overwritten by rdr.
 
-use std::sync::Once;
-use std::time::Duration;
-
-use opendal::blocking::Operator;
-use opendal::layers::TimeoutLayer;
-use zeroize::Zeroizing;
-
-use super::opendal_ops::{self, OnOperator};
+use super::opendal_ops::{self, Remote, Secret, WriteMode};
 use super::{BackendError, BackendResult};
 use crate::location::Endpoint;
 
-/// Deadline of one request attempt without progress (retries follow).
-const IO_TIMEOUT: Duration = Duration::from_secs(60);
-/// Deadline of one whole operation attempt (a 16 MiB pack on a slow link).
-const OP_TIMEOUT: Duration = Duration::from_secs(600);
-
 /// How to reach a bucket: from the location plus the environment.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct S3Config {
     /// `http[s]://host[:port]`; `None` is AWS (from the region).
     pub(crate) endpoint: Option<String>,
@@ -34,30 +22,9 @@ pub(crate) struct S3Config {
     pub(crate) prefix: String,
     pub(crate) region: String,
     pub(crate) access_key_id: Option<String>,
-    pub(crate) secret_access_key: Option<Zeroizing<String>>,
-    pub(crate) session_token: Option<Zeroizing<String>>,
+    pub(crate) secret_access_key: Option<Secret>,
+    pub(crate) session_token: Option<Secret>,
     pub(crate) profile: Option<String>,
-}
-
-impl std::fmt::Debug for S3Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("S3Config")
-            .field("endpoint", &self.endpoint)
-            .field("bucket", &self.bucket)
-            .field("prefix", &self.prefix)
-            .field("region", &self.region)
-            .field("access_key_id", &self.access_key_id)
-            .field(
-                "secret_access_key",
-                &self.secret_access_key.as_ref().map(|_| "<redacted>"),
-            )
-            .field(
-                "session_token",
-                &self.session_token.as_ref().map(|_| "<redacted>"),
-            )
-            .field("profile", &self.profile)
-            .finish()
-    }
 }
 
 impl S3Config {
@@ -74,7 +41,7 @@ impl S3Config {
     ) -> BackendResult<Self> {
         let nonempty = |name: &str| var(name).filter(|v| !v.is_empty());
         let access_key_id = nonempty("AWS_ACCESS_KEY_ID");
-        let secret_access_key = nonempty("AWS_SECRET_ACCESS_KEY").map(Zeroizing::new);
+        let secret_access_key = nonempty("AWS_SECRET_ACCESS_KEY").map(Secret::new);
         if access_key_id.is_some() != secret_access_key.is_some() {
             return Err(BackendError::Setup(
                 "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together".into(),
@@ -89,7 +56,7 @@ impl S3Config {
                 .unwrap_or_else(|| "us-east-1".to_owned()),
             access_key_id,
             secret_access_key,
-            session_token: nonempty("AWS_SESSION_TOKEN").map(Zeroizing::new),
+            session_token: nonempty("AWS_SESSION_TOKEN").map(Secret::new),
             profile: nonempty("AWS_PROFILE"),
         })
     }
@@ -108,11 +75,11 @@ impl S3Config {
             // explicit keys: do not go looking in ~/.aws or instance metadata
             b = b
                 .access_key_id(id)
-                .secret_access_key(secret)
+                .secret_access_key(secret.expose())
                 .disable_config_load()
                 .disable_ec2_metadata();
             if let Some(t) = &self.session_token {
-                b = b.session_token(t);
+                b = b.session_token(t.expose());
             }
         } else if let Some(p) = &self.profile {
             b = b.profile(p);
@@ -121,53 +88,14 @@ impl S3Config {
     }
 }
 
-/// Installs the process-wide HTTP transport (rustls with ring) once.
-fn install_http() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        // another part of the process may have chosen a provider: keep it
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        opendal_http_transport_reqwest::install_default();
-    });
-}
-
-/// A bucket (and key prefix) on S3-compatible storage.
-pub(crate) struct S3Backend {
-    op: Operator,
-    location: String,
-}
-
-impl S3Backend {
-    /// Connects (lazily: no request is made until the first operation).
-    ///
-    /// # Errors
-    /// [`BackendError::Setup`] when OpenDAL refuses the configuration.
-    pub(crate) fn new(cfg: &S3Config, location: String) -> BackendResult<Self> {
-        install_http();
-        let op = opendal::Operator::new(cfg.builder())
-            .map_err(|e| BackendError::Setup(format!("{location}: {e}")))?
-            .layer(
-                TimeoutLayer::new()
-                    .with_timeout(OP_TIMEOUT)
-                    .with_io_timeout(IO_TIMEOUT),
-            );
-        Ok(Self {
-            op: opendal_ops::blocking(op)?,
-            location,
-        })
-    }
-}
-
-impl OnOperator for S3Backend {
-    fn operator(&self) -> &Operator {
-        &self.op
-    }
-    fn describe(&self) -> String {
-        self.location.clone()
-    }
-    fn look_before_write(&self) -> bool {
-        true
-    }
+/// A bucket (and key prefix) on S3-compatible storage; lazily connected
+/// (no request is made until the first operation).
+///
+/// # Errors
+/// [`BackendError::Setup`] when OpenDAL refuses the configuration.
+pub(crate) fn connect(cfg: &S3Config, location: String) -> BackendResult<Remote> {
+    opendal_ops::install_http();
+    Remote::new(cfg.builder(), location, WriteMode::LookThenConditional)
 }
 
 #[cfg(test)]
@@ -199,7 +127,7 @@ mod tests {
         .unwrap();
         assert_eq!(c.region, "eu-west-1");
         assert_eq!(c.access_key_id.as_deref(), Some("AKID"));
-        assert_eq!(c.session_token.as_deref().map(String::as_str), Some("tok"));
+        assert_eq!(c.session_token.as_ref().map(Secret::expose), Some("tok"));
         assert_eq!(c.endpoint, None);
         // AWS_REGION wins over AWS_DEFAULT_REGION; the default is us-east-1
         let c = cfg(&[("AWS_REGION", "a"), ("AWS_DEFAULT_REGION", "b")], None).unwrap();
@@ -229,7 +157,7 @@ mod tests {
         .unwrap();
         let shown = format!("{c:?}");
         assert!(!shown.contains("s3cr3t-value") && !shown.contains("t0ken-value"));
-        let b = S3Backend::new(&c, "s3:bkt/pre/fix".into()).unwrap();
+        let b = connect(&c, "s3:bkt/pre/fix".into()).unwrap();
         assert_eq!(b.location(), "s3:bkt/pre/fix");
     }
 }

