@@ -24,9 +24,15 @@ impl std::fmt::Debug for Storage {
 
 impl Storage {
     /// Connects to the storage at `location`. Credentials for remote
-    /// storage come from the environment variables of its ecosystem
-    /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
-    /// `AWS_REGION`, `AWS_PROFILE` for S3), never from the location.
+    /// storage come from the environment variables of its ecosystem, never
+    /// from the location: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+    /// `AWS_SESSION_TOKEN`, `AWS_REGION`, `AWS_PROFILE` for S3; the OpenSSH
+    /// configuration for SFTP; `RDR_WEBDAV_USERNAME`/`RDR_WEBDAV_PASSWORD`
+    /// or `RDR_WEBDAV_TOKEN` for WebDAV; `AZURE_ACCOUNT_NAME` with
+    /// `AZURE_ACCOUNT_KEY` or `AZURE_ACCOUNT_SAS`;
+    /// `GOOGLE_APPLICATION_CREDENTIALS` or `GOOGLE_ACCESS_TOKEN`;
+    /// `B2_ACCOUNT_ID`, `B2_ACCOUNT_KEY` and `B2_BUCKET_ID`
+    /// (docs/backends.md). No request is made until the first operation.
     ///
     /// # Errors
     /// [`crate::Error::Backend`] when the storage cannot be set up, or its
