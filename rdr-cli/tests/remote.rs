@@ -63,7 +63,7 @@ fn tree(root: &Path) {
 }
 
 #[test]
-fn backup_restore_and_check_on_s3_and_a_dead_server() {
+fn backup_restore_forget_prune_and_check_on_s3_and_a_dead_server() {
     let mut server = S3Server::start("backups");
     let loc = server.location("hosts/db1");
     let src = tempfile::tempdir().unwrap();
@@ -99,6 +99,7 @@ fn backup_restore_and_check_on_s3_and_a_dead_server() {
     assert_eq!(snaps.as_array().unwrap().len(), 2);
     ok(&server, &loc, &["backup", src_arg]);
     ok(&server, &loc, &["check", "--read-data"]);
+    forget_and_prune(&server, &loc, src.path());
 }
 
 /// Counts the objects under `stored`, asserting none holds plaintext or
@@ -151,6 +152,18 @@ fn restore_and_check(server: &dyn Reach, loc: &str, src: &Path) {
     ok(server, loc, &["check", "--read-data"]);
 }
 
+/// A changed file, a new snapshot; forget all but it, prune, and restore.
+fn forget_and_prune(server: &dyn Reach, loc: &str, src: &Path) {
+    std::fs::write(src.join("etc/app/app.conf"), "port = 6543\n").unwrap();
+    ok(server, loc, &["backup", src.to_str().unwrap()]);
+    ok(server, loc, &["forget", "--keep-last", "1", "--prune"]);
+    let snaps: serde_json::Value =
+        serde_json::from_str(&ok(server, loc, &["snapshots", "--json"])).unwrap();
+    assert_eq!(snaps.as_array().unwrap().len(), 1);
+    restore_and_check(server, loc, src);
+    std::fs::write(src.join("etc/app/app.conf"), "port = 5432\n").unwrap();
+}
+
 #[test]
 fn backup_restore_forget_prune_and_check_over_sftp_and_a_dead_server() {
     let mut server = SshServer::start();
@@ -163,14 +176,7 @@ fn backup_restore_forget_prune_and_check_over_sftp_and_a_dead_server() {
     assert!(scan_stored(&server.data_dir().join("db1")) >= 4);
     restore_and_check(&server, &loc, src.path());
 
-    // a changed file, a second snapshot; forget the first and prune
-    std::fs::write(src.path().join("etc/app/app.conf"), "port = 6543\n").unwrap();
-    ok(&server, &loc, &["backup", src_arg]);
-    ok(&server, &loc, &["forget", "--keep-last", "1", "--prune"]);
-    let snaps: serde_json::Value =
-        serde_json::from_str(&ok(&server, &loc, &["snapshots", "--json"])).unwrap();
-    assert_eq!(snaps.as_array().unwrap().len(), 1);
-    restore_and_check(&server, &loc, src.path());
+    forget_and_prune(&server, &loc, src.path());
 
     // the server dies: a clear error, exit 1, no hang
     server.kill();
