@@ -182,8 +182,29 @@ impl Repository {
         Ok(None)
     }
 
+    /// Writes a lock file, then reads it back: a store that acknowledges a
+    /// write it did not keep (or that another writer replaced) must not
+    /// leave us believing we hold a lock.
     fn write_lock(&self, info: &LockInfo) -> Result<LockId> {
-        self.save_file(FileType::Lock, &info.encode()).map(LockId)
+        let id = LockId(self.save_file(FileType::Lock, &info.encode())?);
+        let kept = self
+            .load_file(FileType::Lock, &id.0)
+            .ok()
+            .and_then(|p| LockInfo::decode(&p).ok());
+        if kept.as_ref() != Some(info) {
+            let _ = self.backend().remove(FileType::Lock, &id.to_hex());
+            return Err(crate::backend::BackendError::Io {
+                op: "verify",
+                path: FileType::Lock.path(&id.to_hex()),
+                message: format!(
+                    "the lock file did not read back as written on {}: the storage does not \
+                     keep what it acknowledges",
+                    self.backend().location()
+                ),
+            }
+            .into());
+        }
+        Ok(id)
     }
 
     /// Takes a lock, refreshed in the background until the guard is dropped.
@@ -303,6 +324,77 @@ mod tests {
             "a live lock is not stale"
         );
         drop(ex);
+    }
+
+    /// Storage that acknowledges lock writes without keeping them.
+    struct ForgetsLocks(crate::backend::MemoryBackend);
+
+    impl crate::backend::Backend for ForgetsLocks {
+        fn location(&self) -> String {
+            "forgetful".into()
+        }
+        fn create_layout(&self) -> crate::backend::BackendResult<()> {
+            Ok(())
+        }
+        fn list(&self, ft: FileType) -> crate::backend::BackendResult<Vec<String>> {
+            self.0.list(ft)
+        }
+        fn stat(&self, ft: FileType, name: &str) -> crate::backend::BackendResult<u64> {
+            self.0.stat(ft, name)
+        }
+        fn read(&self, ft: FileType, name: &str) -> crate::backend::BackendResult<Vec<u8>> {
+            self.0.read(ft, name)
+        }
+        fn read_range(
+            &self,
+            ft: FileType,
+            name: &str,
+            offset: u64,
+            len: u64,
+        ) -> crate::backend::BackendResult<Vec<u8>> {
+            self.0.read_range(ft, name, offset, len)
+        }
+        fn write_new(
+            &self,
+            ft: FileType,
+            name: &str,
+            data: &[u8],
+        ) -> crate::backend::BackendResult<()> {
+            if ft == FileType::Lock {
+                return Ok(());
+            }
+            self.0.write_new(ft, name, data)
+        }
+        fn remove(&self, ft: FileType, name: &str) -> crate::backend::BackendResult<()> {
+            self.0.remove(ft, name)
+        }
+    }
+
+    #[test]
+    fn a_lock_the_storage_did_not_keep_is_not_held() {
+        use crate::backend::Backend;
+        let mem = crate::backend::MemoryBackend::new().unwrap();
+        let key = crate::NewKey::Passphrase {
+            passphrase: "pw".to_owned().into(),
+            log_n: 10,
+        };
+        let me = LockHolder::current();
+        let store = crate::Storage::from_backend(Arc::new(mem.clone()));
+        Repository::init(&store, &crate::InitOptions::default(), &key, &me).unwrap();
+        let forgetful = crate::Storage::from_backend(Arc::new(ForgetsLocks(mem.clone())));
+        let r = Repository::open(&forgetful, &crate::Credential::Passphrase("pw")).unwrap();
+        let err = r
+            .lock(LockKind::Exclusive, &me)
+            .map(|g| g.id())
+            .unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Storage, "{err}");
+        assert!(err.to_string().contains("did not read back"), "{err}");
+        assert!(err.to_string().contains("forgetful"), "{err}");
+        assert!(mem.list(FileType::Lock).unwrap().is_empty());
+        // on storage that keeps them, the same lock is held and verified
+        let r = Repository::open(&store, &crate::Credential::Passphrase("pw")).unwrap();
+        let g = r.lock(LockKind::Exclusive, &me).unwrap();
+        assert_eq!(mem.list(FileType::Lock).unwrap(), vec![g.id().to_hex()]);
     }
 
     #[test]
