@@ -128,13 +128,18 @@ fn scan_stored(stored: &Path) -> usize {
 /// Restores the latest snapshot with verification, compares it with
 /// `src`, and checks every pack.
 fn restore_and_check(server: &dyn Reach, loc: &str, src: &Path) {
+    restore_snapshot_and_check(server, loc, "latest", src);
+}
+
+/// [`restore_and_check`] of `snapshot`.
+fn restore_snapshot_and_check(server: &dyn Reach, loc: &str, snapshot: &str, src: &Path) {
     let target = tempfile::tempdir().unwrap();
     ok(
         server,
         loc,
         &[
             "restore",
-            "latest",
+            snapshot,
             "--target",
             target.path().to_str().unwrap(),
             "--verify",
@@ -201,4 +206,94 @@ fn backup_restore_forget_prune_and_check_over_sftp_and_a_dead_server() {
     // objects went through tmp/: nothing is left there
     let tmp = server.data_dir().join("db1/tmp");
     assert_eq!(std::fs::read_dir(&tmp).map(Iterator::count).unwrap_or(0), 0);
+}
+
+/// `len` bytes that do not compress or deduplicate (xorshift).
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+fn objects(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map(Iterator::count).unwrap_or(0)
+}
+
+#[test]
+fn a_backup_cut_off_by_a_dead_server_loses_nothing_and_the_next_one_resumes() {
+    let mut server = S3Server::start("backups");
+    let loc = server.location("cut");
+    let stored = server.data_dir().join("backups/cut");
+    ok(&server, &loc, &["init", "--kdf-log-n", "10"]);
+    let earlier = tempfile::tempdir().unwrap();
+    tree(earlier.path());
+    let first = ok(&server, &loc, &["backup", earlier.path().to_str().unwrap()]);
+    let first = first.trim().to_owned();
+    let indexes_before = objects(&stored.join("index"));
+
+    let src = tempfile::tempdir().unwrap();
+    const SIZE: usize = 96 << 20;
+    std::fs::write(src.path().join("big.bin"), noise(SIZE, 7)).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rdr"))
+        .env_clear()
+        .envs(server.vars())
+        .env("RDR_PASSWORD", "pw")
+        .env("RDR_REPOSITORY", &loc)
+        .args(["backup", "--checkpoint-interval", "1s"])
+        .arg(src.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // kill the server once a checkpoint indexed part of the upload
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while objects(&stored.join("index")) <= indexes_before {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the backup ended before its first checkpoint: make the data larger"
+        );
+        assert!(std::time::Instant::now() < until, "no checkpoint in 120 s");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    server.kill();
+    // the backup fails with a clear error within its deadlines, no hang
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(std::time::Instant::now() < until, "the backup hangs");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("127.0.0.1"), "{err}");
+
+    // back again: the earlier snapshot is intact, the next backup uploads
+    // only what the checkpoint did not index, and everything checks
+    server.restart();
+    let snaps: serde_json::Value =
+        serde_json::from_str(&ok(&server, &loc, &["snapshots", "--json"])).unwrap();
+    assert_eq!(snaps.as_array().unwrap().len(), 1);
+    let o = ok(
+        &server,
+        &loc,
+        &["backup", "--json", src.path().to_str().unwrap()],
+    );
+    let summary: serde_json::Value = serde_json::from_str(o.lines().last().unwrap()).unwrap();
+    let added = summary["data_added"].as_u64().unwrap();
+    assert!(
+        added < SIZE as u64 - (16 << 20),
+        "at least one checkpointed pack was reused: {summary}"
+    );
+    ok(&server, &loc, &["check", "--read-data"]);
+    restore_snapshot_and_check(&server, &loc, &first, earlier.path());
 }

@@ -129,7 +129,7 @@ pub struct CheckArgs {
 }
 
 /// Parses a positive duration such as `15m`, `24h`, `7d`.
-fn duration(s: &str) -> Result<std::time::Duration, String> {
+pub(crate) fn duration(s: &str) -> Result<std::time::Duration, String> {
     match rdr_core::time::parse_duration(s)? {
         d if d.is_zero() => Err(format!("{s:?}: the duration must be positive")),
         d => Ok(d),

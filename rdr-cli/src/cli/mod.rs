@@ -197,6 +197,10 @@ pub struct BackupArgs {
     /// Do everything but store: report what would be added.
     #[arg(short = 'n', long)]
     pub dry_run: bool,
+    /// Index what was uploaded at least this often (e.g. 30s, 5m), so an
+    /// interrupted backup resumes from there instead of uploading it again.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = maintain::duration)]
+    pub checkpoint_interval: std::time::Duration,
     #[command(flatten)]
     pub output: OutputArgs,
 }

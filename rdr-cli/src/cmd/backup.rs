@@ -41,6 +41,7 @@ fn options(args: &BackupArgs, repo: &rdr_core::Repository) -> Result<BackupOptio
     }
     o.force = args.force;
     o.dry_run = args.dry_run;
+    o.index_interval = args.checkpoint_interval;
     let mut patterns = args.exclude.clone();
     patterns.extend(read_patterns(&args.exclude_file)?);
     let mut ipatterns = args.iexclude.clone();
