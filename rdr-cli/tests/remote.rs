@@ -9,7 +9,7 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use rdr_tests::servers::{S3Server, SECRET_KEY, SshServer};
+use rdr_tests::servers::{FlakyProxy, S3Server, SECRET_KEY, SshServer};
 
 /// The variables that reach a server.
 trait Reach {
@@ -296,4 +296,40 @@ fn a_backup_cut_off_by_a_dead_server_loses_nothing_and_the_next_one_resumes() {
     );
     ok(&server, &loc, &["check", "--read-data"]);
     restore_snapshot_and_check(&server, &loc, &first, earlier.path());
+}
+
+#[test]
+fn backup_check_and_restore_succeed_when_a_tenth_of_the_requests_fail() {
+    let server = S3Server::start("backups");
+    let proxy = FlakyProxy::start(server.port, 10);
+    let loc = format!("s3:http://127.0.0.1:{}/backups/flaky", proxy.port);
+    let src = tempfile::tempdir().unwrap();
+    tree(src.path());
+    std::fs::write(src.path().join("big.bin"), noise(40 << 20, 3)).unwrap();
+    ok(&server, &loc, &["init", "--kdf-log-n", "10"]);
+    ok(&server, &loc, &["backup", src.path().to_str().unwrap()]);
+    ok(&server, &loc, &["check", "--read-data"]);
+    restore_and_check(&server, &loc, src.path());
+    let target = tempfile::tempdir().unwrap();
+    ok(
+        &server,
+        &loc,
+        &[
+            "restore",
+            "latest",
+            "--target",
+            target.path().to_str().unwrap(),
+        ],
+    );
+    let back = target.path().join(src.path().strip_prefix("/").unwrap());
+    assert_eq!(
+        std::fs::read(back.join("big.bin")).unwrap(),
+        std::fs::read(src.path().join("big.bin")).unwrap()
+    );
+    assert!(
+        proxy.failed() >= 5 && proxy.failed() * 20 >= proxy.requests(),
+        "{} of {} requests failed",
+        proxy.failed(),
+        proxy.requests()
+    );
 }

@@ -15,58 +15,31 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rdr_benches::synth::{SynthSpec, build};
-use rdr_core::backend::{Backend, BackendError, BackendResult, FileType, LocalBackend};
+use rdr_core::backend::{Backend, BackendError, FileType, Hooked, LocalBackend};
 use rdr_core::{Credential, Repository, Storage};
 
-/// The local backend, with pack writes that skip fsync.
-struct FastPacks {
-    root: PathBuf,
-    inner: LocalBackend,
-}
-
-impl Backend for FastPacks {
-    fn location(&self) -> String {
-        self.inner.location()
-    }
-    fn create_layout(&self) -> BackendResult<()> {
-        self.inner.create_layout()
-    }
-    fn list(&self, ft: FileType) -> BackendResult<Vec<String>> {
-        self.inner.list(ft)
-    }
-    fn stat(&self, ft: FileType, name: &str) -> BackendResult<u64> {
-        self.inner.stat(ft, name)
-    }
-    fn read(&self, ft: FileType, name: &str) -> BackendResult<Vec<u8>> {
-        self.inner.read(ft, name)
-    }
-    fn read_range(
-        &self,
-        ft: FileType,
-        name: &str,
-        offset: u64,
-        len: u64,
-    ) -> BackendResult<Vec<u8>> {
-        self.inner.read_range(ft, name, offset, len)
-    }
-    fn write_new(&self, ft: FileType, name: &str, data: &[u8]) -> BackendResult<()> {
-        if ft != FileType::Pack {
-            return self.inner.write_new(ft, name, data);
-        }
-        let path = self.root.join(ft.path(name));
-        let io = |e: std::io::Error| BackendError::Io {
-            op: "write",
-            path: path.display().to_string(),
-            message: e.to_string(),
-        };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(io)?;
-        }
-        std::fs::write(&path, data).map_err(io)
-    }
-    fn remove(&self, ft: FileType, name: &str) -> BackendResult<()> {
-        self.inner.remove(ft, name)
-    }
+/// The local backend at `dir`, with pack writes that skip fsync.
+fn fast_packs(dir: &str) -> rdr_core::Result<Hooked> {
+    let root = PathBuf::from(dir);
+    let inner: Arc<dyn Backend> = Arc::new(LocalBackend::new(dir)?);
+    Ok(Hooked::new(
+        inner,
+        Box::new(move |inner, ft, name, data| {
+            if ft != FileType::Pack {
+                return inner.write_new(ft, name, data);
+            }
+            let path = root.join(ft.path(name));
+            let io = |e: std::io::Error| BackendError::Io {
+                op: "write",
+                path: path.display().to_string(),
+                message: e.to_string(),
+            };
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(io)?;
+            }
+            std::fs::write(&path, data).map_err(io)
+        }),
+    ))
 }
 
 fn arg(args: &[String], name: &str, default: u64) -> u64 {
@@ -102,10 +75,7 @@ fn main() {
         std::process::exit(2)
     });
     let run = || -> rdr_core::Result<()> {
-        let backend = Arc::new(FastPacks {
-            root: PathBuf::from(dir),
-            inner: LocalBackend::new(dir)?,
-        });
+        let backend = Arc::new(fast_packs(dir)?);
         let repo = Repository::open(
             &Storage::from_backend(backend),
             &Credential::Passphrase(&password),

@@ -10,8 +10,11 @@
 //! Azure and GCS enforce create-if-absent. B2's uploads are atomic but
 //! cannot be conditional, so an object is looked up before it is written.
 
-use super::opendal_ops::{self, Remote, Secret, WriteMode};
-use super::{BackendError, BackendResult};
+#[cfg(any(feature = "azure", feature = "b2"))]
+use super::BackendError;
+use super::BackendResult;
+use super::opendal_ops::WriteMode;
+use super::remote::{self, Remote, Secret};
 
 type Var<'a> = &'a dyn Fn(&str) -> Option<String>;
 
@@ -19,11 +22,13 @@ fn nonempty(var: Var<'_>, name: &str) -> Option<String> {
     var(name).filter(|v| !v.is_empty())
 }
 
+#[cfg(any(feature = "azure", feature = "b2"))]
 fn required(var: Var<'_>, name: &str, store: &str) -> BackendResult<String> {
     nonempty(var, name)
         .ok_or_else(|| BackendError::Setup(format!("{store} needs {name} to be set")))
 }
 
+#[cfg(any(feature = "azure", feature = "gcs"))]
 fn secret(var: Var<'_>, name: &str) -> Option<Secret> {
     nonempty(var, name).map(Secret::new)
 }
@@ -32,6 +37,7 @@ fn secret(var: Var<'_>, name: &str) -> Option<Secret> {
 /// that depends only on the location and the variables.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum CloudConfig {
+    #[cfg(feature = "azure")]
     Azure {
         container: String,
         root: String,
@@ -40,12 +46,14 @@ pub(crate) enum CloudConfig {
         key: Option<Secret>,
         sas: Option<Secret>,
     },
+    #[cfg(feature = "gcs")]
     Gcs {
         bucket: String,
         root: String,
         credential_path: Option<String>,
         token: Option<Secret>,
     },
+    #[cfg(feature = "b2")]
     B2 {
         bucket: String,
         bucket_id: String,
@@ -60,6 +68,7 @@ impl CloudConfig {
     ///
     /// # Errors
     /// [`BackendError::Setup`] naming the variable that is missing.
+    #[cfg(feature = "azure")]
     pub(crate) fn azure(container: &str, path: &str, var: Var<'_>) -> BackendResult<Self> {
         let account = required(var, "AZURE_ACCOUNT_NAME", "Azure")?;
         let key = secret(var, "AZURE_ACCOUNT_KEY");
@@ -86,6 +95,7 @@ impl CloudConfig {
     ///
     /// # Errors
     /// None today; the signature matches the other stores.
+    #[cfg(feature = "gcs")]
     pub(crate) fn gcs(bucket: &str, path: &str, var: Var<'_>) -> BackendResult<Self> {
         Ok(Self::Gcs {
             bucket: bucket.to_owned(),
@@ -99,6 +109,7 @@ impl CloudConfig {
     ///
     /// # Errors
     /// [`BackendError::Setup`] naming the variable that is missing.
+    #[cfg(feature = "b2")]
     pub(crate) fn b2(bucket: &str, path: &str, var: Var<'_>) -> BackendResult<Self> {
         Ok(Self::B2 {
             bucket: bucket.to_owned(),
@@ -120,8 +131,9 @@ impl CloudConfig {
     /// # Errors
     /// [`BackendError::Setup`] when OpenDAL refuses the configuration.
     pub(crate) fn connect(&self, location: String) -> BackendResult<Remote> {
-        opendal_ops::install_http();
+        remote::install_http();
         match self {
+            #[cfg(feature = "azure")]
             Self::Azure {
                 container,
                 root,
@@ -143,6 +155,7 @@ impl CloudConfig {
                 }
                 Remote::new(b, location, WriteMode::Conditional)
             }
+            #[cfg(feature = "gcs")]
             Self::Gcs {
                 bucket,
                 root,
@@ -158,6 +171,7 @@ impl CloudConfig {
                 }
                 Remote::new(b, location, WriteMode::Conditional)
             }
+            #[cfg(feature = "b2")]
             Self::B2 {
                 bucket,
                 bucket_id,
@@ -199,6 +213,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "azure")]
     fn azure_is_configured_from_its_variables() {
         let m = vars(&[
             ("AZURE_ACCOUNT_NAME", "acct"),
@@ -232,6 +247,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "gcs")]
     fn gcs_is_configured_from_its_variables() {
         let m = vars(&[
             ("GOOGLE_APPLICATION_CREDENTIALS", "/etc/rdr/gcs.json"),
@@ -254,6 +270,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "b2")]
     fn b2_is_configured_from_its_variables() {
         let all = [
             ("B2_ACCOUNT_ID", "0012ab"),

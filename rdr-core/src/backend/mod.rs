@@ -8,11 +8,14 @@
 mod cloud;
 mod conformance;
 mod direct;
+mod hooked;
 mod layout;
 mod local;
 mod local_staged;
 mod memory;
 mod opendal_ops;
+#[cfg(feature = "any-remote")]
+mod remote;
 #[cfg(feature = "s3")]
 mod s3;
 #[cfg(feature = "sftp")]
@@ -25,6 +28,8 @@ mod webdav;
 pub use crate::kind::FileType;
 #[cfg(feature = "internals")]
 pub use conformance::run_conformance;
+#[cfg(any(test, feature = "internals"))]
+pub use hooked::{Hooked, RemoveHook, WriteHook};
 pub use local::LocalBackend;
 pub use memory::MemoryBackend;
 pub use staged::{MemoryStaged, Staged};

@@ -6,12 +6,12 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use opendal::blocking::Operator;
-use opendal::layers::{RetryLayer, TimeoutLayer};
+use opendal::layers::RetryLayer;
 use opendal::options::{ListOptions, ReadOptions, WriteOptions};
 
 use super::{Backend, BackendError, BackendResult, FileType};
 
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("rdr-storage")
@@ -25,7 +25,10 @@ static RUNTIME: LazyLock<Result<tokio::runtime::Runtime, String>> = LazyLock::ne
 
 /// Wraps an async operator with retries (exponential backoff with jitter on
 /// errors OpenDAL marks temporary) and makes it blocking on `rt`.
-fn blocking_on(op: opendal::Operator, rt: &tokio::runtime::Runtime) -> BackendResult<Operator> {
+pub(super) fn blocking_on(
+    op: opendal::Operator,
+    rt: &tokio::runtime::Runtime,
+) -> BackendResult<Operator> {
     let _guard = rt.enter();
     let op = op.layer(
         RetryLayer::new()
@@ -43,51 +46,6 @@ pub(crate) fn blocking(op: opendal::Operator) -> BackendResult<Operator> {
         .as_ref()
         .map_err(|e| BackendError::Setup(format!("starting the storage runtime: {e}")))?;
     blocking_on(op, rt)
-}
-
-/// A credential: zeroized when dropped, and shown as `<redacted>`.
-#[derive(Clone, PartialEq, Eq)]
-pub(crate) struct Secret(zeroize::Zeroizing<String>);
-
-impl Secret {
-    pub(crate) fn new(s: String) -> Self {
-        Self(zeroize::Zeroizing::new(s))
-    }
-    pub(crate) fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-/// Deadline of one request attempt without progress (retries follow).
-const IO_TIMEOUT: Duration = Duration::from_secs(60);
-/// Deadline of one whole operation attempt (a 16 MiB pack on a slow link).
-const OP_TIMEOUT: Duration = Duration::from_secs(600);
-
-/// The layers of a remote store: deadlines under the retries, so a server
-/// that stops answering fails the attempt instead of hanging.
-fn with_deadlines(op: opendal::Operator) -> opendal::Operator {
-    op.layer(
-        TimeoutLayer::new()
-            .with_timeout(OP_TIMEOUT)
-            .with_io_timeout(IO_TIMEOUT),
-    )
-}
-
-/// Installs the process-wide HTTP transport (rustls with ring) once.
-#[cfg(feature = "http")]
-pub(crate) fn install_http() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        // another part of the process may have chosen a provider: keep it
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        opendal_http_transport_reqwest::install_default();
-    });
 }
 
 pub(crate) fn map_err(op: &'static str, path: &str, e: opendal::Error) -> BackendError {
@@ -200,15 +158,18 @@ pub enum WriteMode {
     Conditional,
     /// Look the object up, then write it conditionally: for servers that
     /// accept the condition without enforcing it (rclone's S3).
+    #[cfg_attr(not(feature = "s3"), allow(dead_code))]
     LookThenConditional,
     /// Look the object up, then write it: for stores whose uploads are
     /// atomic but cannot be conditional (B2's native API).
+    #[cfg_attr(not(feature = "b2"), allow(dead_code))]
     LookThenWrite,
     /// The bytes go to `tmp/` under a random name, then are renamed into
     /// place once the object is known to be absent: for protocols whose
     /// writes are neither conditional nor atomic (SFTP writes in place,
     /// WebDAV lacks create-if-absent), so a write cut off never leaves a
     /// partial object under its real name.
+    #[cfg_attr(not(any(feature = "sftp", feature = "webdav")), allow(dead_code))]
     ViaTmp,
 }
 
@@ -223,55 +184,6 @@ pub trait OnOperator: Send + Sync {
     /// How new objects are written.
     fn write_mode(&self) -> WriteMode {
         WriteMode::Conditional
-    }
-}
-
-/// A remote store: an operator with deadlines and retries, its location
-/// (for messages, never with credentials) and its [`WriteMode`].
-///
-/// Each has its own runtime, dropped with it: the connections' background
-/// tasks end then, and with them what they hold (SFTP's `ssh` processes
-/// are told to exit), instead of outliving the store.
-pub(crate) struct Remote {
-    // fields drop in order: the operator before its runtime
-    op: Operator,
-    location: String,
-    mode: WriteMode,
-    _runtime: tokio::runtime::Runtime,
-}
-
-impl Remote {
-    /// Wraps a configured service (no request is made yet).
-    ///
-    /// # Errors
-    /// [`BackendError::Setup`] when OpenDAL refuses the configuration.
-    pub(crate) fn new<B: opendal::Builder>(
-        builder: B,
-        location: String,
-        mode: WriteMode,
-    ) -> BackendResult<Self> {
-        let op = opendal::Operator::new(builder)
-            .map_err(|e| BackendError::Setup(format!("{location}: {e}")))?;
-        let rt = runtime()
-            .map_err(|e| BackendError::Setup(format!("starting the storage runtime: {e}")))?;
-        Ok(Self {
-            op: blocking_on(with_deadlines(op), &rt)?,
-            location,
-            mode,
-            _runtime: rt,
-        })
-    }
-}
-
-impl OnOperator for Remote {
-    fn operator(&self) -> &Operator {
-        &self.op
-    }
-    fn describe(&self) -> String {
-        self.location.clone()
-    }
-    fn write_mode(&self) -> WriteMode {
-        self.mode
     }
 }
 

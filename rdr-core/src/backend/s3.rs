@@ -9,7 +9,8 @@
 //! first looked up, then written with `If-None-Match: *`: what is stored is
 //! never overwritten by rdr.
 
-use super::opendal_ops::{self, Remote, Secret, WriteMode};
+use super::opendal_ops::WriteMode;
+use super::remote::{self, Remote, Secret};
 use super::{BackendError, BackendResult};
 use crate::location::Endpoint;
 
@@ -94,7 +95,7 @@ impl S3Config {
 /// # Errors
 /// [`BackendError::Setup`] when OpenDAL refuses the configuration.
 pub(crate) fn connect(cfg: &S3Config, location: String) -> BackendResult<Remote> {
-    opendal_ops::install_http();
+    remote::install_http();
     Remote::new(cfg.builder(), location, WriteMode::LookThenConditional)
 }
 

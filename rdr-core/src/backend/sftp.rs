@@ -7,7 +7,8 @@
 //! SFTP writes land in place, so a new object is written to `tmp/` and
 //! renamed into place once complete ([`WriteMode::ViaTmp`]).
 
-use super::opendal_ops::{Remote, WriteMode};
+use super::opendal_ops::WriteMode;
+use super::remote::Remote;
 use super::{BackendError, BackendResult};
 
 /// How to reach an SFTP directory.

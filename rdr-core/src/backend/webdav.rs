@@ -8,7 +8,8 @@
 //! written to `tmp/` and moved into place once it is known to be absent
 //! ([`WriteMode::ViaTmp`]).
 
-use super::opendal_ops::{self, Remote, Secret, WriteMode};
+use super::opendal_ops::WriteMode;
+use super::remote::{self, Remote, Secret};
 use super::{BackendError, BackendResult};
 use crate::location::Endpoint;
 
@@ -71,7 +72,7 @@ impl WebDavConfig {
 /// # Errors
 /// [`BackendError::Setup`] when OpenDAL refuses the configuration.
 pub(crate) fn connect(cfg: &WebDavConfig, location: String) -> BackendResult<Remote> {
-    opendal_ops::install_http();
+    remote::install_http();
     Remote::new(cfg.builder(), location, WriteMode::ViaTmp)
 }
 

@@ -326,50 +326,6 @@ mod tests {
         drop(ex);
     }
 
-    /// Storage that acknowledges lock writes without keeping them.
-    struct ForgetsLocks(crate::backend::MemoryBackend);
-
-    impl crate::backend::Backend for ForgetsLocks {
-        fn location(&self) -> String {
-            "forgetful".into()
-        }
-        fn create_layout(&self) -> crate::backend::BackendResult<()> {
-            Ok(())
-        }
-        fn list(&self, ft: FileType) -> crate::backend::BackendResult<Vec<String>> {
-            self.0.list(ft)
-        }
-        fn stat(&self, ft: FileType, name: &str) -> crate::backend::BackendResult<u64> {
-            self.0.stat(ft, name)
-        }
-        fn read(&self, ft: FileType, name: &str) -> crate::backend::BackendResult<Vec<u8>> {
-            self.0.read(ft, name)
-        }
-        fn read_range(
-            &self,
-            ft: FileType,
-            name: &str,
-            offset: u64,
-            len: u64,
-        ) -> crate::backend::BackendResult<Vec<u8>> {
-            self.0.read_range(ft, name, offset, len)
-        }
-        fn write_new(
-            &self,
-            ft: FileType,
-            name: &str,
-            data: &[u8],
-        ) -> crate::backend::BackendResult<()> {
-            if ft == FileType::Lock {
-                return Ok(());
-            }
-            self.0.write_new(ft, name, data)
-        }
-        fn remove(&self, ft: FileType, name: &str) -> crate::backend::BackendResult<()> {
-            self.0.remove(ft, name)
-        }
-    }
-
     #[test]
     fn a_lock_the_storage_did_not_keep_is_not_held() {
         use crate::backend::Backend;
@@ -381,7 +337,17 @@ mod tests {
         let me = LockHolder::current();
         let store = crate::Storage::from_backend(Arc::new(mem.clone()));
         Repository::init(&store, &crate::InitOptions::default(), &key, &me).unwrap();
-        let forgetful = crate::Storage::from_backend(Arc::new(ForgetsLocks(mem.clone())));
+        // storage that acknowledges lock writes without keeping them
+        let forgetful = crate::backend::Hooked::new(
+            Arc::new(mem.clone()),
+            Box::new(|inner, ft, name, data| {
+                if ft == FileType::Lock {
+                    return Ok(());
+                }
+                inner.write_new(ft, name, data)
+            }),
+        );
+        let forgetful = crate::Storage::from_backend(Arc::new(forgetful));
         let r = Repository::open(&forgetful, &crate::Credential::Passphrase("pw")).unwrap();
         let err = r
             .lock(LockKind::Exclusive, &me)
@@ -389,7 +355,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::Storage, "{err}");
         assert!(err.to_string().contains("did not read back"), "{err}");
-        assert!(err.to_string().contains("forgetful"), "{err}");
+        assert!(err.to_string().contains("memory"), "{err}");
         assert!(mem.list(FileType::Lock).unwrap().is_empty());
         // on storage that keeps them, the same lock is held and verified
         let r = Repository::open(&store, &crate::Credential::Passphrase("pw")).unwrap();

@@ -370,8 +370,19 @@ impl Repository {
     pub(crate) fn save_file(&self, ft: FileType, payload: &[u8]) -> Result<Id> {
         let sealed = codec::seal_file(&self.inner.key, ft, payload, self.inner.config.compression);
         let id = Id::hash_of(&sealed);
-        self.inner.backend.write_new(ft, &id.to_hex(), &sealed)?;
-        Ok(id)
+        let name = id.to_hex();
+        match self.inner.backend.write_new(ft, &name, &sealed) {
+            // The name is the hash of these bytes: an object of that name
+            // and size is this one, stored by an earlier attempt whose
+            // answer was lost (a retried write on a store that enforces
+            // create-if-absent).
+            Err(BackendError::AlreadyExists { .. })
+                if self.inner.backend.stat(ft, &name)? == sealed.len() as u64 =>
+            {
+                Ok(id)
+            }
+            other => other.map(|()| id).map_err(Error::from),
+        }
     }
 
     /// Loads, verifies the name of, and opens a sealed file.

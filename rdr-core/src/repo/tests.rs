@@ -223,3 +223,47 @@ fn find_id_prefixes() {
         .unwrap_err();
     assert_eq!(missing.kind(), crate::ErrorKind::NotFound);
 }
+
+#[test]
+fn a_write_whose_answer_was_lost_is_not_an_error_when_retried() {
+    let (b, _, _, _) = setup();
+    // a store that enforces create-if-absent, where the answer to each
+    // index write is lost and the retry finds the object there
+    let lossy = crate::backend::Hooked::new(
+        b.clone(),
+        Box::new(|inner, ft, name, data| {
+            inner.write_new(ft, name, data)?;
+            inner.write_new(ft, name, data)
+        }),
+    );
+    let r = Repository::open(
+        &Storage::from_backend(Arc::new(lossy)),
+        &Credential::Passphrase("pw"),
+    )
+    .unwrap();
+    let id = r.save_index(&IndexFile::new()).unwrap();
+    assert!(
+        reopen(&b)
+            .list_ids(FileType::Index)
+            .unwrap()
+            .contains(&id.0)
+    );
+    // a different object under the name is still an error
+    let liar = crate::backend::Hooked::new(
+        b.clone(),
+        Box::new(|inner, ft, name, data| {
+            inner.write_new(ft, name, &data[1..])?;
+            inner.write_new(ft, name, data)
+        }),
+    );
+    let r = Repository::open(
+        &Storage::from_backend(Arc::new(liar)),
+        &Credential::Passphrase("pw"),
+    )
+    .unwrap();
+    let err = r.save_index(&IndexFile::new()).unwrap_err();
+    assert!(
+        matches!(err, Error::Backend(BackendError::AlreadyExists { .. })),
+        "{err}"
+    );
+}

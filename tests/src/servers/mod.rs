@@ -12,10 +12,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
+mod flaky;
 mod s3;
 mod ssh;
 mod webdav;
 
+pub use flaky::FlakyProxy;
 pub use s3::{ACCESS_KEY, S3Server, SECRET_KEY};
 pub use ssh::SshServer;
 pub use webdav::WebDavServer;

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use rdr_core::backend::{Backend, BackendError, BackendResult, FileType, MemoryBackend};
+use rdr_core::backend::{Backend, BackendError, FileType, Hooked, MemoryBackend};
 use rdr_core::ops::backup::{BackupOptions, BackupSource, backup};
 use rdr_core::ops::check::{CheckOptions, ReadData, check};
 use rdr_core::ops::forget::{ForgetOptions, forget};
@@ -24,15 +24,11 @@ use rdr_core::ops::restore::{RestoreOptions, restore};
 use rdr_core::ops::select::{GroupBy, SnapshotFilter};
 use rdr_core::{Credential, InitOptions, LockHolder, LockKind, NewKey, Repository, Storage};
 
-/// Lets `budget` mutations through, then fails all of them.
-struct Crashing {
-    inner: Arc<MemoryBackend>,
-    budget: AtomicI64,
-}
-
-impl Crashing {
-    fn spend(&self, op: &'static str, name: &str) -> BackendResult<()> {
-        if self.budget.fetch_sub(1, Ordering::SeqCst) > 0 {
+/// `inner`, letting `budget` mutations through, then failing all of them.
+fn crashing(inner: Arc<MemoryBackend>, budget: i64) -> Hooked {
+    let budget = Arc::new(AtomicI64::new(budget));
+    let spend = move |op: &'static str, name: &str| {
+        if budget.fetch_sub(1, Ordering::SeqCst) > 0 {
             Ok(())
         } else {
             Err(BackendError::Io {
@@ -41,36 +37,19 @@ impl Crashing {
                 message: "killed".into(),
             })
         }
-    }
-}
-
-impl Backend for Crashing {
-    fn location(&self) -> String {
-        self.inner.location()
-    }
-    fn create_layout(&self) -> BackendResult<()> {
-        self.inner.create_layout()
-    }
-    fn list(&self, ft: FileType) -> BackendResult<Vec<String>> {
-        self.inner.list(ft)
-    }
-    fn stat(&self, ft: FileType, name: &str) -> BackendResult<u64> {
-        self.inner.stat(ft, name)
-    }
-    fn read(&self, ft: FileType, name: &str) -> BackendResult<Vec<u8>> {
-        self.inner.read(ft, name)
-    }
-    fn read_range(&self, ft: FileType, name: &str, off: u64, len: u64) -> BackendResult<Vec<u8>> {
-        self.inner.read_range(ft, name, off, len)
-    }
-    fn write_new(&self, ft: FileType, name: &str, data: &[u8]) -> BackendResult<()> {
-        self.spend("write", name)?;
-        self.inner.write_new(ft, name, data)
-    }
-    fn remove(&self, ft: FileType, name: &str) -> BackendResult<()> {
-        self.spend("remove", name)?;
-        self.inner.remove(ft, name)
-    }
+    };
+    let spend2 = spend.clone();
+    Hooked::new(
+        inner,
+        Box::new(move |inner, ft, name, data| {
+            spend("write", name)?;
+            inner.write_new(ft, name, data)
+        }),
+    )
+    .on_remove(Box::new(move |inner, ft, name| {
+        spend2("remove", name)?;
+        inner.remove(ft, name)
+    }))
 }
 
 const TYPES: [FileType; 6] = [
@@ -210,10 +189,7 @@ fn prune_opts(instant: bool) -> PruneOptions {
 
 /// Prunes with a crash after `budget` mutations; returns whether it crashed.
 fn crashing_prune(b: &Arc<MemoryBackend>, budget: i64, instant: bool) -> bool {
-    let crashing = Arc::new(Crashing {
-        inner: b.clone(),
-        budget: AtomicI64::new(budget),
-    });
+    let crashing = Arc::new(crashing(b.clone(), budget));
     let repo = open(crashing);
     let Ok(lock) = repo.lock(LockKind::Exclusive, &dead_holder()) else {
         return true;
