@@ -33,6 +33,7 @@ impl Hooked {
 
     /// Removals go through `hook` too.
     #[must_use]
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     pub fn on_remove(mut self, hook: Box<RemoveHook>) -> Self {
         self.on_remove = Some(hook);
         self

@@ -29,10 +29,12 @@ pub use crate::kind::FileType;
 #[cfg(feature = "internals")]
 pub use conformance::run_conformance;
 #[cfg(any(test, feature = "internals"))]
-pub use hooked::{Hooked, RemoveHook, WriteHook};
+pub use hooked::Hooked;
+#[cfg(feature = "internals")]
+pub use hooked::{RemoveHook, WriteHook};
 pub use local::LocalBackend;
 pub use memory::MemoryBackend;
-pub use staged::{MemoryStaged, Staged};
+pub use staged::{FileStaged, MemoryStaged, Staged};
 pub use storage::Storage;
 
 /// Errors of the storage layer.
@@ -128,6 +130,15 @@ pub trait Backend: Send + Sync {
     /// # Errors
     /// [`BackendError::AlreadyExists`] when present.
     fn write_new(&self, ft: FileType, name: &str, data: &[u8]) -> BackendResult<()>;
+
+    /// [`Backend::write_new`] taking the bytes, which saves remote stores a
+    /// copy of each pack.
+    ///
+    /// # Errors
+    /// As [`Backend::write_new`].
+    fn write_new_owned(&self, ft: FileType, name: &str, data: Vec<u8>) -> BackendResult<()> {
+        self.write_new(ft, name, &data)
+    }
 
     /// Starts a new object whose name is known only once all its bytes are
     /// written (a pack, named by the hash of its content): the bytes go to

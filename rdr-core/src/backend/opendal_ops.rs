@@ -185,6 +185,11 @@ pub trait OnOperator: Send + Sync {
     fn write_mode(&self) -> WriteMode {
         WriteMode::Conditional
     }
+    /// Whether packs being filled wait in a temporary file rather than in
+    /// memory (see [`Backend::stage`]).
+    fn stage_in_file(&self) -> bool {
+        false
+    }
 }
 
 /// Fails with [`BackendError::AlreadyExists`] when `path` is there.
@@ -212,7 +217,7 @@ pub(crate) fn write_new(
     mode: WriteMode,
     ft: FileType,
     name: &str,
-    data: &[u8],
+    data: Vec<u8>,
 ) -> BackendResult<()> {
     let path = ft.path(name);
     match mode {
@@ -224,7 +229,7 @@ pub(crate) fn write_new(
                 if_not_exists: mode != WriteMode::LookThenWrite,
                 ..WriteOptions::default()
             };
-            op.write_options(&path, data.to_vec(), options)
+            op.write_options(&path, data, options)
                 .map(|_| ())
                 .map_err(|e| map_err("write", &path, e))
         }
@@ -232,7 +237,7 @@ pub(crate) fn write_new(
             absent(op, &path)?;
             let tmp = tmp_name();
             let res = op
-                .write(&tmp, data.to_vec())
+                .write(&tmp, data)
                 .map_err(|e| map_err("write", &path, e))
                 .and_then(|_| absent(op, &path))
                 .and_then(|()| {
@@ -287,10 +292,20 @@ impl<T: OnOperator> Backend for T {
         at(self, read_range(self.operator(), ft, name, offset, len))
     }
     fn write_new(&self, ft: FileType, name: &str, data: &[u8]) -> BackendResult<()> {
+        self.write_new_owned(ft, name, data.to_vec())
+    }
+    fn write_new_owned(&self, ft: FileType, name: &str, data: Vec<u8>) -> BackendResult<()> {
         at(
             self,
             write_new(self.operator(), self.write_mode(), ft, name, data),
         )
+    }
+    fn stage(&self, ft: FileType) -> BackendResult<Box<dyn super::Staged>> {
+        Ok(if self.stage_in_file() {
+            Box::new(super::FileStaged::new(ft)?)
+        } else {
+            Box::new(super::MemoryStaged::new(ft))
+        })
     }
     fn remove(&self, ft: FileType, name: &str) -> BackendResult<()> {
         at(self, remove(self.operator(), ft, name))

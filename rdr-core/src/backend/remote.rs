@@ -104,4 +104,7 @@ impl OnOperator for Remote {
     fn write_mode(&self) -> WriteMode {
         self.mode
     }
+    fn stage_in_file(&self) -> bool {
+        true
+    }
 }
