@@ -386,9 +386,10 @@ pub struct InitArgs {
     /// zstd compression level (0 = off, 1..22; negative = faster).
     #[arg(long, default_value_t = 3, allow_hyphen_values = true)]
     pub compression: i32,
-    /// Target size of data packs.
-    #[arg(long, value_name = "SIZE", default_value = "16MiB")]
-    pub pack_size: String,
+    /// Target size of data packs [default: 16MiB on a local disk, 8MiB on
+    /// remote storage].
+    #[arg(long, value_name = "SIZE")]
+    pub pack_size: Option<String>,
     #[command(flatten)]
     pub kdf: KdfArgs,
 }

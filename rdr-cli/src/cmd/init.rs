@@ -12,6 +12,8 @@ pub fn run(args: &Args, a: &InitArgs) -> Result<()> {
     let size32 = |s: &str, what: &str| -> Result<u32> {
         u32::try_from(parse_size(s)?).with_context(|| format!("{what} {s} is too large"))
     };
+    let storage = storage(args)?;
+    let defaults = InitOptions::for_storage(&storage);
     let opts = InitOptions {
         chunker: rdr_core::ChunkerParams {
             min: size32(&a.chunk_min, "minimum chunk size")?,
@@ -19,9 +21,11 @@ pub fn run(args: &Args, a: &InitArgs) -> Result<()> {
             max: size32(&a.chunk_max, "maximum chunk size")?,
         },
         compression: a.compression,
-        pack_size: size32(&a.pack_size, "pack size")?,
+        pack_size: match &a.pack_size {
+            Some(s) => size32(s, "pack size")?,
+            None => defaults.pack_size,
+        },
     };
-    let storage = storage(args)?;
     let recipients = credentials::recipients(&a.recipients, a.recipients_file.as_deref())?;
     let key = if recipients.is_empty() {
         let pw = credentials::password(args, true)?;

@@ -131,13 +131,17 @@ pub trait Backend: Send + Sync {
     /// [`BackendError::AlreadyExists`] when present.
     fn write_new(&self, ft: FileType, name: &str, data: &[u8]) -> BackendResult<()>;
 
-    /// [`Backend::write_new`] taking the bytes, which saves remote stores a
-    /// copy of each pack.
+    /// [`Backend::write_new`] of the concatenation of `parts`, taking them:
+    /// remote stores send them without a copy, and parts of 1 MiB spare the
+    /// allocator the 16 MiB blocks that fragment it.
     ///
     /// # Errors
     /// As [`Backend::write_new`].
-    fn write_new_owned(&self, ft: FileType, name: &str, data: Vec<u8>) -> BackendResult<()> {
-        self.write_new(ft, name, &data)
+    fn write_new_parts(&self, ft: FileType, name: &str, parts: Vec<Vec<u8>>) -> BackendResult<()> {
+        match <[Vec<u8>; 1]>::try_from(parts) {
+            Ok([one]) => self.write_new(ft, name, &one),
+            Err(parts) => self.write_new(ft, name, &parts.concat()),
+        }
     }
 
     /// Starts a new object whose name is known only once all its bytes are

@@ -217,7 +217,7 @@ pub(crate) fn write_new(
     mode: WriteMode,
     ft: FileType,
     name: &str,
-    data: Vec<u8>,
+    data: opendal::Buffer,
 ) -> BackendResult<()> {
     let path = ft.path(name);
     match mode {
@@ -292,12 +292,13 @@ impl<T: OnOperator> Backend for T {
         at(self, read_range(self.operator(), ft, name, offset, len))
     }
     fn write_new(&self, ft: FileType, name: &str, data: &[u8]) -> BackendResult<()> {
-        self.write_new_owned(ft, name, data.to_vec())
+        self.write_new_parts(ft, name, vec![data.to_vec()])
     }
-    fn write_new_owned(&self, ft: FileType, name: &str, data: Vec<u8>) -> BackendResult<()> {
+    fn write_new_parts(&self, ft: FileType, name: &str, parts: Vec<Vec<u8>>) -> BackendResult<()> {
+        let data: Vec<bytes::Bytes> = parts.into_iter().map(bytes::Bytes::from).collect();
         at(
             self,
-            write_new(self.operator(), self.write_mode(), ft, name, data),
+            write_new(self.operator(), self.write_mode(), ft, name, data.into()),
         )
     }
     fn stage(&self, ft: FileType) -> BackendResult<Box<dyn super::Staged>> {

