@@ -337,3 +337,129 @@ fn backup_check_and_restore_succeed_when_a_tenth_of_the_requests_fail() {
         proxy.requests()
     );
 }
+
+/// A server reached with a cache directory.
+struct Cached<'a> {
+    server: &'a S3Server,
+    dir: &'a Path,
+}
+
+impl Reach for Cached<'_> {
+    fn vars(&self) -> Vec<(&'static str, OsString)> {
+        let mut v = self.server.vars();
+        v.push(("RDR_CACHE_DIR", self.dir.into()));
+        v
+    }
+}
+
+/// (requests, pack reads) among request lines.
+fn tally(lines: &[String]) -> (usize, usize) {
+    let packs = lines
+        .iter()
+        .filter(|l| l.starts_with("GET ") && l.contains("/data/"))
+        .count();
+    (lines.len(), packs)
+}
+
+#[test]
+fn with_a_warm_cache_browsing_and_a_no_change_backup_read_no_pack_data() {
+    let server = S3Server::start("backups");
+    let proxy = FlakyProxy::start(server.port, 0);
+    let loc = format!("s3:http://127.0.0.1:{}/backups/cached", proxy.port);
+    let cache_dir = tempfile::tempdir().unwrap();
+    let reach = Cached {
+        server: &server,
+        dir: cache_dir.path(),
+    };
+    let src = tempfile::tempdir().unwrap();
+    tree(src.path());
+    for d in 0..20 {
+        let dir = src.path().join(format!("srv/d{d}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("f.txt"), format!("file {d}\n")).unwrap();
+    }
+    let src_arg = src.path().to_str().unwrap();
+    ok(&reach, &loc, &["init", "--kdf-log-n", "10"]);
+    let a = ok(&reach, &loc, &["backup", src_arg]).trim().to_owned();
+    std::fs::write(src.path().join("srv/d3/f.txt"), "changed\n").unwrap();
+    let b = ok(&reach, &loc, &["backup", src_arg]).trim().to_owned();
+    let commands: [&[&str]; 5] = [
+        &["snapshots"],
+        &["ls", "latest"],
+        &["diff", &a, &b],
+        &["find", "f.txt"],
+        &["backup", src_arg],
+    ];
+    let wipe = || {
+        let _ = std::fs::remove_dir_all(cache_dir.path());
+    };
+    eprintln!("| command | cold cache: requests / pack reads | warm cache | --no-cache |");
+    for cmd in commands {
+        wipe();
+        let _ = proxy.take_lines();
+        ok(&reach, &loc, cmd);
+        let cold = tally(&proxy.take_lines());
+        let out = ok(&reach, &loc, cmd);
+        let warm = tally(&proxy.take_lines());
+        let mut args = cmd.to_vec();
+        args.push("--no-cache");
+        let again = ok(&reach, &loc, &args);
+        if cmd[0] != "backup" {
+            assert_eq!(again, out, "{cmd:?}");
+        }
+        let none = tally(&proxy.take_lines());
+        eprintln!(
+            "| `{}` | {} / {} | {} / {} | {} / {} |",
+            cmd.join(" ")
+                .replace(src_arg, "DIR")
+                .replace(&a, "A")
+                .replace(&b, "B"),
+            cold.0,
+            cold.1,
+            warm.0,
+            warm.1,
+            none.0,
+            none.1
+        );
+        assert_eq!(warm.1, 0, "{cmd:?} read packs with a warm cache");
+        if cmd[0] != "snapshots" {
+            assert!(none.1 > 0, "{cmd:?} without a cache reads tree packs");
+        }
+    }
+
+    // a damaged cache entry is fetched again, never trusted
+    let mut cached_packs = Vec::new();
+    let mut dirs = vec![cache_dir.path().to_owned()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            if e.file_type().unwrap().is_dir() {
+                dirs.push(e.path());
+            } else if e.path().to_str().unwrap().contains("/data/") {
+                cached_packs.push(e.path());
+            }
+        }
+    }
+    assert!(!cached_packs.is_empty());
+    for p in &cached_packs {
+        let mut bytes = std::fs::read(p).unwrap();
+        for b in bytes.iter_mut().step_by(97) {
+            *b ^= 0x55;
+        }
+        std::fs::write(p, bytes).unwrap();
+    }
+    let expected = ok(&reach, &loc, &["ls", "latest", "--no-cache"]);
+    let _ = proxy.take_lines();
+    assert_eq!(ok(&reach, &loc, &["ls", "latest"]), expected);
+    assert!(
+        tally(&proxy.take_lines()).1 > 0,
+        "damaged packs were fetched again"
+    );
+    assert_eq!(ok(&reach, &loc, &["ls", "latest"]), expected);
+    assert_eq!(tally(&proxy.take_lines()).1, 0, "and cached again");
+    // check reads around the cache
+    ok(&reach, &loc, &["check"]);
+    assert!(
+        tally(&proxy.take_lines()).1 > 0,
+        "check reads the server's trees"
+    );
+}

@@ -332,12 +332,13 @@ mod tests {
             assert_eq!(rdr_last_error_code(), RDR_ERR_ALREADY_EXISTS);
 
             // locations parse as in the CLI: a remote one is never a local
-            // folder, and one with a password in it is refused unrepeated
+            // folder (here: no such host), and one with a password in it is
+            // refused unrepeated
             let sftp = c("sftp:user@host:/srv/repo");
             assert!(rdr_init(sftp.as_ptr(), c("pw").as_ptr(), 10).is_null());
-            assert_eq!(rdr_last_error_code(), RDR_ERR_INVALID_ARGUMENT);
+            assert_eq!(rdr_last_error_code(), RDR_ERR_STORAGE);
             assert!(
-                last_message().contains("sftp storage"),
+                last_message().contains("sftp:user@host:/srv/repo"),
                 "{}",
                 last_message()
             );

@@ -60,6 +60,12 @@ pub struct Args {
     )]
     pub identity_file: Option<PathBuf>,
 
+    /// Do not use the local cache of a remote repository (index, snapshots
+    /// and trees under RDR_CACHE_DIR, else $XDG_CACHE_HOME/rdr or
+    /// ~/.cache/rdr).
+    #[arg(long, global = true)]
+    pub no_cache: bool,
+
     /// The command.
     #[command(subcommand)]
     pub command: Command,

@@ -87,7 +87,11 @@ pub fn storage(args: &Args) -> Result<Storage> {
     };
     // the parse error never repeats the location (it may hold a pasted secret)
     let location = Location::parse(text).context("repository location")?;
-    Storage::connect(&location).with_context(|| format!("repository {location}"))
+    let storage = Storage::connect(&location).with_context(|| format!("repository {location}"))?;
+    Ok(match Storage::default_cache_dir() {
+        Some(dir) if storage.is_remote() && !args.no_cache => storage.with_cache(dir),
+        _ => storage,
+    })
 }
 
 /// Opens the repository with the identity file if one is given, else the password.

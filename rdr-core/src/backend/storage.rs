@@ -13,6 +13,7 @@ use crate::location::Location;
 pub struct Storage {
     backend: Arc<dyn Backend>,
     remote: bool,
+    cache: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Storage {
@@ -100,6 +101,7 @@ impl Storage {
         Ok(Self {
             backend,
             remote: !matches!(location, Location::Local { .. }),
+            cache: None,
         })
     }
 
@@ -118,7 +120,31 @@ impl Storage {
         Self {
             backend,
             remote: false,
+            cache: None,
         }
+    }
+
+    /// Keeps a local cache of the repository's index, snapshot and tree
+    /// data under `dir` (one directory per repository inside): once warm,
+    /// listing snapshots, browsing trees and a no-change backup read no
+    /// pack data from the storage. Every cached entry is checked when read;
+    /// a damaged one is fetched again. Meant for remote storage.
+    #[must_use]
+    pub fn with_cache(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.cache = Some(dir.into());
+        self
+    }
+
+    /// The usual cache directory: `RDR_CACHE_DIR`, else
+    /// `$XDG_CACHE_HOME/rdr`, else `$HOME/.cache/rdr`.
+    #[must_use]
+    pub fn default_cache_dir() -> Option<std::path::PathBuf> {
+        crate::repo::default_cache_dir(&|n| std::env::var(n).ok())
+    }
+
+    /// Where the cache lives, if any.
+    pub(crate) fn cache_dir(&self) -> Option<&std::path::Path> {
+        self.cache.as_deref()
     }
 
     /// Whether the storage is reached over a network (not a local

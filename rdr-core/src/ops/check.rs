@@ -158,6 +158,8 @@ pub fn check(
     progress: &dyn Progress,
     _lock: &LockGuard,
 ) -> Result<CheckReport> {
+    // what the storage holds, not the local cache
+    let repo = &repo.without_cache();
     let mut r = CheckReport {
         start: now_ns(),
         ..CheckReport::default()

@@ -168,7 +168,9 @@ impl Repository {
         {
             return Ok(Arc::clone(i));
         }
-        Ok(self.install_index(self.load_index(false)?.index))
+        let index = self.install_index(self.load_index(false)?.index);
+        self.retain_cached_packs(index.packs());
+        Ok(index)
     }
 
     /// Makes `index` the cached master index (that blob loads use) and

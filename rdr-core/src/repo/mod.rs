@@ -3,6 +3,7 @@
 //! authenticated before it is decoded, and every decode error names the
 //! object it came from.
 
+mod cache;
 mod id_sets;
 mod index;
 mod index_io;
@@ -45,6 +46,8 @@ use crate::format::config::Config;
 use crate::format::pack::{self, PackEntry};
 use crate::format::{BlobType, FormatError};
 use crate::id::{BlobId, Id, KeyId, PackId};
+use cache::Cache;
+pub(crate) use cache::default_dir as default_cache_dir;
 
 /// Files of one type: those that loaded, and each that did not with its error.
 pub(crate) type LoadedAll<T> = (Vec<(Id, T)>, Vec<(Id, Error)>);
@@ -93,6 +96,8 @@ impl InitOptions {
 
 struct Inner {
     backend: Arc<dyn Backend>,
+    /// The local cache of a remote repository.
+    cache: Option<Cache>,
     key: MasterKey,
     key_id: KeyId,
     config: Config,
@@ -105,6 +110,8 @@ struct Inner {
 #[derive(Clone)]
 pub struct Repository {
     inner: Arc<Inner>,
+    /// Whether this handle reads through the cache (see [`Self::without_cache`]).
+    cached: bool,
 }
 
 impl std::fmt::Debug for Repository {
@@ -153,7 +160,7 @@ impl Repository {
         backend.write_new(FileType::Key, &key_id.to_hex(), &key_file)?;
         let sealed = codec::seal_file(&key, FileType::Config, &config.encode(), 0);
         backend.write_new(FileType::Config, "config", &sealed)?;
-        Self::assemble(backend, key, key_id, config)
+        Self::assemble(storage, key, key_id, config)
     }
 
     /// Opens a repository with a passphrase or identity.
@@ -176,15 +183,14 @@ impl Repository {
         let plain = codec::open_file(&key, FileType::Config, &sealed_config)
             .map_err(|e| Error::corrupt("config", "config", e))?;
         let config = Config::decode(&plain).map_err(|e| Error::corrupt("config", "config", e))?;
-        Self::assemble(backend, key, key_id, config)
+        Self::assemble(storage, key, key_id, config)
     }
 
-    fn assemble(
-        backend: Arc<dyn Backend>,
-        key: MasterKey,
-        key_id: KeyId,
-        config: Config,
-    ) -> Result<Self> {
+    fn assemble(storage: &Storage, key: MasterKey, key_id: KeyId, config: Config) -> Result<Self> {
+        let backend = storage.backend().clone();
+        let cache = storage
+            .cache_dir()
+            .and_then(|base| Cache::open(base, &config.id.to_hex()));
         let chunker = ChunkerConfig::new(config.chunker, &key.chunker).map_err(|m| {
             Error::corrupt(
                 "config",
@@ -198,13 +204,30 @@ impl Repository {
         Ok(Self {
             inner: Arc::new(Inner {
                 backend,
+                cache,
                 key,
                 key_id,
                 config,
                 chunker,
                 index: RwLock::new(None),
             }),
+            cached: true,
         })
+    }
+
+    /// This repository read without its local cache: what `check`,
+    /// `repair` and drills use, since they must see what the storage holds.
+    #[must_use]
+    pub fn without_cache(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+            cached: false,
+        }
+    }
+
+    /// The cache, when this handle reads through one.
+    fn cache(&self) -> Option<&Cache> {
+        self.inner.cache.as_ref().filter(|_| self.cached)
     }
 
     /// Where the repository lives.
@@ -366,11 +389,14 @@ impl Repository {
         ft: FileType,
         load: impl Fn(&Id) -> Result<T> + Sync,
     ) -> Result<LoadedAll<T>> {
-        let loaded: Vec<(Id, Result<T>)> = self
-            .list_ids(ft)?
-            .par_iter()
-            .map(|id| (*id, load(id)))
-            .collect();
+        let ids = self.list_ids(ft)?;
+        if let Some(c) = self
+            .cache()
+            .filter(|_| ft != FileType::Pack && Cache::holds(ft))
+        {
+            c.retain(ft, &ids.iter().map(Id::to_hex).collect());
+        }
+        let loaded: Vec<(Id, Result<T>)> = ids.par_iter().map(|id| (*id, load(id))).collect();
         let mut ok = Vec::new();
         let mut bad = Vec::new();
         for (id, r) in loaded {
@@ -405,7 +431,15 @@ impl Repository {
 
     /// Loads, verifies the name of, and opens a sealed file.
     pub(crate) fn load_file(&self, ft: FileType, id: &Id) -> Result<Vec<u8>> {
-        let bytes = self.inner.backend.read(ft, &id.to_hex())?;
+        let name = id.to_hex();
+        let cache = self.cache().filter(|_| Cache::holds(ft));
+        if let Some(bytes) = cache.and_then(|c| c.get(ft, &name)) {
+            match codec::open_file(&self.inner.key, ft, &bytes) {
+                Ok(plain) => return Ok(plain),
+                Err(_) => cache.into_iter().for_each(|c| c.remove(ft, &name)),
+            }
+        }
+        let bytes = self.inner.backend.read(ft, &name)?;
         if Id::hash_of(&bytes) != *id {
             let noun = codec::file_noun(ft);
             return Err(Error::corrupt(
@@ -417,8 +451,12 @@ impl Repository {
                 },
             ));
         }
-        codec::open_file(&self.inner.key, ft, &bytes)
-            .map_err(|e| Error::corrupt(codec::file_noun(ft), id, e))
+        let plain = codec::open_file(&self.inner.key, ft, &bytes)
+            .map_err(|e| Error::corrupt(codec::file_noun(ft), id, e))?;
+        if let Some(c) = cache {
+            c.put(ft, &name, &bytes);
+        }
+        Ok(plain)
     }
 
     /// Reads a pack's header with two ranged reads (after a size lookup).
@@ -474,6 +512,9 @@ impl Repository {
     /// [`Error::Corrupt`] naming the blob and its pack, or storage errors.
     #[cfg_attr(feature = "internals", visibility::make(pub))]
     pub(crate) fn load_blob_at(&self, id: &BlobId, loc: &BlobLocation) -> Result<Vec<u8>> {
+        if let Some(c) = self.cache().filter(|_| loc.blob_type == BlobType::Tree) {
+            return self.load_tree_blob_cached(c, id, loc);
+        }
         let sealed = self.inner.backend.read_range(
             FileType::Pack,
             &loc.pack.to_hex(),

@@ -56,6 +56,8 @@ struct OpenPack {
     hasher: blake3::Hasher,
     len: u64,
     entries: Vec<PackEntry>,
+    /// A copy of a tree pack's bytes, for the local cache.
+    copy: Option<Vec<u8>>,
 }
 
 struct FinishedPack {
@@ -63,6 +65,7 @@ struct FinishedPack {
     sink: Box<dyn Staged>,
     len: u64,
     index: IndexPack,
+    copy: Option<Vec<u8>>,
 }
 
 fn write_err(e: &std::io::Error) -> Error {
@@ -119,6 +122,7 @@ impl Packer {
                 let rx: Receiver<FinishedPack> = rx.clone();
                 let shared = Arc::clone(&shared);
                 let backend = Arc::clone(repo.backend());
+                let repo = repo.clone();
                 std::thread::Builder::new()
                     .name(format!("rdr-upload-{i}"))
                     .spawn(move || {
@@ -128,6 +132,9 @@ impl Packer {
                             match res {
                                 // Same name means same bytes: a retry after a crash.
                                 Ok(()) | Err(BackendError::AlreadyExists { .. }) => {
+                                    if let Some(bytes) = &p.copy {
+                                        repo.cache_tree_pack(&p.id, bytes);
+                                    }
                                     lock(&shared.done).push(p.index);
                                     let mut s = lock(&shared.stats);
                                     s.packs += 1;
@@ -199,6 +206,9 @@ impl Packer {
                 .map_err(|_| Error::InvalidInput("pack beyond 4 GiB".into()))?;
             if p.sink.is_none() {
                 p.sink = Some(self.repo.backend().stage(FileType::Pack)?);
+                if blob_type == BlobType::Tree && self.repo.caches_trees() {
+                    p.copy = Some(Vec::new());
+                }
             }
             let p = &mut *p;
             if let Some(Err(e)) = p.sink.as_mut().map(|s| s.write_all(sealed)) {
@@ -208,6 +218,9 @@ impl Packer {
                 return Err(write_err(&e));
             }
             p.hasher.update(sealed);
+            if let Some(c) = &mut p.copy {
+                c.extend_from_slice(sealed);
+            }
             p.len += u64::from(length);
             p.entries.push(PackEntry {
                 blob_type,
@@ -239,6 +252,9 @@ impl Packer {
         let header = codec::seal_pack_header(self.repo.key(), &p.entries);
         sink.write_all(&header).map_err(|e| write_err(&e))?;
         p.hasher.update(&header);
+        if let Some(c) = &mut p.copy {
+            c.extend_from_slice(&header);
+        }
         let len = p.len + header.len() as u64;
         let id = PackId(Id(*p.hasher.finalize().as_bytes()));
         let index = IndexPack {
@@ -265,6 +281,7 @@ impl Packer {
             sink,
             len,
             index,
+            copy: p.copy,
         })
         .map_err(|_| Error::InvalidInput("upload threads stopped".into()))?;
         self.check_error()

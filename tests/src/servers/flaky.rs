@@ -30,6 +30,8 @@ struct Counts {
     requests: AtomicU64,
     failed: AtomicU64,
     stop: AtomicBool,
+    /// Request lines (`GET /bucket/path HTTP/1.1`), in order of arrival.
+    lines: std::sync::Mutex<Vec<String>>,
 }
 
 /// A proxy that fails about one request in `every`.
@@ -41,7 +43,7 @@ pub struct FlakyProxy {
 
 impl FlakyProxy {
     /// Starts a proxy to `127.0.0.1:upstream` failing about one request in
-    /// `every` (10 for 10%).
+    /// `every` (10 for 10%; 0 fails none, to count requests).
     ///
     /// # Panics
     /// When it cannot listen on 127.0.0.1.
@@ -58,12 +60,17 @@ impl FlakyProxy {
                 }
                 let Ok(conn) = conn else { continue };
                 let n = c.requests.fetch_add(1, Ordering::Relaxed);
-                let fault = fault_for(n, every);
+                let fault = if every == 0 {
+                    None
+                } else {
+                    fault_for(n, every)
+                };
                 if fault.is_some() {
                     c.failed.fetch_add(1, Ordering::Relaxed);
                 }
+                let c = Arc::clone(&c);
                 std::thread::spawn(move || {
-                    let _ = serve(conn, upstream, fault);
+                    let _ = serve(conn, upstream, fault, &c);
                 });
             }
         });
@@ -74,6 +81,18 @@ impl FlakyProxy {
     #[must_use]
     pub fn requests(&self) -> u64 {
         self.counts.requests.load(Ordering::Relaxed)
+    }
+
+    /// The request lines seen so far, and forgets them.
+    #[must_use]
+    pub fn take_lines(&self) -> Vec<String> {
+        std::mem::take(
+            &mut *self
+                .counts
+                .lines
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
     }
 
     /// Requests failed so far.
@@ -108,7 +127,7 @@ fn fault_for(n: u64, every: u64) -> Option<Fault> {
     })
 }
 
-fn serve(client: TcpStream, upstream: u16, fault: Option<Fault>) -> io::Result<()> {
+fn serve(client: TcpStream, upstream: u16, fault: Option<Fault>, c: &Counts) -> io::Result<()> {
     client.set_read_timeout(Some(Duration::from_secs(60)))?;
     let mut reader = BufReader::new(client.try_clone()?);
     // the request head, with Connection: close
@@ -117,6 +136,11 @@ fn serve(client: TcpStream, upstream: u16, fault: Option<Fault>) -> io::Result<(
         let mut line = String::new();
         if reader.read_line(&mut line)? == 0 {
             return Ok(());
+        }
+        if head.is_empty()
+            && let Ok(mut lines) = c.lines.lock()
+        {
+            lines.push(line.trim_end().to_owned());
         }
         let end = line == "\r\n" || line == "\n";
         let lower = line.to_ascii_lowercase();

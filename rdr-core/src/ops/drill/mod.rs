@@ -80,6 +80,8 @@ pub fn drill(
     opts: &DrillOptions,
     progress: &dyn Progress,
 ) -> Result<DrillReport> {
+    // what the storage holds, not the local cache
+    let repo = &repo.without_cache();
     let (t0, start_ns) = opts.started.unwrap_or_else(|| (Instant::now(), now_ns()));
     progress.phase("load");
     let (target, created) = prepare_target(opts, &id)?;

@@ -70,6 +70,8 @@ pub fn repair_index(
     progress: &dyn Progress,
     _lock: &LockGuard,
 ) -> Result<RepairIndexReport> {
+    // what the storage holds, not the local cache
+    let repo = &repo.without_cache();
     let stored = repo.pack_sizes()?;
     let old_files: Vec<IndexId> = repo
         .list_ids(FileType::Index)?

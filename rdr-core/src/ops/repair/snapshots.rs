@@ -81,6 +81,8 @@ pub fn repair_snapshots(
     opts: &RepairSnapshotsOptions,
     _lock: &LockGuard,
 ) -> Result<RepairSnapshotsReport> {
+    // what the storage holds, not the local cache
+    let repo = &repo.without_cache();
     let index = repo.reload_index()?;
     let mut fixer = Fixer {
         repo,
