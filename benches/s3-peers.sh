@@ -22,7 +22,12 @@ DATASETS=${*:-random tree}
 PORT=${PORT:-9311}
 export PATH=/tmp/rustic-install/bin:$PATH
 TOOLS="rdr restic"
+# rdr on a local directory too, for the cost of the network (warm cache)
+LOCAL=${LOCAL-rdr-local}
 command -v rustic >/dev/null && TOOLS="$TOOLS rustic"
+TOOLS="$TOOLS $LOCAL"
+# caches start empty: each tool fills its own during the first backup
+rm -rf "${XDG_CACHE_HOME:-$HOME/.cache}/rdr" "${XDG_CACHE_HOME:-$HOME/.cache}/restic"
 
 rm -rf "$WORK"; mkdir -p "$WORK/server/bench"
 "$RCLONE" serve s3 --addr 127.0.0.1:$PORT --auth-key benchkey,benchsecret-0123456789 \
@@ -48,9 +53,11 @@ run_tool() { # tool dataset step
   local tool=$1 ds=$2 step=$3 repo out=$WORK/restore
   case $tool in
     rdr)    repo="s3:$ENDPOINT/bench/rdr-$ds" ;;
+    rdr-local) repo="$WORK/local-$ds" ;;
     restic) repo="s3:$ENDPOINT/bench/restic-$ds" ;;
     rustic) repo="opendal:s3" ;;
   esac
+  [ "$tool" = rdr-local ] && tool=rdr
   case $tool:$step in
     rdr:init)       "$RDR" -r "$repo" init --kdf-log-n 10 >/dev/null 2>&1 ;;
     rdr:backup)     measure "$RDR" -r "$repo" backup "$DATA/$ds" ;;
