@@ -351,8 +351,14 @@ fn remote_locations_are_never_taken_for_local_folders() {
     // host, no credentials), says so, and creates nothing locally
     for (location, says) in [
         ("sftp:user@host:/srv/repo", "failed to connect"),
-        ("sftp://user@[::1]:2222//srv/repo", "sftp://user@[::1]:2222//srv/repo"),
-        ("webdav:https://dav.example.com/repo", "webdav:https://dav.example.com/repo"),
+        (
+            "sftp://user@[::1]:2222//srv/repo",
+            "sftp://user@[::1]:2222//srv/repo",
+        ),
+        (
+            "webdav:https://dav.example.com/repo",
+            "webdav:https://dav.example.com/repo",
+        ),
         ("b2:bucket:repo", "B2_BUCKET_ID"),
         ("azure:container:/repo", "AZURE_ACCOUNT_NAME"),
         ("gs:bucket:/repo", "credential"),
