@@ -83,7 +83,11 @@ fn backup_restore_forget_prune_and_check_on_s3_and_a_dead_server() {
     restore_and_check(&server, &loc, src.path());
 
     // a second backup of the same tree reads no file and adds no data
-    let o = ok(&server, &loc, &["backup", "--json", src_arg]);
+    let o = ok(
+        &server,
+        &loc,
+        &["backup", "--json", "--connections", "3", src_arg],
+    );
     let summary: serde_json::Value = serde_json::from_str(o.lines().last().unwrap()).unwrap();
     assert_eq!(summary["bytes_read"], 0, "{summary}");
     assert_eq!(summary["data_blobs"], 0, "{summary}");
@@ -383,6 +387,16 @@ fn with_a_warm_cache_browsing_and_a_no_change_backup_read_no_pack_data() {
     let a = ok(&reach, &loc, &["backup", src_arg]).trim().to_owned();
     std::fs::write(src.path().join("srv/d3/f.txt"), "changed\n").unwrap();
     let b = ok(&reach, &loc, &["backup", src_arg]).trim().to_owned();
+    // every upload carries its checksum (Content-MD5), which S3 verifies
+    let puts: Vec<String> = proxy
+        .take_lines()
+        .into_iter()
+        .filter(|h| h.starts_with("PUT "))
+        .collect();
+    assert!(puts.iter().any(|h| h.contains("/data/")), "{puts:#?}");
+    for h in &puts {
+        assert!(h.to_ascii_lowercase().contains("\ncontent-md5: "), "{h}");
+    }
     let commands: [&[&str]; 5] = [
         &["snapshots"],
         &["ls", "latest"],
@@ -461,5 +475,30 @@ fn with_a_warm_cache_browsing_and_a_no_change_backup_read_no_pack_data() {
     assert!(
         tally(&proxy.take_lines()).1 > 0,
         "check reads the server's trees"
+    );
+}
+
+#[test]
+fn an_upload_damaged_on_the_way_is_refused_by_the_server() {
+    let server = S3Server::start("backups");
+    let proxy = FlakyProxy::corrupting_pack_uploads(server.port);
+    let loc = format!("s3:http://127.0.0.1:{}/backups/damaged", proxy.port);
+    let src = tempfile::tempdir().unwrap();
+    tree(src.path());
+    ok(&server, &loc, &["init", "--kdf-log-n", "10"]);
+    let o = rdr(&server, &loc, &["backup", src.path().to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("data/"), "{err}");
+    assert!(err.contains("BadDigest"), "{err}");
+    // nothing damaged was stored, and no snapshot names it
+    let data = server.data_dir().join("backups/damaged/data");
+    let stored: usize = std::fs::read_dir(&data)
+        .map(|d| d.flatten().map(|e| objects(&e.path())).sum())
+        .unwrap_or(0);
+    assert_eq!(stored, 0, "{err}");
+    assert_eq!(
+        objects(&server.data_dir().join("backups/damaged/snapshots")),
+        0
     );
 }

@@ -66,6 +66,10 @@ pub struct Args {
     #[arg(long, global = true)]
     pub no_cache: bool,
 
+    /// Uploads to run at once [default: 2].
+    #[arg(long, global = true, value_name = "N", env = "RDR_CONNECTIONS")]
+    pub connections: Option<usize>,
+
     /// The command.
     #[command(subcommand)]
     pub command: Command,

@@ -63,7 +63,9 @@ impl S3Config {
     }
 
     fn builder(&self) -> opendal::services::S3 {
+        // Content-MD5 on every upload: the server checks what it received
         let mut b = opendal::services::S3::default()
+            .checksum_algorithm("md5")
             .bucket(&self.bucket)
             .root(&format!("/{}", self.prefix))
             .region(&self.region);

@@ -14,6 +14,7 @@ pub struct Storage {
     backend: Arc<dyn Backend>,
     remote: bool,
     cache: Option<std::path::PathBuf>,
+    connections: Option<usize>,
 }
 
 impl std::fmt::Debug for Storage {
@@ -102,6 +103,7 @@ impl Storage {
             backend,
             remote: !matches!(location, Location::Local { .. }),
             cache: None,
+            connections: None,
         })
     }
 
@@ -121,7 +123,31 @@ impl Storage {
             backend,
             remote: false,
             cache: None,
+            connections: None,
         }
+    }
+
+    /// Runs up to `n` uploads at once (at least 1). The default is
+    /// [`Self::DEFAULT_CONNECTIONS`] for local storage and
+    /// [`Self::DEFAULT_REMOTE_CONNECTIONS`] for remote storage.
+    #[must_use]
+    pub fn with_connections(mut self, n: usize) -> Self {
+        self.connections = Some(n.max(1));
+        self
+    }
+
+    /// Parallel uploads to a local directory.
+    pub const DEFAULT_CONNECTIONS: usize = 2;
+    /// Parallel uploads to remote storage.
+    pub const DEFAULT_REMOTE_CONNECTIONS: usize = 2;
+
+    /// How many uploads run at once.
+    pub(crate) fn connections(&self) -> usize {
+        self.connections.unwrap_or(if self.remote {
+            Self::DEFAULT_REMOTE_CONNECTIONS
+        } else {
+            Self::DEFAULT_CONNECTIONS
+        })
     }
 
     /// Keeps a local cache of the repository's index, snapshot and tree

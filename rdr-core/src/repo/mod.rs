@@ -96,6 +96,8 @@ impl InitOptions {
 
 struct Inner {
     backend: Arc<dyn Backend>,
+    /// Parallel uploads.
+    connections: usize,
     /// The local cache of a remote repository.
     cache: Option<Cache>,
     key: MasterKey,
@@ -204,6 +206,7 @@ impl Repository {
         Ok(Self {
             inner: Arc::new(Inner {
                 backend,
+                connections: storage.connections(),
                 cache,
                 key,
                 key_id,
@@ -223,6 +226,11 @@ impl Repository {
             inner: Arc::clone(&self.inner),
             cached: false,
         }
+    }
+
+    /// How many uploads run at once.
+    pub(crate) fn connections(&self) -> usize {
+        self.inner.connections
     }
 
     /// The cache, when this handle reads through one.

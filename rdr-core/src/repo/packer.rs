@@ -33,7 +33,8 @@ use crate::id::{BlobId, Id, PackId};
 pub struct PackerOptions {
     /// Open data packs that blobs are spread across.
     pub open_data_packs: usize,
-    /// Upload threads.
+    /// Upload threads; 0 takes the repository's connections
+    /// ([`crate::Storage::with_connections`]).
     pub uploaders: usize,
     /// Bound on bytes of finished packs queued or uploading.
     pub max_bytes_in_flight: u64,
@@ -43,7 +44,7 @@ impl Default for PackerOptions {
     fn default() -> Self {
         Self {
             open_data_packs: 2,
-            uploaders: 2,
+            uploaders: 0,
             max_bytes_in_flight: 32 << 20,
         }
     }
@@ -114,7 +115,13 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Packer {
     pub(super) fn new(repo: Repository, mut opts: PackerOptions) -> Self {
         opts.open_data_packs = opts.open_data_packs.max(1);
+        if opts.uploaders == 0 {
+            opts.uploaders = repo.connections();
+        }
         opts.uploaders = opts.uploaders.max(1);
+        // every upload thread can have a pack waiting for it
+        let packs = opts.uploaders as u64 * u64::from(repo.config().data_pack_size);
+        opts.max_bytes_in_flight = opts.max_bytes_in_flight.max(packs);
         let (tx, rx) = crossbeam_channel::unbounded::<FinishedPack>();
         let shared = Arc::new(Shared::default());
         let workers = (0..opts.uploaders)

@@ -30,7 +30,10 @@ struct Counts {
     requests: AtomicU64,
     failed: AtomicU64,
     stop: AtomicBool,
-    /// Request lines (`GET /bucket/path HTTP/1.1`), in order of arrival.
+    /// Flip a byte of every pack upload's body.
+    corrupt_packs: AtomicBool,
+    /// Request heads (the request line, then the headers, one a line), in
+    /// order of arrival.
     lines: std::sync::Mutex<Vec<String>>,
 }
 
@@ -77,13 +80,24 @@ impl FlakyProxy {
         Self { port, counts }
     }
 
+    /// A proxy that fails nothing but flips one byte of the body of every
+    /// pack upload (`PUT .../data/...`), as a bad network card or a broken
+    /// middlebox would.
+    #[must_use]
+    pub fn corrupting_pack_uploads(upstream: u16) -> Self {
+        let p = Self::start(upstream, 0);
+        p.counts.corrupt_packs.store(true, Ordering::Relaxed);
+        p
+    }
+
     /// Requests seen so far.
     #[must_use]
     pub fn requests(&self) -> u64 {
         self.counts.requests.load(Ordering::Relaxed)
     }
 
-    /// The request lines seen so far, and forgets them.
+    /// The request heads seen so far (each starts with its request line,
+    /// `GET /bucket/path HTTP/1.1`), and forgets them.
     #[must_use]
     pub fn take_lines(&self) -> Vec<String> {
         std::mem::take(
@@ -137,12 +151,10 @@ fn serve(client: TcpStream, upstream: u16, fault: Option<Fault>, c: &Counts) -> 
         if reader.read_line(&mut line)? == 0 {
             return Ok(());
         }
-        if head.is_empty()
-            && let Ok(mut lines) = c.lines.lock()
-        {
-            lines.push(line.trim_end().to_owned());
-        }
         let end = line == "\r\n" || line == "\n";
+        if end && let Ok(mut lines) = c.lines.lock() {
+            lines.push(String::from_utf8_lossy(&head).replace("\r\n", "\n"));
+        }
         let lower = line.to_ascii_lowercase();
         if !lower.starts_with("connection:") && !end {
             head.extend_from_slice(line.as_bytes());
@@ -167,7 +179,18 @@ fn serve(client: TcpStream, upstream: u16, fault: Option<Fault>, c: &Counts) -> 
     let mut server = TcpStream::connect(("127.0.0.1", upstream))?;
     server.write_all(&head)?;
     // whatever of the body the reader already buffered, then the rest
-    let buffered = reader.buffer().to_vec();
+    let mut buffered = reader.buffer().to_vec();
+    if c.corrupt_packs.load(Ordering::Relaxed)
+        && head.starts_with(b"PUT ")
+        && head.windows(6).any(|w| w == b"/data/")
+    {
+        if buffered.is_empty() {
+            let mut one = [0u8; 1];
+            client.read_exact(&mut one)?;
+            buffered.push(one[0]);
+        }
+        buffered[0] ^= 0x01;
+    }
     server.write_all(&buffered)?;
     let mut to_server = server.try_clone()?;
     let mut from_client = client.try_clone()?;
