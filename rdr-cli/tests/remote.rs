@@ -1,4 +1,5 @@
-//! The real `rdr` binary on remote storage: S3 (`rclone serve s3`) and
+//! The real `rdr` binary on remote storage: S3 (`rclone serve s3`, and
+//! moto's server, which enforces conditional writes) and
 //! SFTP (OpenSSH's sshd, reached through a host alias of the client
 //! configuration), on 127.0.0.1. A repository is created, backed up to,
 //! restored from, pruned and checked there, with credentials only from the
@@ -9,19 +10,26 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use rdr_tests::servers::{FlakyProxy, S3Server, SECRET_KEY, SshServer};
+use rdr_tests::servers::{FlakyProxy, MotoServer, S3Server, SECRET_KEY, SshServer};
 
 /// The variables that reach a server.
 trait Reach {
     fn vars(&self) -> Vec<(&'static str, OsString)>;
 }
 
+fn os_vars(env: &[(&'static str, &'static str)]) -> Vec<(&'static str, OsString)> {
+    env.iter().map(|(k, v)| (*k, OsString::from(v))).collect()
+}
+
 impl Reach for S3Server {
     fn vars(&self) -> Vec<(&'static str, OsString)> {
-        self.env()
-            .iter()
-            .map(|(k, v)| (*k, OsString::from(v)))
-            .collect()
+        os_vars(&self.env())
+    }
+}
+
+impl Reach for MotoServer {
+    fn vars(&self) -> Vec<(&'static str, OsString)> {
+        os_vars(&self.env())
     }
 }
 
@@ -54,6 +62,12 @@ fn ok(server: &dyn Reach, location: &str, args: &[&str]) -> String {
     String::from_utf8(o.stdout).unwrap()
 }
 
+/// The last line of a successful command's output, as JSON (a summary).
+fn last_json(server: &dyn Reach, location: &str, args: &[&str]) -> serde_json::Value {
+    let o = ok(server, location, args);
+    serde_json::from_str(o.lines().last().unwrap_or_default()).unwrap()
+}
+
 fn tree(root: &Path) {
     std::fs::create_dir_all(root.join("etc/app")).unwrap();
     std::fs::write(root.join("etc/app/app.conf"), "port = 5432\n").unwrap();
@@ -83,12 +97,11 @@ fn backup_restore_forget_prune_and_check_on_s3_and_a_dead_server() {
     restore_and_check(&server, &loc, src.path());
 
     // a second backup of the same tree reads no file and adds no data
-    let o = ok(
+    let summary = last_json(
         &server,
         &loc,
         &["backup", "--json", "--connections", "3", src_arg],
     );
-    let summary: serde_json::Value = serde_json::from_str(o.lines().last().unwrap()).unwrap();
     assert_eq!(summary["bytes_read"], 0, "{summary}");
     assert_eq!(summary["data_blobs"], 0, "{summary}");
 
@@ -107,6 +120,27 @@ fn backup_restore_forget_prune_and_check_on_s3_and_a_dead_server() {
     assert_eq!(snaps.as_array().unwrap().len(), 2);
     ok(&server, &loc, &["backup", src_arg]);
     ok(&server, &loc, &["check", "--read-data"]);
+    forget_and_prune(&server, &loc, src.path());
+}
+
+#[test]
+fn backup_restore_forget_prune_and_check_on_an_s3_server_that_enforces_conditional_writes() {
+    // moto refuses a second create itself: every write rdr makes is new
+    let server = MotoServer::start("backups");
+    let loc = server.location("hosts/db1");
+    let src = tempfile::tempdir().unwrap();
+    tree(src.path());
+    ok(&server, &loc, &["init", "--kdf-log-n", "10"]);
+    let src_arg = src.path().to_str().unwrap();
+    ok(&server, &loc, &["backup", src_arg]);
+    // one request at a time, uploads and downloads alike
+    let summary = last_json(
+        &server,
+        &loc,
+        &["backup", "--json", "--connections", "1", src_arg],
+    );
+    assert_eq!(summary["data_blobs"], 0, "{summary}");
+    restore_and_check(&server, &loc, src.path());
     forget_and_prune(&server, &loc, src.path());
 }
 

@@ -66,7 +66,8 @@ pub struct Args {
     #[arg(long, global = true)]
     pub no_cache: bool,
 
-    /// Uploads to run at once [default: 2].
+    /// Requests to the storage at once: uploads, downloads, listings
+    /// [default: 2; reads to a local directory are not bounded].
     #[arg(long, global = true, value_name = "N", env = "RDR_CONNECTIONS")]
     pub connections: Option<usize>,
 

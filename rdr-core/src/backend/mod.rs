@@ -10,6 +10,7 @@ mod conformance;
 mod direct;
 mod hooked;
 mod layout;
+mod limited;
 mod local;
 mod local_staged;
 mod memory;

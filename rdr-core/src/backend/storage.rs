@@ -127,7 +127,9 @@ impl Storage {
         }
     }
 
-    /// Runs up to `n` uploads at once (at least 1). The default is
+    /// Sends at most `n` requests to the storage at once (at least 1):
+    /// uploads, downloads, listings and removals share the bound, so at
+    /// most `n` packs are in flight. The default is
     /// [`Self::DEFAULT_CONNECTIONS`] for local storage and
     /// [`Self::DEFAULT_REMOTE_CONNECTIONS`] for remote storage.
     #[must_use]
@@ -136,12 +138,13 @@ impl Storage {
         self
     }
 
-    /// Parallel uploads to a local directory.
+    /// Parallel uploads to a local directory (reads are not bounded unless
+    /// [`Self::with_connections`] asks).
     pub const DEFAULT_CONNECTIONS: usize = 2;
-    /// Parallel uploads to remote storage.
+    /// Requests in flight to remote storage.
     pub const DEFAULT_REMOTE_CONNECTIONS: usize = 2;
 
-    /// How many uploads run at once.
+    /// How many requests go to the storage at once (and uploads run).
     pub(crate) fn connections(&self) -> usize {
         self.connections.unwrap_or(if self.remote {
             Self::DEFAULT_REMOTE_CONNECTIONS
@@ -196,6 +199,20 @@ impl Storage {
             Ok(names) => Ok(!names.is_empty()),
             Err(BackendError::NotFound { .. }) => Ok(false),
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The backend a repository on it uses: with at most
+    /// [`Self::connections`] requests in flight, for remote storage or
+    /// when asked.
+    pub(crate) fn bounded_backend(&self) -> Arc<dyn Backend> {
+        if self.remote || self.connections.is_some() {
+            Arc::new(super::limited::Limited::new(
+                Arc::clone(&self.backend),
+                self.connections(),
+            ))
+        } else {
+            Arc::clone(&self.backend)
         }
     }
 

@@ -410,10 +410,12 @@ fn read_data(
         .collect();
     chosen.sort();
     progress.total(chosen.len() as u64, chosen.iter().map(|c| c.1).sum());
-    // One thread more than cores: while one waits for the disk, the others
-    // verify (one pack in flight per thread bounds the memory). On 2 cores,
-    // 1 GiB: 1.37 s with 2 threads, 1.24 s with 3 or 4 (docs/performance.md).
-    let threads = 1 + std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    // A thread per core plus one per connection: while those wait for the
+    // storage, the others verify (one pack in flight per thread bounds the
+    // memory). On 2 cores, 1 GiB local: 1.37 s with 2 threads, 1.24 s with
+    // 3 or 4 (docs/performance.md).
+    let threads =
+        repo.connections() + std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build();
     let verify_all = || -> Vec<(PackId, PackRead)> {
         chosen

@@ -189,7 +189,7 @@ impl Repository {
     }
 
     fn assemble(storage: &Storage, key: MasterKey, key_id: KeyId, config: Config) -> Result<Self> {
-        let backend = storage.backend().clone();
+        let backend = storage.bounded_backend();
         let cache = storage
             .cache_dir()
             .and_then(|base| Cache::open(base, &config.id.to_hex()));
@@ -228,7 +228,7 @@ impl Repository {
         }
     }
 
-    /// How many uploads run at once.
+    /// How many requests go to the storage at once (and uploads run).
     pub(crate) fn connections(&self) -> usize {
         self.inner.connections
     }

