@@ -21,13 +21,18 @@ RCLONE=${RCLONE:-$PWD/target/test-venv/bin/rclone}
 DATASETS=${*:-random tree}
 PORT=${PORT:-9311}
 export PATH=/tmp/rustic-install/bin:$PATH
-TOOLS="rdr restic"
-# rdr on a local directory too, for the cost of the network (warm cache)
-LOCAL=${LOCAL-rdr-local}
-command -v rustic >/dev/null && TOOLS="$TOOLS rustic"
-TOOLS="$TOOLS $LOCAL"
+# ONLY="rdr rustic" measures just those tools
+if [ -n "${ONLY:-}" ]; then
+  TOOLS=$ONLY
+else
+  TOOLS="rdr restic"
+  command -v rustic >/dev/null && TOOLS="$TOOLS rustic"
+  # rdr on a local directory too, for the cost of the network (warm cache)
+  TOOLS="$TOOLS rdr-local"
+fi
 # caches start empty: each tool fills its own during the first backup
-rm -rf "${XDG_CACHE_HOME:-$HOME/.cache}/rdr" "${XDG_CACHE_HOME:-$HOME/.cache}/restic"
+rm -rf "${XDG_CACHE_HOME:-$HOME/.cache}/rdr" "${XDG_CACHE_HOME:-$HOME/.cache}/restic" \
+  "${XDG_CACHE_HOME:-$HOME/.cache}/rustic"
 
 rm -rf "$WORK"; mkdir -p "$WORK/server/bench"
 "$RCLONE" serve s3 --addr 127.0.0.1:$PORT --auth-key benchkey,benchsecret-0123456789 \
@@ -45,7 +50,8 @@ drop() { sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true; }
 measure() {
   drop
   /usr/bin/time -f "%e %M" -o "$WORK/time" "$@" >"$WORK/last.log" 2>&1 \
-    || { echo "FAILED: $*" >&2; tail -5 "$WORK/last.log" >&2; echo "fail fail"; return; }
+    || { echo "FAILED: $*" >&2; grep -m5 -i -E "error|fail" "$WORK/last.log" | cut -c1-300 >&2
+         echo "fail fail"; return; }
   awk '{printf "%s %.0f\n", $1, $2/1024}' "$WORK/time"
 }
 
@@ -68,12 +74,26 @@ run_tool() { # tool dataset step
     restic:restore) rm -rf "$out"; measure restic -r "$repo" restore latest --target "$out" ;;
     restic:check)   measure restic -r "$repo" check --read-data ;;
     rustic:*)
-      local opts=(-r opendal:s3 --repo-opt endpoint=$ENDPOINT --repo-opt bucket=bench
-                  --repo-opt root=/rustic-$ds --repo-opt region=us-east-1
-                  --repo-opt access_key_id=$AWS_ACCESS_KEY_ID
-                  --repo-opt secret_access_key=$AWS_SECRET_ACCESS_KEY)
+      # rustic 0.11 takes OpenDAL options from a profile only; the profile
+      # (with the bench server's throwaway key) lives in $WORK
+      cat >"$WORK/rustic-$ds.toml" <<EOF
+[repository]
+repository = "opendal:s3"
+[repository.options]
+endpoint = "$ENDPOINT"
+bucket = "bench"
+root = "/rustic-$ds"
+region = "us-east-1"
+access_key_id = "$AWS_ACCESS_KEY_ID"
+secret_access_key = "$AWS_SECRET_ACCESS_KEY"
+EOF
+      local opts=(-P "$WORK/rustic-$ds")
       case $step in
-        init)    rustic "${opts[@]}" init >/dev/null ;;
+        # rustic's init writes directory markers ("data/00/"), which rclone's
+        # S3 server refuses (500, "file already exists"); init writes the
+        # same files into the directory the server serves, and every
+        # measured step then goes through S3
+        init)    rustic -r "$WORK/server/bench/rustic-$ds" init >/dev/null 2>&1 ;;
         backup)  measure rustic "${opts[@]}" backup "$DATA/$ds" ;;
         restore) rm -rf "$out"; measure rustic "${opts[@]}" restore latest "$out" ;;
         check)   measure rustic "${opts[@]}" check --read-data ;;
