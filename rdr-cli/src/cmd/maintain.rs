@@ -7,7 +7,7 @@ use rdr_core::ops::forget::{ForgetOptions, forget, forget_ids, removed_json};
 use rdr_core::ops::policy::{KeepCount, KeepDuration, Policy};
 use rdr_core::ops::prune::{MaxUnused, PruneOptions, PruneReport, Tally, prune};
 use rdr_core::ops::select::GroupBy;
-use rdr_core::time::rfc3339_ns;
+use rdr_core::time::{now_ns, rfc3339_ns};
 use rdr_core::{LockGuard, LockHolder, LockKind, Repository, SnapshotId};
 
 use super::{filter, human_bytes, open, parse_size, tag_sets};
@@ -92,7 +92,12 @@ pub fn forget_cmd(args: &Args, a: &ForgetArgs) -> Result<i32> {
     if a.prune && a.dry_run && !a.output.json {
         eprintln!("--prune is skipped in a dry run (no snapshot is removed)");
     }
-    let lock = exclusive(&repo)?;
+    // a dry run removes nothing: a shared lock lets it run beside backups
+    let lock = if a.dry_run {
+        repo.lock(LockKind::Shared, &LockHolder::current())?
+    } else {
+        exclusive(&repo)?
+    };
     let json = a.output.json;
     let removed;
     if a.snapshots.is_empty() {
@@ -101,6 +106,7 @@ pub fn forget_cmd(args: &Args, a: &ForgetArgs) -> Result<i32> {
             group_by: GroupBy::parse(&a.group_by)?,
             filter: filter(&a.filter),
             time_zone: TimeZone::system(),
+            now: now_ns(),
             dry_run: a.dry_run,
             allow_empty: a.allow_empty,
         };

@@ -23,6 +23,10 @@ pub struct ForgetOptions {
     pub filter: SnapshotFilter,
     /// Zone of the time buckets.
     pub time_zone: TimeZone,
+    /// The current time, ns since the Unix epoch: snapshots dated at or after
+    /// it (a host whose clock runs ahead) are never the reference of the
+    /// `within` rules.
+    pub now: i64,
     /// Decide and report, remove nothing.
     pub dry_run: bool,
     /// Allow a policy to remove every snapshot of a group.
@@ -85,7 +89,7 @@ pub fn forget(repo: &Repository, opts: &ForgetOptions, _lock: &LockGuard) -> Res
                 tags: s.tags.clone(),
             })
             .collect();
-        let verdicts = apply(&inputs, &opts.policy, &opts.time_zone);
+        let verdicts = apply(&inputs, &opts.policy, &opts.time_zone, opts.now);
         let mut group = ForgetGroup {
             key,
             keep: Vec::new(),

@@ -11,18 +11,25 @@
 //!   differs from the last bucket that rule kept is kept and uses one count;
 //!   when the oldest snapshot is reached and a rule still has count left,
 //!   it is kept too (the longest history the counts allow);
-//! * `within D`: snapshots strictly newer than the group's newest snapshot
-//!   minus `D` are kept (measured from the newest snapshot, not from now:
-//!   a host whose backups stopped is not emptied by the policy);
+//! * `within D`: snapshots strictly newer than the reference time minus
+//!   `D` are kept. The reference is the newest snapshot of the group dated
+//!   before now (`now` is a parameter): snapshots dated in the future, as a
+//!   host whose clock runs ahead writes them, are never the reference, so
+//!   one of them cannot make the policy forget the rest. Measuring from a
+//!   snapshot rather than from now means a host whose backups stopped is not
+//!   emptied by the policy. When every snapshot is in the future, all are
+//!   within. Future-dated snapshots are themselves within (they are newer
+//!   than any cutoff) and count as the newest for the count rules;
 //! * `within_hourly D` …: the same bucket rule without counts, restricted to
-//!   snapshots within `D` of the newest (and the oldest such snapshot);
+//!   snapshots within `D` of the reference (no oldest-snapshot clause);
 //! * `tags`: a snapshot carrying every tag of one of the tag sets is kept.
 //!
 //! Buckets use the wall-clock time of the snapshot in the given time zone
 //! (the CLI passes the zone of the host running `forget`: `TZ`, else
-//! `/etc/localtime`). Durations subtract calendar years, months and days
-//! (a day is a calendar day across DST changes; a month from the 31st
-//! lands on the month's last day) and then hours.
+//! `/etc/localtime`). Durations are subtracted as restic (Go's
+//! `time.AddDate`) does: in the reference's UTC offset, years and months
+//! first with an overflowing day normalised forward (March 31 minus one
+//! month is March 3, or March 2 in a leap year), then days, then hours.
 
 use std::fmt;
 
@@ -115,20 +122,22 @@ impl KeepDuration {
         *self == Self::default()
     }
 
-    /// `t` minus this duration (calendar arithmetic in `t`'s zone), or
-    /// `None` when out of range (then nothing is older).
+    /// `t` minus this duration as Go's `t.AddDate(-y, -m, -d)` followed by
+    /// `Add(-h hours)` computes it, in `t`'s UTC offset; `None` when out of
+    /// range (then nothing is older).
     fn before(&self, t: &Zoned) -> Option<Timestamp> {
-        let cal = Span::new()
-            .try_years(self.years)
-            .ok()?
-            .try_months(self.months)
-            .ok()?
-            .try_days(self.days)
-            .ok()?;
-        let z = t.checked_sub(cal).ok()?;
-        z.timestamp()
-            .checked_sub(Span::new().try_hours(self.hours).ok()?)
-            .ok()
+        let dt = t.datetime();
+        let months = i64::from(dt.year()) * 12 + i64::from(dt.month())
+            - 1
+            - i64::from(self.years) * 12
+            - i64::from(self.months);
+        let year = i16::try_from(months.div_euclid(12)).ok()?;
+        let month = i8::try_from(months.rem_euclid(12) + 1).ok()?;
+        let first = jiff::civil::Date::new(year, month, 1).ok()?;
+        let shift = i64::from(dt.day()) - 1 - i64::from(self.days);
+        let date = first.checked_add(Span::new().try_days(shift).ok()?).ok()?;
+        let ts = t.offset().to_timestamp(date.to_datetime(dt.time())).ok()?;
+        ts.checked_sub(Span::new().try_hours(self.hours).ok()?).ok()
     }
 }
 
@@ -166,7 +175,8 @@ pub struct Policy {
     pub monthly: KeepCount,
     /// … years.
     pub yearly: KeepCount,
-    /// Everything within this duration of the newest snapshot.
+    /// Everything within this duration of the reference (the newest
+    /// snapshot not dated in the future).
     pub within: Option<KeepDuration>,
     /// The newest of each hour within this duration.
     pub within_hourly: Option<KeepDuration>,
@@ -274,10 +284,12 @@ fn has_tags(have: &[String], want: &[String]) -> bool {
     want.iter().all(|t| have.contains(t))
 }
 
-/// Applies `policy` to one group of snapshots. The verdicts are in the
-/// order of `snaps`. Ties in time keep their input order.
+/// Applies `policy` to one group of snapshots at time `now` (ns since the
+/// Unix epoch; snapshots dated at or after it are never the reference of the
+/// `within` rules). The verdicts are in the order of `snaps`. Ties in time
+/// keep their input order.
 #[must_use]
-pub fn apply(snaps: &[PolicyInput], policy: &Policy, tz: &TimeZone) -> Vec<Verdict> {
+pub fn apply(snaps: &[PolicyInput], policy: &Policy, tz: &TimeZone, now: i64) -> Vec<Verdict> {
     let mut order: Vec<usize> = (0..snaps.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(snaps[i].time));
     let mut out = vec![
@@ -287,11 +299,16 @@ pub fn apply(snaps: &[PolicyInput], policy: &Policy, tz: &TimeZone) -> Vec<Verdi
         };
         snaps.len()
     ];
-    let Some(&newest) = order.first() else {
+    if order.is_empty() {
         return out;
-    };
-    let latest = zoned(snaps[newest].time, tz);
-    let cutoff = |d: &KeepDuration| d.before(&latest);
+    }
+    // restic's findLatestTimestamp: the newest snapshot strictly before now
+    let reference = order
+        .iter()
+        .map(|&i| snaps[i].time)
+        .find(|&t| t < now)
+        .map(|t| zoned(t, tz));
+    let cutoff = |d: &KeepDuration| reference.as_ref().and_then(|r| d.before(r));
     let is_within = |d: &KeepDuration, t: &Zoned| cutoff(d).is_none_or(|c| t.timestamp() > c);
 
     let mut counts: Vec<(i64, Option<i64>, Bucket, &str)> = policy
@@ -343,7 +360,7 @@ pub fn apply(snaps: &[PolicyInput], policy: &Policy, tz: &TimeZone) -> Vec<Verdi
                 continue;
             }
             let val = bucket.of(&t, nr);
-            if Some(val) != *last || nr == last_nr {
+            if Some(val) != *last {
                 *last = Some(val);
                 reasons.push(format!("{reason} {d}"));
             }
@@ -361,6 +378,7 @@ mod tests {
     use super::*;
 
     const H: i64 = 3_600_000_000_000;
+    const NOW: i64 = i64::MAX;
 
     fn at(s: &str) -> i64 {
         let ts: Timestamp = s.parse().unwrap();
@@ -378,7 +396,7 @@ mod tests {
     }
 
     fn kept(snaps: &[PolicyInput], p: &Policy, tz: &TimeZone) -> Vec<usize> {
-        apply(snaps, p, tz)
+        apply(snaps, p, tz, NOW)
             .iter()
             .enumerate()
             .filter(|(_, v)| v.keep)
@@ -430,7 +448,7 @@ mod tests {
             0, 123, 155, 183, 211, 215, 219, 223, 227, 231, 235, 237, 238, 239,
         ];
         assert_eq!(k, expect);
-        let v = apply(&snaps, &p, &tz);
+        let v = apply(&snaps, &p, &tz, NOW);
         assert_eq!(
             v[239].reasons,
             [
@@ -462,7 +480,7 @@ mod tests {
             ..Policy::default()
         };
         // within 7d of the newest (03-10 12:00): strictly after 03-03 12:00
-        let v = apply(&snaps, &p, &tz);
+        let v = apply(&snaps, &p, &tz, NOW);
         let k: Vec<bool> = v.iter().map(|v| v.keep).collect();
         assert_eq!(k, [true, true, true, false, true, false]);
         assert_eq!(v[0].reasons, ["within 7d"]);
@@ -472,7 +490,7 @@ mod tests {
             within_daily: Some(KeepDuration::parse("30d").unwrap()),
             ..Policy::default()
         };
-        let v = apply(&snaps, &p, &tz);
+        let v = apply(&snaps, &p, &tz, NOW);
         let k: Vec<bool> = v.iter().map(|v| v.keep).collect();
         // newest of each day within 30d: 03-10, 03-09, 03-03 (12:00:01);
         // February is outside.
@@ -496,13 +514,13 @@ mod tests {
         assert_eq!(kept(&snaps, &p, &TimeZone::UTC), [0, 1]);
         let ny = TimeZone::get("America/New_York").unwrap();
         assert_eq!(kept(&snaps, &p, &ny), [1, 2]);
-        assert_eq!(apply(&snaps, &p, &ny)[2].reasons, ["daily snapshot"]);
+        assert_eq!(apply(&snaps, &p, &ny, NOW)[2].reasons, ["daily snapshot"]);
     }
 
     #[test]
     fn empty_policy_and_group() {
         assert!(Policy::default().is_empty());
-        assert!(apply(&[], &Policy::default(), &TimeZone::UTC).is_empty());
+        assert!(apply(&[], &Policy::default(), &TimeZone::UTC, NOW).is_empty());
         let p = Policy {
             tags: vec![vec!["x".into()]],
             ..Policy::default()
@@ -511,6 +529,71 @@ mod tests {
         assert_eq!(
             kept(&inputs(&["2026-01-01T00:00:00Z"]), &p, &TimeZone::UTC),
             Vec::<usize>::new()
+        );
+    }
+
+    /// One snapshot from a host whose clock runs years ahead must not make
+    /// `within 30d` forget the rest (issue: data loss from one clock).
+    #[test]
+    fn a_future_dated_snapshot_is_not_the_reference() {
+        let snaps = inputs(&[
+            "2026-11-01T10:00:00Z",
+            "2026-11-20T10:00:00Z",
+            "2026-12-01T10:00:00Z",
+            "2031-01-01T00:00:00Z",
+        ]);
+        let now = at("2026-12-03T00:00:00Z");
+        let p = Policy {
+            within: Some(KeepDuration::parse("5d").unwrap()),
+            ..Policy::default()
+        };
+        let keep = |p: &Policy, now| -> Vec<bool> {
+            apply(&snaps, p, &TimeZone::UTC, now)
+                .iter()
+                .map(|v| v.keep)
+                .collect()
+        };
+        // reference 12-01 10:00 (the newest before now): 12-01 and the
+        // future one are within 5d
+        assert_eq!(keep(&p, now), [false, false, true, true]);
+        // every snapshot in the future: all are within
+        assert_eq!(keep(&p, at("2020-01-01T00:00:00Z")), [true; 4]);
+        let p = Policy {
+            within_daily: Some(KeepDuration::parse("30d").unwrap()),
+            ..Policy::default()
+        };
+        assert_eq!(keep(&p, now), [false, true, true, true]);
+    }
+
+    /// Months are subtracted as Go's `AddDate` does: the day overflows
+    /// forward, in the reference's UTC offset.
+    #[test]
+    fn durations_subtract_as_go_adddate_does() {
+        let utc = TimeZone::UTC;
+        let before = |s: &str, dur: &str, tz: &TimeZone| {
+            let d = KeepDuration::parse(dur).unwrap();
+            d.before(&zoned(at(s), tz)).unwrap().to_string()
+        };
+        // March 31 − 1 month = "February 31" = March 3 (2026 is no leap year)
+        assert_eq!(
+            before("2026-03-31T12:00:00Z", "1m", &utc),
+            "2026-03-03T12:00:00Z"
+        );
+        // 2024-02-29 − 1 year = "2023-02-29" = 2023-03-01
+        assert_eq!(
+            before("2024-02-29T00:00:00Z", "1y", &utc),
+            "2023-03-01T00:00:00Z"
+        );
+        // across the start of summer time in Berlin: one day back keeps the
+        // reference's offset (+02:00), so it is exactly 24 h
+        let berlin = TimeZone::get("Europe/Berlin").unwrap();
+        assert_eq!(
+            before("2026-03-29T10:00:00Z", "1d", &berlin),
+            "2026-03-28T10:00:00Z"
+        );
+        assert_eq!(
+            before("2026-01-10T00:00:00Z", "2d5h", &utc),
+            "2026-01-07T19:00:00Z"
         );
     }
 }

@@ -3,8 +3,12 @@
 //!
 //! * a count rule keeps the newest snapshot of each of the N newest
 //!   buckets, and the oldest snapshot when fewer than N buckets exist;
-//! * a within-bucket rule does the same, without a count, over the
-//!   snapshots strictly newer than (newest − duration);
+//! * a within-bucket rule keeps the newest snapshot of each bucket, without
+//!   a count and without the oldest-snapshot clause, among the snapshots
+//!   strictly newer than (reference − duration), where the reference is the
+//!   newest snapshot dated before now (all are within when there is none);
+//! * durations are subtracted as Go's `AddDate` does (restic): the day of a
+//!   month that has no such day overflows into the next month;
 //! * `within` keeps those snapshots; a tag rule keeps snapshots with all
 //!   its tags.
 //!
@@ -106,25 +110,18 @@ fn bucket_rule(
     }
 }
 
-/// `newest - d`, in seconds, for a fixed-offset zone; month arithmetic clamps
-/// the day to the target month's length.
+/// `newest - d`, in seconds, for a fixed-offset zone; a day past the
+/// target month's end counts on into the next month.
 fn cutoff(newest_local: i64, d: &KeepDuration) -> i64 {
     let (y, m, day, _) = civil(newest_local);
     let secs_of_day = newest_local.rem_euclid(86_400);
     let months = y * 12 + (m - 1) - i64::from(d.years) * 12 - i64::from(d.months);
     let (ny, nm) = (months.div_euclid(12), months.rem_euclid(12) + 1);
-    let next = if nm == 12 {
-        days_from_civil(ny + 1, 1, 1)
-    } else {
-        days_from_civil(ny, nm + 1, 1)
-    };
-    let month_len = next - days_from_civil(ny, nm, 1);
-    let nd = day.min(month_len);
-    let days = days_from_civil(ny, nm, nd) - i64::from(d.days);
+    let days = days_from_civil(ny, nm, 1) + day - 1 - i64::from(d.days);
     days * 86_400 + secs_of_day - i64::from(d.hours) * 3600
 }
 
-fn reference(snaps: &[PolicyInput], p: &Policy, offset_s: i64) -> Vec<bool> {
+fn reference(snaps: &[PolicyInput], p: &Policy, offset_s: i64, now: i64) -> Vec<bool> {
     let mut order: Vec<usize> = (0..snaps.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(snaps[i].time));
     let local: Vec<i64> = snaps
@@ -136,12 +133,12 @@ fn reference(snaps: &[PolicyInput], p: &Policy, offset_s: i64) -> Vec<bool> {
         .map(|s| s.time + offset_s * 1_000_000_000)
         .collect();
     let mut keep = vec![false; snaps.len()];
-    let Some(&newest) = order.first() else {
-        return keep;
-    };
+    let newest = order.iter().copied().find(|&i| snaps[i].time < now);
     let within_of = |d: &KeepDuration| -> Vec<usize> {
-        let c = i128::from(cutoff(local[newest], d)) * 1_000_000_000
-            + i128::from(exact[newest].rem_euclid(1_000_000_000));
+        let c = newest.map_or(i128::MIN, |n| {
+            i128::from(cutoff(local[n], d)) * 1_000_000_000
+                + i128::from(exact[n].rem_euclid(1_000_000_000))
+        });
         order
             .iter()
             .copied()
@@ -170,10 +167,7 @@ fn reference(snaps: &[PolicyInput], p: &Policy, offset_s: i64) -> Vec<bool> {
         (p.within_yearly, B::Year),
     ] {
         if let Some(d) = d {
-            let cands = within_of(&d);
-            // the oldest snapshot is added only when it is itself within
-            let oldest_within = cands.last() == order.last();
-            bucket_rule(&cands, &local, b, None, oldest_within, &mut keep);
+            bucket_rule(&within_of(&d), &local, b, None, false, &mut keep);
         }
     }
     if let Some(d) = &p.within {
@@ -291,10 +285,14 @@ proptest! {
         snaps in snapshots(),
         p in policy(),
         offset_h in -11i32..13,
+        now_pick in 0usize..60,
     ) {
         let tz = TimeZone::fixed(Offset::from_hours(i8::try_from(offset_h).unwrap()).unwrap());
-        let got: Vec<bool> = apply(&snaps, &p, &tz).iter().map(|v| v.keep).collect();
-        let want = reference(&snaps, &p, i64::from(offset_h) * 3600);
+        // now: after every snapshot, or at one of them (those at and after
+        // it are dated in the future)
+        let now = snaps.get(now_pick).map_or(i64::MAX, |s| s.time);
+        let got: Vec<bool> = apply(&snaps, &p, &tz, now).iter().map(|v| v.keep).collect();
+        let want = reference(&snaps, &p, i64::from(offset_h) * 3600, now);
         prop_assert_eq!(got, want);
     }
 }
@@ -316,7 +314,7 @@ fn verdicts_explain_every_kept_snapshot() {
         tags: vec![vec!["prod".into()]],
         ..Policy::default()
     };
-    for v in apply(&snaps, &p, &TimeZone::UTC) {
+    for v in apply(&snaps, &p, &TimeZone::UTC, i64::MAX) {
         assert_eq!(v.keep, !v.reasons.is_empty());
     }
 }

@@ -166,6 +166,7 @@ fn fixture() -> Fixture {
         group_by: GroupBy::parse("host,paths").unwrap(),
         filter: SnapshotFilter::default(),
         time_zone: rdr_core::jiff::tz::TimeZone::UTC,
+        now: i64::MAX,
         dry_run: false,
         allow_empty: false,
     };
