@@ -29,7 +29,10 @@ impl Reach for S3Server {
 
 impl Reach for MotoServer {
     fn vars(&self) -> Vec<(&'static str, OsString)> {
-        os_vars(&self.env())
+        // the CRC32C upload checksum (rclone's server runs the MD5 default)
+        let mut v = os_vars(&self.env());
+        v.push(("RDR_S3_CHECKSUM", OsString::from("crc32c")));
+        v
     }
 }
 
@@ -125,7 +128,8 @@ fn backup_restore_forget_prune_and_check_on_s3_and_a_dead_server() {
 
 #[test]
 fn backup_restore_forget_prune_and_check_on_an_s3_server_that_enforces_conditional_writes() {
-    // moto refuses a second create itself: every write rdr makes is new
+    // moto refuses a second create itself: every write rdr makes is new;
+    // uploads carry x-amz-checksum-crc32c here (see `Reach for MotoServer`)
     let server = MotoServer::start("backups");
     let loc = server.location("hosts/db1");
     let src = tempfile::tempdir().unwrap();

@@ -8,6 +8,13 @@
 //! accept a conditional create without enforcing it, so a new object is
 //! first looked up, then written with `If-None-Match: *`: what is stored is
 //! never overwritten by rdr.
+//!
+//! Every upload carries a checksum the server verifies before it stores
+//! the object: `Content-MD5` by default (every S3 server checks it), or
+//! `x-amz-checksum-crc32c` with `RDR_S3_CHECKSUM=crc32c` (hardware CRC,
+//! measured 1.4 s less CPU per GiB uploaded; AWS, MinIO and others verify
+//! it, but a server that does not know the header, such as rclone's,
+//! ignores it silently).
 
 use super::opendal_ops::WriteMode;
 use super::remote::{self, Remote, Secret};
@@ -26,6 +33,8 @@ pub(crate) struct S3Config {
     pub(crate) secret_access_key: Option<Secret>,
     pub(crate) session_token: Option<Secret>,
     pub(crate) profile: Option<String>,
+    /// `md5` or `crc32c` (OpenDAL's names).
+    pub(crate) checksum: &'static str,
 }
 
 impl S3Config {
@@ -33,7 +42,8 @@ impl S3Config {
     /// variables (tests pass a map).
     ///
     /// # Errors
-    /// [`BackendError::Setup`] when only one of the key pair is set.
+    /// [`BackendError::Setup`] when only one of the key pair is set, or
+    /// `RDR_S3_CHECKSUM` is neither `md5` nor `crc32c`.
     pub(crate) fn new(
         endpoint: Option<&Endpoint>,
         bucket: &str,
@@ -48,7 +58,17 @@ impl S3Config {
                 "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together".into(),
             ));
         }
+        let checksum = match nonempty("RDR_S3_CHECKSUM").as_deref() {
+            None | Some("md5") => "md5",
+            Some("crc32c") => "crc32c",
+            Some(other) => {
+                return Err(BackendError::Setup(format!(
+                    "RDR_S3_CHECKSUM={other:?}: the upload checksum is md5 (the default) or crc32c"
+                )));
+            }
+        };
         Ok(Self {
+            checksum,
             endpoint: endpoint.map(ToString::to_string),
             bucket: bucket.to_owned(),
             prefix: prefix.to_owned(),
@@ -63,9 +83,9 @@ impl S3Config {
     }
 
     fn builder(&self) -> opendal::services::S3 {
-        // Content-MD5 on every upload: the server checks what it received
+        // a checksum on every upload: the server checks what it received
         let mut b = opendal::services::S3::default()
-            .checksum_algorithm("md5")
+            .checksum_algorithm(self.checksum)
             .bucket(&self.bucket)
             .root(&format!("/{}", self.prefix))
             .region(&self.region);
@@ -145,6 +165,16 @@ mod tests {
         assert_eq!(c.endpoint.as_deref(), Some("http://[::1]:9000"));
         assert_eq!(c.profile.as_deref(), Some("backup"));
         assert!(cfg(&[("AWS_ACCESS_KEY_ID", "AKID")], None).is_err());
+    }
+
+    #[test]
+    fn the_upload_checksum_is_md5_unless_crc32c_is_asked_for() {
+        assert_eq!(cfg(&[], None).unwrap().checksum, "md5");
+        let c = cfg(&[("RDR_S3_CHECKSUM", "crc32c")], None).unwrap();
+        assert_eq!(c.checksum, "crc32c");
+        connect(&c, "s3:bkt".into()).unwrap();
+        let e = cfg(&[("RDR_S3_CHECKSUM", "sha1")], None).unwrap_err();
+        assert!(e.to_string().contains("md5 (the default) or crc32c"), "{e}");
     }
 
     #[test]
