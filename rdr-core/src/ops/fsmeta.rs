@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::fs::{File, Metadata};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -237,9 +237,18 @@ pub(crate) fn apply(path: &Path, node: &Meta<'_>, owners: bool) -> Vec<String> {
         warnings.push(format!("owner: {e}"));
     }
     if !link {
-        let perm = std::fs::Permissions::from_mode(node.mode & 0o7777);
-        if let Err(e) = std::fs::set_permissions(path, perm) {
-            warnings.push(format!("mode: {e}"));
+        // never through a symlink: one planted where restore expected a file
+        // or directory would carry the mode (setuid, world-writable) to a
+        // file outside the target; chmod refuses a symlink instead
+        let mode = Mode::from_bits_truncate(node.mode & 0o7777);
+        let res = nix::sys::stat::fchmodat(
+            nix::fcntl::AT_FDCWD,
+            path,
+            mode,
+            nix::sys::stat::FchmodatFlags::NoFollowSymlink,
+        );
+        if let Err(e) = res {
+            warnings.push(format!("mode: {}", io::Error::from(e)));
         }
     }
     for x in node.xattrs {
@@ -276,4 +285,48 @@ pub(crate) fn current_user() -> (String, u32, u32) {
         .flatten()
         .map_or_else(|| uid.to_string(), |u| u.name);
     (name, uid.as_raw(), gid.as_raw())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    /// A symlink planted where restore expects a file must not pass the
+    /// snapshot's mode on to the file it points at (issue 19).
+    #[test]
+    fn metadata_is_never_applied_through_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        std::fs::write(&outside, b"root's file").unwrap();
+        std::fs::set_permissions(&outside, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let planted = dir.path().join("target-file");
+        std::os::unix::fs::symlink(&outside, &planted).unwrap();
+        let node = Meta {
+            kind: NodeKind::File,
+            mode: 0o4777,
+            uid: 0,
+            gid: 0,
+            mtime: 0,
+            xattrs: &[],
+        };
+        let warnings = apply(&planted, &node, false);
+        let mode = std::fs::metadata(&outside).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o600, "the mode went through the symlink");
+        assert!(
+            warnings.iter().any(|w| w.starts_with("mode:")),
+            "{warnings:?}"
+        );
+        // on the file itself the mode is applied
+        let real = dir.path().join("real");
+        std::fs::write(&real, b"x").unwrap();
+        let node = Meta {
+            mode: 0o640,
+            ..node
+        };
+        assert!(apply(&real, &node, false).is_empty());
+        let mode = std::fs::metadata(&real).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o640);
+    }
 }
