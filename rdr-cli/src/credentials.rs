@@ -4,7 +4,7 @@
 
 use std::io::IsTerminal;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use anyhow::{Context, Result, bail};
 use zeroize::Zeroizing;
@@ -29,7 +29,7 @@ pub fn read_password_file(path: &Path) -> Result<Zeroizing<String>> {
 }
 
 fn run_password_command(cmd: &str) -> Result<Zeroizing<String>> {
-    let out = Command::new("sh")
+    let out = rdr_core::process::command("sh")
         .arg("-c")
         .arg(cmd)
         .stdin(Stdio::inherit())

@@ -8,10 +8,15 @@ mod cmd;
 mod credentials;
 mod exit;
 mod progress;
+mod quote;
 
 use clap::Parser;
 
 fn main() {
+    // no core file may hold the master key, whatever happens later
+    for warning in rdr_core::process::harden() {
+        eprintln!("rdr: warning: {warning}");
+    }
     let args = cli::Args::parse();
     let code = match cmd::run(&args) {
         Ok(code) => code,

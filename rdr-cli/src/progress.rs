@@ -1,7 +1,10 @@
 //! The CLI's implementation of rdr-core's `Progress`: an indicatif bar on a
 //! terminal, line-delimited JSON with `--json`, periodic lines with `-v`,
-//! silence otherwise. Also turns SIGINT/SIGTERM into a clean cancel (a
-//! second SIGINT exits at once).
+//! silence otherwise. Also turns SIGINT/SIGTERM into a clean cancel; a
+//! second signal, or a cancel that has not ended the process within
+//! [`CANCEL_GRACE`] (a thread blocked opening a FIFO, a hung server), exits
+//! at once with 130. What is already stored stays valid: every write is
+//! crash-safe, and the lock left behind is stale once this PID is gone.
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -46,6 +49,35 @@ impl Mode {
     }
 }
 
+/// How long a cancelled command may take to end before it is ended.
+pub const CANCEL_GRACE: Duration = Duration::from_millis(900);
+
+/// The process's cancel flag, set by the first SIGINT or SIGTERM; the
+/// signal thread is started on first use.
+fn cancel_flag() -> Arc<AtomicBool> {
+    static FLAG: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
+    Arc::clone(FLAG.get_or_init(|| {
+        let flag = Arc::new(AtomicBool::new(false));
+        let sigs = [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM];
+        if let Ok(mut signals) = signal_hook::iterator::Signals::new(sigs) {
+            let f = Arc::clone(&flag);
+            std::thread::spawn(move || {
+                for _ in signals.forever() {
+                    if f.swap(true, Ordering::SeqCst) {
+                        std::process::exit(130);
+                    }
+                    std::thread::spawn(|| {
+                        std::thread::sleep(CANCEL_GRACE);
+                        eprintln!("rdr: interrupted");
+                        std::process::exit(130);
+                    });
+                }
+            });
+        }
+        flag
+    }))
+}
+
 /// Progress reporting for one command.
 pub struct Reporter {
     mode: Mode,
@@ -66,12 +98,7 @@ pub struct Reporter {
 impl Reporter {
     /// A reporter; `what` names the operation in status lines.
     pub fn new(mode: Mode, what: &'static str) -> Self {
-        let cancel = Arc::new(AtomicBool::new(false));
-        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-            // First signal: cancel cleanly. Second: exit now.
-            let _ = signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&cancel));
-            let _ = signal_hook::flag::register(sig, Arc::clone(&cancel));
-        }
+        let cancel = cancel_flag();
         let bar = (mode == Mode::Bar).then(|| {
             let pb = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(5));
             let style = ProgressStyle::with_template(

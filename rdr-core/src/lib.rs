@@ -102,6 +102,7 @@ mod id;
 mod kind;
 mod location;
 pub mod ops;
+pub mod process;
 pub mod time;
 
 pub use backend::{BackendError, Storage};

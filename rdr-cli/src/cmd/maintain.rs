@@ -251,11 +251,7 @@ pub fn check_cmd(args: &Args, a: &CheckArgs) -> Result<i32> {
         for d in &report.damaged {
             eprintln!("damaged blob {}: {}", d.blob, d.reason);
             for (snap, path) in &d.used_by {
-                eprintln!(
-                    "  snapshot {} {}",
-                    snap.short(),
-                    String::from_utf8_lossy(path)
-                );
+                eprintln!("  snapshot {} {}", snap.short(), crate::quote::quote(path));
             }
         }
         println!(

@@ -14,6 +14,7 @@ use rdr_core::time::format_ns;
 use super::snapshots::select;
 use super::{filter, human_bytes, open};
 use crate::cli::{Args, DiffArgs, FindArgs, LsArgs, StatsArgs};
+use crate::quote::quote;
 
 fn mode_string(n: &Node) -> String {
     let mut s = String::new();
@@ -36,10 +37,10 @@ fn long_line(path: &[u8], n: &Node) -> String {
         mode_string(n),
         n.size,
         format_ns(n.mtime),
-        String::from_utf8_lossy(path)
+        quote(path)
     );
     if let Some(t) = &n.target {
-        line.push_str(&format!(" -> {}", String::from_utf8_lossy(t)));
+        line.push_str(&format!(" -> {}", quote(t)));
     }
     line
 }
@@ -69,7 +70,7 @@ pub fn ls_cmd(args: &Args, a: &LsArgs) -> Result<i32> {
         } else if a.long {
             long_line(p, n)
         } else {
-            String::from_utf8_lossy(p).into_owned()
+            quote(p).into_owned()
         };
         if let Err(e) = writeln!(out, "{line}") {
             err.get_or_insert(e);
@@ -99,12 +100,7 @@ pub fn diff_cmd(args: &Args, a: &DiffArgs) -> Result<i32> {
         writeln!(out, "comparing snapshot {} to {}:", ia.short(), ib.short())?;
         for c in &r.changes {
             let slash = if c.is_dir { "/" } else { "" };
-            writeln!(
-                out,
-                "{}    {}{slash}",
-                c.kind.marker(),
-                String::from_utf8_lossy(&c.path)
-            )?;
+            writeln!(out, "{}    {}{slash}", c.kind.marker(), quote(&c.path))?;
         }
         let s = &r.stats;
         writeln!(

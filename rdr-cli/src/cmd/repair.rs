@@ -38,7 +38,7 @@ fn snapshots(args: &Args, a: &RepairSnapshotsArgs) -> Result<i32> {
         dry_run: a.dry_run,
     };
     let r = repair_snapshots(&repo, &snaps, &unreadable, &opts, &lock)?;
-    let text = |p: &[u8]| String::from_utf8_lossy(p).into_owned();
+    let text = |p: &[u8]| crate::quote::quote(p).into_owned();
     if a.output.json {
         println!("{}", r.to_json());
     } else {

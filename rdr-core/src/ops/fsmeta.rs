@@ -3,14 +3,15 @@
 //! (owner, mode, xattrs, times, special files). Unix only.
 
 use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::fs::{File, Metadata};
 use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 use std::sync::Mutex;
 
-use filetime::FileTime;
 use nix::sys::stat::{Mode, SFlag};
 use nix::unistd::{Gid, Group, Uid, User, Whence};
 use serde_bytes::ByteBuf;
@@ -183,13 +184,13 @@ pub(crate) fn is_hole(file: &File, offset: u64, len: u64) -> bool {
     }
 }
 
-/// Creates a fifo or device node.
-pub(crate) fn make_special(path: &Path, node: &Node) -> io::Result<()> {
+/// Creates a fifo or device node `name` in the directory `dir`.
+pub(crate) fn make_special_at(dir: BorrowedFd<'_>, name: &OsStr, node: &Node) -> io::Result<()> {
     let perm = Mode::from_bits_truncate(node.mode & 0o777);
     let res = match node.kind {
-        NodeKind::Fifo => nix::unistd::mkfifo(path, perm),
-        NodeKind::Chardev => nix::sys::stat::mknod(path, SFlag::S_IFCHR, perm, node.rdev),
-        NodeKind::Blockdev => nix::sys::stat::mknod(path, SFlag::S_IFBLK, perm, node.rdev),
+        NodeKind::Fifo => nix::unistd::mkfifoat(dir, name, perm),
+        NodeKind::Chardev => nix::sys::stat::mknodat(dir, name, SFlag::S_IFCHR, perm, node.rdev),
+        NodeKind::Blockdev => nix::sys::stat::mknodat(dir, name, SFlag::S_IFBLK, perm, node.rdev),
         _ => {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,
@@ -200,9 +201,8 @@ pub(crate) fn make_special(path: &Path, node: &Node) -> io::Result<()> {
     res.map_err(io::Error::from)
 }
 
-fn file_time(ns: i64) -> FileTime {
-    let nanos = u32::try_from(ns.rem_euclid(NS)).unwrap_or(0);
-    FileTime::from_unix_time(ns.div_euclid(NS), nanos)
+fn time_spec(ns: i64) -> nix::sys::time::TimeSpec {
+    nix::sys::time::TimeSpec::new(ns.div_euclid(NS), ns.rem_euclid(NS))
 }
 
 /// The metadata [`apply`] sets, borrowed from a node or a restore plan.
@@ -228,22 +228,39 @@ impl<'a> From<&'a Node> for Meta<'a> {
     }
 }
 
-/// Applies owner (when `owners`), mode, xattrs and times, in that order
-/// (chown clears setuid bits, so mode comes after). Returns warnings.
-pub(crate) fn apply(path: &Path, node: &Meta<'_>, owners: bool) -> Vec<String> {
+/// Applies owner (when `owners`), mode, xattrs and times to the entry
+/// `name` of the directory `dir`, in that order (chown clears setuid bits,
+/// so mode comes after). Never through a symlink: one planted where restore
+/// expected a file would carry the mode (setuid, world-writable) to a file
+/// outside the target, so each call is the no-follow form and a symlink is
+/// changed itself or refused. Returns warnings.
+pub(crate) fn apply_at(
+    dir: BorrowedFd<'_>,
+    name: &OsStr,
+    node: &Meta<'_>,
+    owners: bool,
+) -> Vec<String> {
+    use nix::fcntl::AtFlags;
+    use nix::sys::stat::{UtimensatFlags, utimensat};
     let mut warnings = Vec::new();
     let link = node.kind == NodeKind::Symlink;
-    if owners && let Err(e) = std::os::unix::fs::lchown(path, Some(node.uid), Some(node.gid)) {
-        warnings.push(format!("owner: {e}"));
+    if owners {
+        let (uid, gid) = (Uid::from_raw(node.uid), Gid::from_raw(node.gid));
+        if let Err(e) = nix::unistd::fchownat(
+            dir,
+            name,
+            Some(uid),
+            Some(gid),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        ) {
+            warnings.push(format!("owner: {}", io::Error::from(e)));
+        }
     }
     if !link {
-        // never through a symlink: one planted where restore expected a file
-        // or directory would carry the mode (setuid, world-writable) to a
-        // file outside the target; chmod refuses a symlink instead
         let mode = Mode::from_bits_truncate(node.mode & 0o7777);
         let res = nix::sys::stat::fchmodat(
-            nix::fcntl::AT_FDCWD,
-            path,
+            dir,
+            name,
             mode,
             nix::sys::stat::FchmodatFlags::NoFollowSymlink,
         );
@@ -251,21 +268,28 @@ pub(crate) fn apply(path: &Path, node: &Meta<'_>, owners: bool) -> Vec<String> {
             warnings.push(format!("mode: {}", io::Error::from(e)));
         }
     }
-    for x in node.xattrs {
-        let name = std::ffi::OsStr::from_bytes(&x.name);
-        if let Err(e) = xattr::set(path, name, &x.value) {
-            // user.* attributes are not allowed on symlinks by Linux.
-            if !link {
-                warnings.push(format!(
-                    "extended attribute {}: {e}",
-                    String::from_utf8_lossy(&x.name)
-                ));
+    if !node.xattrs.is_empty() {
+        // lsetxattr through the directory handle's /proc entry: the
+        // directory is the one held, and the entry itself is not followed
+        let at = Path::new("/proc/self/fd")
+            .join(dir.as_raw_fd().to_string())
+            .join(name);
+        for x in node.xattrs {
+            let xname = OsStr::from_bytes(&x.name);
+            if let Err(e) = xattr::set(&at, xname, &x.value) {
+                // user.* attributes are not allowed on symlinks by Linux.
+                if !link {
+                    warnings.push(format!(
+                        "extended attribute {}: {e}",
+                        String::from_utf8_lossy(&x.name)
+                    ));
+                }
             }
         }
     }
-    let res = filetime::set_symlink_file_times(path, file_time(node.mtime), file_time(node.mtime));
-    if let Err(e) = res {
-        warnings.push(format!("times: {e}"));
+    let t = time_spec(node.mtime);
+    if let Err(e) = utimensat(dir, name, &t, &t, UtimensatFlags::NoFollowSymlink) {
+        warnings.push(format!("times: {}", io::Error::from(e)));
     }
     warnings
 }
@@ -289,6 +313,7 @@ pub(crate) fn current_user() -> (String, u32, u32) {
 
 #[cfg(test)]
 mod tests {
+    use std::os::fd::AsFd;
     use std::os::unix::fs::PermissionsExt;
 
     use super::*;
@@ -311,7 +336,11 @@ mod tests {
             mtime: 0,
             xattrs: &[],
         };
-        let warnings = apply(&planted, &node, false);
+        let dirfd = File::open(dir.path()).unwrap();
+        let apply = |p: &Path, node: &Meta<'_>| {
+            apply_at(dirfd.as_fd(), p.file_name().unwrap(), node, false)
+        };
+        let warnings = apply(&planted, &node);
         let mode = std::fs::metadata(&outside).unwrap().permissions().mode() & 0o7777;
         assert_eq!(mode, 0o600, "the mode went through the symlink");
         assert!(
@@ -325,7 +354,7 @@ mod tests {
             mode: 0o640,
             ..node
         };
-        assert!(apply(&real, &node, false).is_empty());
+        assert!(apply(&real, &node).is_empty());
         let mode = std::fs::metadata(&real).unwrap().permissions().mode() & 0o7777;
         assert_eq!(mode, 0o640);
     }

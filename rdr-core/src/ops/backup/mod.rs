@@ -11,7 +11,7 @@ mod scan;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -410,7 +410,7 @@ fn backup_command(
         .split_first()
         .ok_or_else(|| Error::InvalidInput("no command given".into()))?;
     let shown = argv.join(" ");
-    let mut child = Command::new(prog)
+    let mut child = crate::process::command(prog)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -5,7 +5,7 @@
 use std::io::{self, Read};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -139,7 +139,7 @@ pub fn run(
     let fail = |e: io::Error| format!("health command could not start: sh: {e}");
     // one pipe for both streams keeps their order (as `2>&1` would)
     let (reader, writer) = io::pipe().map_err(fail)?;
-    let mut cmd = Command::new("sh");
+    let mut cmd = crate::process::command("sh");
     cmd.arg("-c")
         .arg(command)
         .current_dir(dir)

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
-use super::execute::open_nofollow;
+use super::beneath::Beneath;
 use super::jobs::BlobJob;
 use super::plan::FileEntry;
 use crate::id::PackId;
@@ -39,6 +39,7 @@ pub(super) struct DataOutcome {
 /// Restores every pack's blobs, in parallel on the current thread pool.
 pub(super) fn run(
     repo: &Repository,
+    fs: &Beneath,
     packs: &mut [(PackId, Vec<BlobJob>)],
     jobs: &[FileEntry],
     progress: &dyn Progress,
@@ -49,6 +50,7 @@ pub(super) fn run(
     let file_locks: Vec<Mutex<()>> = (0..FILE_LOCKS).map(|_| Mutex::new(())).collect();
     let ctx = PackCtx {
         repo,
+        fs,
         jobs,
         file_locks: &file_locks,
         written: &written,
@@ -171,6 +173,7 @@ fn needed_by(msg: &str, b: &BlobJob, jobs: &[FileEntry]) -> String {
 /// What the workers of the data phase share.
 struct PackCtx<'a> {
     repo: &'a Repository,
+    fs: &'a Beneath,
     jobs: &'a [FileEntry],
     /// Writers to one file take turns (striped by file index).
     file_locks: &'a [Mutex<()>],
@@ -199,8 +202,9 @@ fn write_blob(
         let piece = plain
             .get(s..s + t.len as usize)
             .ok_or_else(|| format!("{}: blob shorter than indexed", job.path.display()))?;
-        let file =
-            open_nofollow(&job.path, true).map_err(|e| format!("{}: {e}", job.path.display()))?;
+        let file = (ctx.fs)
+            .open_write(&job.path)
+            .map_err(|e| format!("{}: {e}", job.path.display()))?;
         let _turn = ctx.file_locks[t.file % FILE_LOCKS]
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);

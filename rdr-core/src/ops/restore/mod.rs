@@ -28,6 +28,7 @@ use crate::repo::Repository;
 use execute::execute;
 use plan::plan;
 
+mod beneath;
 mod data;
 mod execute;
 mod jobs;

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use super::execute::open_nofollow;
+use super::beneath::Beneath;
 use super::plan::Plan;
 use crate::format::tree::NodeKind;
 use crate::ops::content::{Layout, Piece};
@@ -18,7 +18,12 @@ use crate::repo::{MasterIndex, Repository};
 
 /// Verifies every planned entry, in parallel on the current thread pool:
 /// the regular files found identical, and a message per failure.
-pub(super) fn verify(repo: &Repository, index: &MasterIndex, plan: &Plan) -> (u64, Vec<String>) {
+pub(super) fn verify(
+    repo: &Repository,
+    fs: &Beneath,
+    index: &MasterIndex,
+    plan: &Plan,
+) -> (u64, Vec<String>) {
     let results: Vec<(bool, String)> = plan
         .files
         .par_iter()
@@ -27,7 +32,7 @@ pub(super) fn verify(repo: &Repository, index: &MasterIndex, plan: &Plan) -> (u6
             let ok = f
                 .layout(index, &shown)
                 .ok()
-                .and_then(|l| file_matches(repo, &f.path, f.size, &l).ok())
+                .and_then(|l| file_matches(repo, fs, &f.path, f.size, &l).ok())
                 .unwrap_or(false);
             (ok, shown)
         })
@@ -41,18 +46,19 @@ pub(super) fn verify(repo: &Repository, index: &MasterIndex, plan: &Plan) -> (u6
             errors.push(format!("{path}: verification failed: content differs"));
         }
     }
-    errors.extend(verify_structure(plan));
+    errors.extend(verify_structure(fs, plan));
     (verified, errors)
 }
 
 /// Whether the file at `path` holds exactly the content of `layout`.
 pub(super) fn file_matches(
     repo: &Repository,
+    fs: &Beneath,
     path: &Path,
     size: u64,
     layout: &Layout,
 ) -> io::Result<bool> {
-    let f = open_nofollow(path, false)?;
+    let f = fs.open_read(path)?;
     if f.metadata()?.len() != size {
         return Ok(false);
     }
@@ -102,11 +108,13 @@ pub(super) fn file_matches(
 
 /// Checks what is not file content: directories are directories, symlinks
 /// point where the snapshot says, hard links share their inode.
-fn verify_structure(plan: &Plan) -> Vec<String> {
-    use std::os::unix::fs::MetadataExt;
+fn verify_structure(fs: &Beneath, plan: &Plan) -> Vec<String> {
+    use nix::sys::stat::SFlag;
     let mut errors = Vec::new();
     for d in &plan.dirs {
-        if !std::fs::symlink_metadata(&d.path).is_ok_and(|m| m.is_dir()) {
+        let kind =
+            |st: nix::sys::stat::FileStat| SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
+        if !fs.lstat(&d.path).is_ok_and(|st| kind(st) == SFlag::S_IFDIR) {
             errors.push(format!(
                 "{}: verification failed: not a directory",
                 d.path.display()
@@ -118,8 +126,8 @@ fn verify_structure(plan: &Plan) -> Vec<String> {
             continue;
         }
         let want = o.node.target.as_deref().map_or(&[][..], |t| &t[..]);
-        match std::fs::read_link(&o.path) {
-            Ok(t) if t.as_os_str().as_bytes() == want => {}
+        match fs.read_link(&o.path) {
+            Ok(t) if t.as_bytes() == want => {}
             _ => errors.push(format!(
                 "{}: verification failed: symlink target differs",
                 o.path.display()
@@ -127,11 +135,8 @@ fn verify_structure(plan: &Plan) -> Vec<String> {
         }
     }
     for (first, path) in &plan.links {
-        let same = match (
-            std::fs::symlink_metadata(first),
-            std::fs::symlink_metadata(path),
-        ) {
-            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        let same = match (fs.lstat(first), fs.lstat(path)) {
+            (Ok(a), Ok(b)) => a.st_dev == b.st_dev && a.st_ino == b.st_ino,
             _ => false,
         };
         if !same {
