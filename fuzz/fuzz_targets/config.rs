@@ -8,7 +8,7 @@ use rdr_core::format::config::Config;
 
 fuzz_target!(|data: &[u8]| {
     let _ = Config::decode(data);
-    let key = MasterKey::from_secret([7; 32]);
+    let key = MasterKey::from_secret([0x42; 32]);
     if let Ok(plain) = open_file(&key, FileType::Config, data) {
         let _ = Config::decode(&plain);
     }

@@ -9,7 +9,7 @@ use rdr_core::format::index::IndexFile;
 fuzz_target!(|data: &[u8]| {
     let _ = IndexFile::decode(data);
     let _ = rdr_core::compress::decode(data, 1 << 24);
-    let key = MasterKey::from_secret([7; 32]);
+    let key = MasterKey::from_secret([0x42; 32]);
     if let Ok(plain) = open_file(&key, FileType::Index, data) {
         let _ = IndexFile::decode(&plain);
     }

@@ -8,7 +8,7 @@ use rdr_core::format::lock::LockInfo;
 
 fuzz_target!(|data: &[u8]| {
     let _ = LockInfo::decode(data);
-    let key = MasterKey::from_secret([7; 32]);
+    let key = MasterKey::from_secret([0x42; 32]);
     if let Ok(plain) = open_file(&key, FileType::Lock, data) {
         let _ = LockInfo::decode(&plain);
     }

@@ -10,6 +10,6 @@ fuzz_target!(|data: &[u8]| {
     if data.len() >= 4 {
         let _ = pack::parse_trailer(&data[data.len() - 4..], data.len() as u64);
     }
-    let key = MasterKey::from_secret([7; 32]);
+    let key = MasterKey::from_secret([0x42; 32]);
     let _ = rdr_core::codec::parse_pack(&key, data);
 });

@@ -8,7 +8,7 @@ use rdr_core::format::record::Record;
 
 fuzz_target!(|data: &[u8]| {
     let _ = Record::decode(data);
-    let key = MasterKey::from_secret([7; 32]);
+    let key = MasterKey::from_secret([0x42; 32]);
     if let Ok(plain) = open_file(&key, FileType::Record, data) {
         let _ = Record::decode(&plain);
     }

@@ -8,7 +8,7 @@ use rdr_core::format::snapshot::Snapshot;
 
 fuzz_target!(|data: &[u8]| {
     let _ = Snapshot::decode(data);
-    let key = MasterKey::from_secret([7; 32]);
+    let key = MasterKey::from_secret([0x42; 32]);
     if let Ok(plain) = open_file(&key, FileType::Snapshot, data) {
         let _ = Snapshot::decode(&plain);
     }

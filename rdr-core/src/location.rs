@@ -445,7 +445,9 @@ fn parse_s3(rest: &str) -> Result<Location, LocationError> {
         (Some(ep), path)
     } else {
         let (first, after) = rest.split_once('/').unwrap_or((rest, ""));
-        if first.contains('@') {
+        // as in the URL form (which this prints as when it has an
+        // endpoint): an `@` anywhere may be a password split at a `/`
+        if rest.contains('@') {
             return Err(LocationError::Credentials { scheme: "s3" });
         }
         if first == AWS_HOST {
@@ -481,7 +483,12 @@ fn parse_sftp(rest: &str) -> Result<Location, LocationError> {
             .ok_or_else(|| malformed("sftp", "no path", e))?;
         // `user:pa/ss@host` splits at the `/`: `user:pa` looks like a host
         // and a port, and the password would land in the path
-        if !authority.contains('@') && authority.contains(':') && path.contains('@') {
+        // (a bracketed IPv6 host is not such a user)
+        if !authority.contains('@')
+            && !authority.starts_with('[')
+            && authority.contains(':')
+            && path.contains('@')
+        {
             return Err(LocationError::Credentials { scheme: "sftp" });
         }
         let (user, hostport) = split_user(authority)?;
@@ -523,7 +530,7 @@ fn parse_sftp(rest: &str) -> Result<Location, LocationError> {
     if let Some(u) = &user
         && (u.is_empty()
             || u.chars()
-                .any(|c| c.is_control() || matches!(c, '/' | '@' | ':')))
+                .any(|c| c.is_control() || matches!(c, '/' | '@' | ':' | '[' | ']')))
     {
         return Err(malformed("sftp", "invalid user name", e));
     }

@@ -466,3 +466,86 @@ fn snapshot_file() {
     // A snapshot does not open as another kind of file.
     assert!(codec::open_file(&k, FileType::Index, &stored).is_err());
 }
+
+/// Writes the fuzz targets' seed corpus (fuzz/seeds/TARGET/) from the
+/// vectors when RDR_WRITE_FUZZ_SEEDS is set: each sealed vector as stored
+/// (the fuzz targets use the vectors' master key, so it opens) and its
+/// plaintext, which the mutations of the plaintext decoders start from.
+#[test]
+fn fuzz_seeds() {
+    let k = key();
+    let sealed = [
+        ("config", "config.bin", FileType::Config),
+        ("index", "index.bin", FileType::Index),
+        ("lock", "lock.bin", FileType::Lock),
+        ("record", "record.bin", FileType::Record),
+        ("snapshot", "snapshot.bin", FileType::Snapshot),
+    ];
+    let mut seeds: Vec<(&str, String, Vec<u8>)> = Vec::new();
+    for (target, file, kind) in sealed {
+        let stored = std::fs::read(path(file)).unwrap();
+        let plain = codec::open_file(&k, kind, &stored).unwrap();
+        seeds.push((target, format!("{file}.plain"), plain));
+        seeds.push((target, file.to_owned(), stored));
+    }
+    let raw = [
+        ("pack", "pack.bin"),
+        ("keyfile", "key.bin"),
+        ("blob", "blob-data-zstd.bin"),
+        ("blob", "blob-tree.bin"),
+        ("tree", "tree.cbor"),
+    ];
+    for (target, file) in raw {
+        seeds.push((target, file.to_owned(), std::fs::read(path(file)).unwrap()));
+    }
+    let texts: &[(&str, &[&str])] = &[
+        (
+            "location",
+            &[
+                "/srv/backup",
+                "local:relative/dir",
+                "s3:https://s3.eu-west-1.amazonaws.com/bucket/prefix",
+                "s3:http://127.0.0.1:9000/bucket",
+                "sftp:user@host:/srv/repo",
+                "sftp://user@[::1]:2222/srv/repo",
+                "webdav:https://dav.example.com/remote.php/dav/files/u/repo",
+            ],
+        ),
+        (
+            "text",
+            &[
+                "24h",
+                "1h30m",
+                "7d",
+                "2w",
+                "1y6m",
+                "unlimited",
+                "2026-12-03 10:00:00",
+                "2026-12-03T10:00:00Z",
+                "host,paths,tags",
+                "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p",
+                "AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX",
+            ],
+        ),
+    ];
+    for (target, list) in texts {
+        for (i, t) in list.iter().enumerate() {
+            seeds.push((target, format!("seed-{i}"), t.as_bytes().to_vec()));
+        }
+    }
+    seeds.push((
+        "policy",
+        "seed-0".into(),
+        (0u8..=255).cycle().take(2048).collect(),
+    ));
+    let Some(dir) = std::env::var_os("RDR_WRITE_FUZZ_SEEDS") else {
+        assert!(seeds.len() > 20);
+        return;
+    };
+    for (target, name, bytes) in seeds {
+        let d = PathBuf::from(&dir).join(target);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join(name), bytes).unwrap();
+    }
+}
