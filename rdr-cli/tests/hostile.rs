@@ -297,3 +297,135 @@ fn sigterm_ends_a_blocked_rdr_within_a_second() {
         .custom_flags(nix::libc::O_NONBLOCK)
         .open(&fifo);
 }
+
+/// A snapshot nested deeper than rdr walks (1024 levels) gives a clear
+/// error from ls, find, stats, restore and dump, never a stack overflow
+/// (which aborted with a core file); find still searches the other
+/// snapshots.
+#[test]
+fn a_snapshot_nested_too_deep_gives_an_error_not_a_crash() {
+    let env = Env::new();
+    let shallow = env.path("shallow");
+    std::fs::create_dir_all(&shallow).unwrap();
+    std::fs::write(shallow.join("needle"), b"n").unwrap();
+    env.ok(&["backup", shallow.to_str().unwrap()]);
+    let deep = env.path("deep");
+    std::fs::create_dir(&deep).unwrap();
+    // built relative to a handle so no path grows past PATH_MAX
+    let mut dir = std::fs::File::open(&deep).unwrap();
+    for _ in 0..1100 {
+        use std::os::fd::AsFd;
+        nix::sys::stat::mkdirat(
+            dir.as_fd(),
+            "d",
+            nix::sys::stat::Mode::from_bits_truncate(0o755),
+        )
+        .unwrap();
+        let next = nix::fcntl::openat(
+            dir.as_fd(),
+            "d",
+            nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_RDONLY,
+            nix::sys::stat::Mode::empty(),
+        )
+        .unwrap();
+        dir = std::fs::File::from(next);
+    }
+    env.ok(&["backup", deep.to_str().unwrap()]);
+    let target = env.path("target");
+    for args in [
+        vec!["ls", "latest"],
+        vec!["stats", "latest"],
+        vec!["restore", "latest", "--target", target.to_str().unwrap()],
+    ] {
+        let o = env.run(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            o.status.code().is_some_and(|c| c != 0),
+            "{args:?}: {:?} {err}",
+            o.status
+        );
+        assert!(
+            err.contains("nested more than 1024 levels"),
+            "{args:?}: {err}"
+        );
+    }
+    let o = env.run(&["find", "needle"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(out.contains("needle"), "{out}");
+    assert!(err.contains("could not be searched"), "{err}");
+}
+
+/// A file whose data is missing from the index is an error of the restore
+/// (exit ≠ 0, the file named), and an older file already at its path is
+/// left as it is: not given the snapshot's mode and times, which made it
+/// look restored.
+#[test]
+fn restore_of_unindexed_data_fails_and_leaves_the_old_file_as_it_was() {
+    use std::os::unix::fs::MetadataExt;
+    let env = Env::new();
+    let src = env.path("src");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::write(src.join("db.sql"), b"version one").unwrap();
+    std::fs::write(src.join("other"), b"unchanged").unwrap();
+    let s = src.to_str().unwrap();
+    env.ok(&["backup", s]);
+    let index_dir = env.repo().join("index");
+    let first: Vec<_> = std::fs::read_dir(&index_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let target = env.path("target");
+    let t = target.to_str().unwrap();
+    env.ok(&["restore", "latest", "--target", t]);
+    let restored = target.join(src.strip_prefix("/").unwrap()).join("db.sql");
+    let old_mtime = std::fs::metadata(&restored).unwrap().mtime();
+
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    std::fs::write(src.join("db.sql"), b"version two, longer").unwrap();
+    env.ok(&["backup", s]);
+    // the pack with the new version's data goes, and the index is rebuilt
+    // from the packs left: the new tree is indexed, its data blob is not
+    for e in std::fs::read_dir(&index_dir).unwrap() {
+        let p = e.unwrap().path();
+        if first.contains(&p) {
+            continue;
+        }
+        let name = p.file_name().unwrap().to_str().unwrap().to_owned();
+        let listing = env.ok(&["cat", "index", &name]);
+        let mut pack = None;
+        for line in listing.lines() {
+            if let Some(id) = line.strip_prefix("pack ") {
+                pack = Some(id.to_owned());
+            } else if line.trim_start().starts_with("data ") {
+                let id = pack.clone().unwrap();
+                let path = env.repo().join("data").join(&id[..2]).join(&id);
+                make_removable(&path);
+                std::fs::remove_file(&path).unwrap();
+            }
+        }
+    }
+    env.ok(&["repair", "index"]);
+    let o = env.run(&["restore", "latest", "--target", t]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.code().is_some_and(|c| c != 0),
+        "{:?} {err}",
+        o.status
+    );
+    assert!(err.contains("db.sql"), "{err}");
+    assert_eq!(std::fs::read(&restored).unwrap(), b"version one");
+    assert_eq!(
+        std::fs::metadata(&restored).unwrap().mtime(),
+        old_mtime,
+        "the stale file got the snapshot's time"
+    );
+}
+
+fn make_removable(p: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(dir) = p.parent() {
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755));
+    }
+}

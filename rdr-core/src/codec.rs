@@ -120,6 +120,7 @@ pub fn open_blob(
     sealed: &[u8],
     raw_length: u32,
 ) -> Result<Vec<u8>, FormatError> {
+    check_raw_length(blob_type, raw_length)?;
     let encoded = aead::open(&key.data, &blob_aad(blob_type, id), sealed)
         .map_err(|_| FormatError::Unauthenticated { what: "blob" })?;
     let plain = compress::decode(&encoded, raw_length as usize)?;
@@ -141,11 +142,26 @@ pub fn open_blob_in<'a>(
     raw_length: u32,
     scratch: &'a mut Vec<u8>,
 ) -> Result<&'a [u8], FormatError> {
+    check_raw_length(blob_type, raw_length)?;
     let encoded = aead::open_in_place(&key.data, &blob_aad(blob_type, id), sealed)
         .map_err(|_| FormatError::Unauthenticated { what: "blob" })?;
     let plain = compress::decode_in(encoded, raw_length as usize, scratch)?;
     check_plain(key, id, plain, raw_length)?;
     Ok(plain)
+}
+
+/// A data blob is a chunk, and no chunk is longer than the chunker's cap
+/// (docs/format.md, limits): a hostile index naming a 1 GiB blob that
+/// compresses to a few KB must not make a reader allocate 1 GiB.
+fn check_raw_length(blob_type: BlobType, raw_length: u32) -> Result<(), FormatError> {
+    if blob_type == BlobType::Data && raw_length > crate::chunk::MAX_CHUNK_LIMIT {
+        return Err(FormatError::TooLarge {
+            what: "data blob",
+            len: u64::from(raw_length),
+            max: u64::from(crate::chunk::MAX_CHUNK_LIMIT),
+        });
+    }
+    Ok(())
 }
 
 /// A blob's plaintext has the indexed length and hashes to its id.
@@ -324,6 +340,15 @@ mod tests {
         let other = blob_id(&k.id, b"x");
         assert!(open_blob(&k, BlobType::Data, &other, &s, data.len() as u32).is_err());
         assert!(open_blob(&k, BlobType::Data, &id, &s, 5).is_err());
+        // a data blob longer than any chunk is refused before decoding
+        let big = crate::chunk::MAX_CHUNK_LIMIT + 1;
+        assert!(matches!(
+            open_blob(&k, BlobType::Data, &id, &s, big),
+            Err(FormatError::TooLarge {
+                what: "data blob",
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -121,10 +121,11 @@ pub fn diff_cmd(args: &Args, a: &DiffArgs) -> Result<i32> {
 pub fn find_cmd(args: &Args, a: &FindArgs) -> Result<i32> {
     let repo = open(args)?;
     let snaps = select(&repo, &a.snapshots, &a.filter)?;
-    let matches = find(&repo, &snaps, &a.patterns, a.ignore_case)?;
+    let report = find(&repo, &snaps, &a.patterns, a.ignore_case)?;
+    let matches = &report.matches;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut last = None;
-    for m in &matches {
+    for m in matches {
         if a.json {
             writeln!(out, "{}", m.to_json())?;
             continue;
@@ -148,7 +149,17 @@ pub fn find_cmd(args: &Args, a: &FindArgs) -> Result<i32> {
             snaps.len()
         );
     }
-    Ok(0)
+    for (id, e) in &report.errors {
+        eprintln!(
+            "rdr: warning: snapshot {} could not be searched: {e}",
+            id.short()
+        );
+    }
+    Ok(if report.errors.is_empty() {
+        0
+    } else {
+        crate::exit::INCOMPLETE
+    })
 }
 
 pub fn stats_cmd(args: &Args, a: &StatsArgs) -> Result<i32> {

@@ -19,26 +19,39 @@ pub struct FindMatch {
     pub node: Node,
 }
 
+/// What `find` found: the matches, and the snapshots it could not search
+/// to the end (a damaged or hostile tree), each with the error. The
+/// matches found in those before the error are kept.
+#[derive(Debug, Clone, Default)]
+pub struct FindReport {
+    /// Matching entries, snapshot by snapshot in the order given.
+    pub matches: Vec<FindMatch>,
+    /// Snapshots whose search stopped at an error.
+    pub errors: Vec<(SnapshotId, String)>,
+}
+
 /// Finds entries matching any of `patterns` (exclude-pattern syntax: a
 /// pattern without a leading `/` matches at any depth, so `*.sql` or
-/// `appdb.sql` find a file anywhere) in each of `snapshots`.
+/// `appdb.sql` find a file anywhere) in each of `snapshots`. A snapshot
+/// that cannot be searched is reported and the others still are.
 ///
 /// # Errors
-/// A bad pattern ([`crate::Error::InvalidInput`]), tree load errors.
+/// A bad pattern ([`crate::Error::InvalidInput`]).
 pub fn find(
     repo: &Repository,
     snapshots: &[(SnapshotId, Snapshot)],
     patterns: &[String],
     ignore_case: bool,
-) -> Result<Vec<FindMatch>> {
+) -> Result<FindReport> {
     let set = if ignore_case {
         Patterns::new(&[], patterns)?
     } else {
         Patterns::new(patterns, &[])?
     };
     let mut out = Vec::new();
+    let mut errors = Vec::new();
     for (id, snap) in snapshots {
-        nav::walk(repo, snap.tree, b"", &mut |p, n| {
+        let walked = nav::walk(repo, snap.tree, b"", &mut |p, n| {
             if set.matches_bytes(p) {
                 out.push(FindMatch {
                     snapshot: *id,
@@ -47,7 +60,13 @@ pub fn find(
                 });
             }
             Ok(true)
-        })?;
+        });
+        if let Err(e) = walked {
+            errors.push((*id, e.to_string()));
+        }
     }
-    Ok(out)
+    Ok(FindReport {
+        matches: out,
+        errors,
+    })
 }

@@ -91,27 +91,52 @@ pub fn join(parent: &[u8], name: &[u8]) -> Vec<u8> {
     p
 }
 
+/// How deep trees may nest below a snapshot's root. A path that deep is
+/// already past what Linux resolves in one call (PATH_MAX is 4096 bytes);
+/// deeper nesting is a damaged or hostile snapshot, refused with an error
+/// rather than a stack overflow.
+pub const MAX_DEPTH: usize = 1024;
+
+/// The error for a tree nested deeper than [`MAX_DEPTH`] at `path`.
+pub(crate) fn too_deep(path: &[u8]) -> Error {
+    Error::InvalidInput(format!(
+        "{}: trees nested more than {MAX_DEPTH} levels deep (a damaged or hostile snapshot)",
+        String::from_utf8_lossy(&path[..path.len().min(200)])
+    ))
+}
+
 /// Walks the entries below directory tree `tree` in name order, depth
 /// first, calling `visit(path, node)`; `visit` returns whether to descend
-/// into a directory.
+/// into a directory. Iterative: the depth costs heap, not stack.
 ///
 /// # Errors
-/// Tree load errors, or the first error of `visit`.
+/// Tree load errors, nesting deeper than [`MAX_DEPTH`], or the first error
+/// of `visit`.
 pub fn walk<T: Trees + ?Sized>(
     trees: &T,
     tree: BlobId,
     prefix: &[u8],
     visit: &mut dyn FnMut(&[u8], &Node) -> Result<bool>,
 ) -> Result<()> {
-    let t = trees.tree(&tree)?;
-    for n in &t.nodes {
-        let path = join(prefix, &n.name);
+    // one frame per open directory: its tree, the next entry, its path
+    let mut stack: Vec<(Tree, usize, Vec<u8>)> = vec![(trees.tree(&tree)?, 0, prefix.to_vec())];
+    while let Some((t, next, dir)) = stack.last_mut() {
+        let Some(n) = t.nodes.get(*next) else {
+            stack.pop();
+            continue;
+        };
+        *next += 1;
+        let path = join(dir, &n.name);
         let descend = visit(&path, n)?;
         if descend
             && n.kind == NodeKind::Dir
             && let Some(sub) = n.subtree
         {
-            walk(trees, sub, &path, visit)?;
+            if stack.len() >= MAX_DEPTH {
+                return Err(too_deep(&path));
+            }
+            let sub = trees.tree(&sub)?;
+            stack.push((sub, 0, path));
         }
     }
     Ok(())

@@ -36,6 +36,8 @@ struct Counter<'a> {
     repo: &'a Repository,
     memo: HashMap<BlobId, (u64, u64)>,
     blobs: HashSet<BlobId>,
+    /// Trees open above the current one (bounded by `nav::MAX_DEPTH`).
+    depth: usize,
 }
 
 impl Counter<'_> {
@@ -56,7 +58,13 @@ impl Counter<'_> {
                 }
                 NodeKind::Dir => {
                     if let Some(s) = n.subtree {
-                        let (f, b) = self.tree(s)?;
+                        if self.depth >= crate::ops::nav::MAX_DEPTH {
+                            return Err(crate::ops::nav::too_deep(&n.name));
+                        }
+                        self.depth += 1;
+                        let below = self.tree(s);
+                        self.depth -= 1;
+                        let (f, b) = below?;
                         files += f;
                         bytes += b;
                     }
@@ -78,6 +86,7 @@ pub fn stats(repo: &Repository, snapshots: &[(SnapshotId, Snapshot)]) -> Result<
         repo,
         memo: HashMap::new(),
         blobs: HashSet::new(),
+        depth: 0,
     };
     let mut r = StatsReport::default();
     for (_, s) in snapshots {

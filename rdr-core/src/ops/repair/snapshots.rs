@@ -90,6 +90,7 @@ pub fn repair_snapshots(
         packer: (!opts.dry_run).then(|| repo.packer(PackerOptions::default())),
         memo: HashMap::new(),
         added: HashSet::new(),
+        depth: 0,
     };
     let mut report = RepairSnapshotsReport {
         unreadable: unreadable
@@ -155,6 +156,8 @@ struct Fixer<'a> {
     memo: HashMap<BlobId, Fixed>,
     /// Trees added to the packer.
     added: HashSet<BlobId>,
+    /// Trees open above the current one (bounded by `nav::MAX_DEPTH`).
+    depth: usize,
 }
 
 /// A tree's repair: its new id (`None`: whole), and what it lost, with
@@ -222,7 +225,13 @@ impl Fixer<'_> {
                 changed = true;
             }
             if let Some(sub) = node.subtree {
-                let f = self.fixed(sub)?;
+                if self.depth >= crate::ops::nav::MAX_DEPTH {
+                    return Err(crate::ops::nav::too_deep(&path));
+                }
+                self.depth += 1;
+                let f = self.fixed(sub);
+                self.depth -= 1;
+                let f = f?;
                 for (p, kept, was) in f.truncated {
                     out.truncated.push((under(&path, &p), kept, was));
                 }

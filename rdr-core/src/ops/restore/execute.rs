@@ -3,6 +3,7 @@
 //! the optional read-back. Everything that decides *what* to do is in
 //! `plan.rs` and `jobs.rs`; this file only does it.
 
+use std::collections::HashSet;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -35,7 +36,7 @@ pub(super) fn execute(
     let mut report = RestoreReport::default();
     let fs = Beneath::open(&opts.target).map_err(|e| io_err(&opts.target, e))?;
     create_entries(&fs, plan, &mut report, progress)?;
-    let mut packs = create_files(&fs, repo, index, plan, &mut report, progress)?;
+    let (mut packs, failed) = create_files(&fs, repo, index, plan, &mut report, progress)?;
 
     // Read packs in parallel and write blobs.
     report.timings.prepare = started.elapsed();
@@ -56,7 +57,7 @@ pub(super) fn execute(
     report.timings.write = data.write;
 
     let finish_started = Instant::now();
-    link_and_apply_metadata(&fs, plan, opts, &mut report);
+    link_and_apply_metadata(&fs, plan, &failed, opts, &mut report);
     report.timings.finish = finish_started.elapsed();
 
     let verify_started = Instant::now();
@@ -107,8 +108,9 @@ fn create_entries(
 
 /// Regular files: those already identical on disk (a re-run after an
 /// interruption) are skipped, the rest created at their size; returns the
-/// blob jobs of the files to write. A file whose blobs are not all indexed
-/// is reported, and the rest of the snapshot is still restored.
+/// blob jobs of the files to write, and the files that cannot be restored.
+/// A file whose blobs are not all indexed is reported (and left as it is
+/// on disk), and the rest of the snapshot is still restored.
 fn create_files(
     fs: &Beneath,
     repo: &Repository,
@@ -116,7 +118,8 @@ fn create_files(
     plan: &Plan,
     report: &mut RestoreReport,
     progress: &dyn Progress,
-) -> Result<Vec<PackJobs>> {
+) -> Result<(Vec<PackJobs>, HashSet<usize>)> {
+    let mut failed = HashSet::new();
     let total: u64 = plan.files.iter().map(|f| f.size).sum();
     progress.total(plan.files.len() as u64 + plan.others.len() as u64, total);
     let mut jobs = PackGrouper::default();
@@ -128,6 +131,7 @@ fn create_files(
             Ok(l) => l,
             Err(e) => {
                 report.errors.push(e.to_string());
+                failed.insert(fi);
                 continue;
             }
         };
@@ -147,18 +151,28 @@ fn create_files(
         jobs.add_file(fi, &lay);
         progress.advance(1, 0);
     }
-    Ok(jobs.finish())
+    Ok((jobs.finish(), failed))
 }
 
 /// Hard links, then metadata: files and others, then directories deepest
-/// first (so writing children does not disturb a directory's times).
+/// first (so writing children does not disturb a directory's times). A file
+/// that could not be restored gets neither: whatever is at its path keeps
+/// its own times, rather than looking restored.
 fn link_and_apply_metadata(
     fs: &Beneath,
     plan: &Plan,
+    failed: &HashSet<usize>,
     opts: &RestoreOptions,
     report: &mut RestoreReport,
 ) {
+    let failed_paths: HashSet<&Path> = failed
+        .iter()
+        .map(|&i| plan.files[i].path.as_path())
+        .collect();
     for (first, path) in &plan.links {
+        if failed_paths.contains(first.as_path()) {
+            continue;
+        }
         let res = fs
             .clear(path, false)
             .and_then(|()| fs.hard_link(first, path));
@@ -169,7 +183,9 @@ fn link_and_apply_metadata(
                 .push(format!("{}: hard link: {e}", path.display())),
         }
     }
-    let metas = plan.files.iter().map(|f| (&f.path, f.meta()));
+    let metas = (plan.files.iter().enumerate())
+        .filter(|(i, _)| !failed.contains(i))
+        .map(|(_, f)| (&f.path, f.meta()));
     let others = plan
         .others
         .iter()
