@@ -311,7 +311,7 @@ mod tests {
         // 11 full directory trees, 1 sparse one (dirs 7..8), two roots.
         assert_eq!(r.tree_blobs, 11 + 1 + 2);
         let lock = repo
-            .lock(LockKind::Exclusive, &LockHolder::current())
+            .lock(LockKind::ExclusiveWithBackups, &LockHolder::current())
             .unwrap();
         let read_all = CheckOptions {
             read_data: Some(ReadData::All),

@@ -429,3 +429,47 @@ fn make_removable(p: &std::path::Path) {
         let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755));
     }
 }
+
+/// A running backup holds a backup lock: `prune --instant-delete` refuses
+/// to run beside it (it deleted the running backup's trees: backup rc 0,
+/// check rc 4), while the normal two-phase prune still runs, and the
+/// backup completes into a repository that checks clean.
+#[test]
+fn instant_prune_waits_for_running_backups_and_normal_prune_does_not() {
+    use std::io::Write;
+    let env = Env::new();
+    let src = env.path("src");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::write(src.join("a"), vec![7u8; 300_000]).unwrap();
+    env.ok(&["backup", src.to_str().unwrap()]);
+    env.ok(&["forget", "--keep-last", "1"]);
+    let mut backup = env.spawn_piped(&["backup", "--stdin", "--stdin-filename", "db.sql"]);
+    let mut stdin = backup.stdin.take().unwrap();
+    stdin.write_all(&vec![1u8; 200_000]).unwrap();
+    let locks = env.repo().join("locks");
+    wait_for(|| (std::fs::read_dir(&locks).ok()?.count() > 0).then_some(()));
+    let o = env.run(&["prune", "--instant-delete"]);
+    assert_eq!(
+        o.status.code(),
+        Some(11),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("backup lock"),
+        "{o:?}"
+    );
+    env.ok(&["prune"]);
+    stdin.write_all(&vec![2u8; 200_000]).unwrap();
+    drop(stdin);
+    let out = backup.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.ok(&["check", "--read-data"]);
+    // with no backup running, the instant prune runs
+    env.ok(&["prune", "--instant-delete"]);
+    env.ok(&["check"]);
+}

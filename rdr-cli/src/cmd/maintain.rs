@@ -73,6 +73,17 @@ fn exclusive(repo: &Repository) -> Result<LockGuard> {
     Ok(repo.lock(LockKind::Exclusive, &LockHolder::current())?)
 }
 
+/// The lock of a prune: exclusive, and excluding backups too when it
+/// deletes at once.
+fn prune_lock(repo: &Repository, o: &PruneOptions) -> Result<LockGuard> {
+    let kind = if o.instant_delete && !o.dry_run {
+        LockKind::ExclusiveWithBackups
+    } else {
+        LockKind::Exclusive
+    };
+    Ok(repo.lock(kind, &LockHolder::current())?)
+}
+
 /// `rdr forget`.
 pub fn forget_cmd(args: &Args, a: &ForgetArgs) -> Result<i32> {
     let repo = open(args)?;
@@ -95,6 +106,8 @@ pub fn forget_cmd(args: &Args, a: &ForgetArgs) -> Result<i32> {
     // a dry run removes nothing: a shared lock lets it run beside backups
     let lock = if a.dry_run {
         repo.lock(LockKind::Shared, &LockHolder::current())?
+    } else if let Some(o) = &prune_opts {
+        prune_lock(&repo, o)?
     } else {
         exclusive(&repo)?
     };
@@ -169,7 +182,7 @@ pub fn forget_cmd(args: &Args, a: &ForgetArgs) -> Result<i32> {
 pub fn prune_cmd(args: &Args, a: &PruneArgs) -> Result<i32> {
     let repo = open(args)?;
     let opts = prune_options(&a.prune, a.dry_run)?;
-    let lock = exclusive(&repo)?;
+    let lock = prune_lock(&repo, &opts)?;
     let progress = Reporter::new(Mode::from(a.output), "prune");
     let report = prune(&repo, &opts, &progress, &lock)?;
     progress.finish();

@@ -22,6 +22,19 @@ pub struct LockInfo {
     pub time: i64,
     /// Random value, so two refreshes in one second differ in name.
     pub token: u64,
+    /// Held by a backup: excludes only locks that delete at once
+    /// (absent in older files: false).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub backup: bool,
+    /// An exclusive lock that also excludes backups (`prune
+    /// --instant-delete`; absent in older files: false).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub excludes_backups: bool,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's signature
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl LockInfo {

@@ -1,9 +1,10 @@
 //! Repository locks: shared and exclusive lock files, refreshed while held,
 //! stale ones detected.
 //!
-//! Locks guard maintenance (prune, repair, check). Backups take no lock:
-//! pruning is two-phase, so a backup never waits on a lock and a stale lock
-//! never stops backups. A lock is stale when its holder's process is gone
+//! Locks guard maintenance (prune, repair, check). A backup holds a backup
+//! lock, which excludes only what deletes at once (`prune
+//! --instant-delete`): the normal prune is two-phase, so a backup never
+//! waits on it and it never waits on a backup. A lock is stale when its holder's process is gone
 //! (same host, no such pid) or when it was not refreshed for
 //! [`STALE_AFTER_SECS`]; holders refresh every [`REFRESH_SECS`].
 
@@ -24,13 +25,29 @@ pub const REFRESH_SECS: u64 = 300;
 /// A lock not refreshed for this long is stale.
 pub const STALE_AFTER_SECS: i64 = 1800;
 
-/// Shared or exclusive.
+/// What a lock excludes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LockKind {
     /// Many holders; excludes exclusive holders.
     Shared,
-    /// One holder; excludes everyone.
+    /// One holder; excludes everyone but backups.
     Exclusive,
+    /// Held by a backup: excludes only [`LockKind::ExclusiveWithBackups`].
+    Backup,
+    /// One holder; excludes everyone, backups included (what deletes data
+    /// at once, which a running backup may be about to reference).
+    ExclusiveWithBackups,
+}
+
+impl LockKind {
+    fn conflicts_with(self, other: &LockInfo) -> bool {
+        match self {
+            Self::Shared => other.exclusive,
+            Self::Exclusive => !other.backup,
+            Self::Backup => other.exclusive && other.excludes_backups,
+            Self::ExclusiveWithBackups => true,
+        }
+    }
 }
 
 /// Who takes a lock or adds a key.
@@ -98,7 +115,9 @@ pub fn is_stale(info: &LockInfo, host: &str, now: i64) -> bool {
 fn describe(info: &LockInfo) -> String {
     format!(
         "{} lock held by {}@{} (pid {}) since unix time {}",
-        if info.exclusive {
+        if info.backup {
+            "backup"
+        } else if info.exclusive {
             "exclusive"
         } else {
             "shared"
@@ -113,12 +132,19 @@ fn describe(info: &LockInfo) -> String {
 /// A held lock; released (its file removed) on drop.
 pub struct LockGuard {
     repo: Repository,
+    kind: LockKind,
     current: Arc<Mutex<LockId>>,
     stop: Option<Sender<()>>,
     refresher: Option<JoinHandle<()>>,
 }
 
 impl LockGuard {
+    /// What this lock excludes.
+    #[must_use]
+    pub fn kind(&self) -> LockKind {
+        self.kind
+    }
+
     /// The current lock file.
     #[must_use]
     pub fn id(&self) -> LockId {
@@ -175,7 +201,7 @@ impl Repository {
             if is_stale(&info, &holder.host, t) {
                 continue;
             }
-            if kind == LockKind::Exclusive || info.exclusive {
+            if kind.conflicts_with(&info) {
                 return Ok(Some(describe(&info)));
             }
         }
@@ -217,13 +243,15 @@ impl Repository {
         }
         let created = now();
         let mut info = LockInfo {
-            exclusive: kind == LockKind::Exclusive,
+            exclusive: matches!(kind, LockKind::Exclusive | LockKind::ExclusiveWithBackups),
             host: holder.host.clone(),
             pid: holder.pid,
             user: holder.user.clone(),
             created,
             time: created,
             token: u64::from_le_bytes(crate::crypto::rng::bytes()),
+            backup: kind == LockKind::Backup,
+            excludes_backups: kind == LockKind::ExclusiveWithBackups,
         };
         let id = self.write_lock(&info)?;
         // Someone may have locked between our check and our write: check
@@ -259,6 +287,7 @@ impl Repository {
             })?;
         Ok(LockGuard {
             repo: self.clone(),
+            kind,
             current,
             stop: Some(stop),
             refresher: Some(refresher),
@@ -326,6 +355,34 @@ mod tests {
         drop(ex);
     }
 
+    /// Backups and the normal (two-phase) prune never wait on each other;
+    /// what deletes at once excludes backups, and backups exclude it.
+    #[test]
+    fn backup_locks_exclude_only_instant_deletion() {
+        let r = repo();
+        let me = LockHolder::current();
+        let b1 = r.lock(LockKind::Backup, &me).unwrap();
+        let b2 = r.lock(LockKind::Backup, &other_host()).unwrap();
+        let ex = r.lock(LockKind::Exclusive, &other_host()).unwrap();
+        let b3 = r.lock(LockKind::Backup, &me).unwrap();
+        assert!(matches!(
+            r.lock(LockKind::Shared, &me),
+            Err(Error::Locked { .. })
+        ));
+        drop(ex);
+        match r.lock(LockKind::ExclusiveWithBackups, &other_host()) {
+            Err(Error::Locked { holder }) => assert!(holder.starts_with("backup"), "{holder}"),
+            other => panic!("expected Locked, got {:?}", other.map(|g| g.id())),
+        }
+        drop((b1, b2, b3));
+        let instant = r.lock(LockKind::ExclusiveWithBackups, &me).unwrap();
+        assert!(matches!(
+            r.lock(LockKind::Backup, &other_host()),
+            Err(Error::Locked { .. })
+        ));
+        drop(instant);
+    }
+
     #[test]
     fn a_lock_the_storage_did_not_keep_is_not_held() {
         use crate::backend::Backend;
@@ -377,6 +434,8 @@ mod tests {
             created: t,
             time: t,
             token: 1,
+            backup: false,
+            excludes_backups: false,
         };
         // a lock from another host not refreshed for too long
         let old = LockInfo {
@@ -387,6 +446,8 @@ mod tests {
             created: 0,
             time: t - STALE_AFTER_SECS - 1,
             token: 2,
+            backup: false,
+            excludes_backups: false,
         };
         // a live lock from another host
         let live = LockInfo {
@@ -397,6 +458,8 @@ mod tests {
             created: t,
             time: t,
             token: 3,
+            backup: false,
+            excludes_backups: false,
         };
         for l in [&dead, &old] {
             assert!(is_stale(l, &me.host, t));

@@ -156,7 +156,7 @@ proptest! {
         for d in damaged(&sealed) {
             prop_assert!(load_config(&k, &d).is_err());
         }
-        let l = LockInfo { exclusive: pid % 2 == 0, host, pid, user: "u".into(), created: 1, time: 2, token: 3 };
+        let l = LockInfo { exclusive: pid % 2 == 0, host, pid, user: "u".into(), created: 1, time: 2, token: 3, backup: pid % 3 == 0, excludes_backups: pid % 5 == 0 };
         let sealed = codec::seal_file(&k, FileType::Lock, &l.encode(), 3);
         prop_assert_eq!(load_lock(&k, &sealed).unwrap(), l);
         for d in damaged(&sealed) {

@@ -192,7 +192,12 @@ fn prune_opts(instant: bool) -> PruneOptions {
 fn crashing_prune(b: &Arc<MemoryBackend>, budget: i64, instant: bool) -> bool {
     let crashing = Arc::new(crashing(b.clone(), budget));
     let repo = open(crashing);
-    let Ok(lock) = repo.lock(LockKind::Exclusive, &dead_holder()) else {
+    let kind = if instant {
+        LockKind::ExclusiveWithBackups
+    } else {
+        LockKind::Exclusive
+    };
+    let Ok(lock) = repo.lock(kind, &dead_holder()) else {
         return true;
     };
     let res = prune(&repo, &prune_opts(instant), &NoProgress, &lock);

@@ -230,6 +230,8 @@ fn lock_file() {
         created: 1_795_000_000,
         time: 1_795_000_300,
         token: 7,
+        backup: false,
+        excludes_backups: false,
     };
     let sealed = codec::seal_file_with_nonce(&k, FileType::Lock, &info.encode(), 0, &NONCE_B);
     let stored = pin("lock.bin", &sealed);

@@ -25,7 +25,7 @@ use crate::id::SnapshotId;
 use crate::ops::fsmeta;
 use crate::ops::progress::Progress;
 use crate::ops::select::SnapshotFilter;
-use crate::repo::Repository;
+use crate::repo::{LockHolder, LockKind, Repository};
 use crate::time::now_ns;
 use archive::{Archiver, build_top};
 use saver::Saver;
@@ -194,6 +194,13 @@ pub fn backup(
         stream: None,
         incomplete: None,
         summary: Summary::default(),
+    };
+    // a backup lock: only what deletes at once (`prune --instant-delete`)
+    // waits for it, since it could delete what this backup is about to use
+    let _lock = if opts.dry_run {
+        None
+    } else {
+        Some(repo.lock(LockKind::Backup, &LockHolder::current())?)
     };
     let mut saver = Saver::new(repo, opts.threads, opts.dry_run, opts.index_interval)?;
     let outcome = match source {

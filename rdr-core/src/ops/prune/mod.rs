@@ -33,7 +33,7 @@ use crate::id::PackId;
 use crate::kind::FileType;
 use crate::ops::progress::Progress;
 use crate::ops::usage::mark_used;
-use crate::repo::{LockGuard, Repository};
+use crate::repo::{LockGuard, LockKind, Repository};
 
 /// How much unused data may stay in packs that are kept.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -117,9 +117,13 @@ pub struct PruneReport {
     pub dry_run: bool,
 }
 
-/// Runs a prune under `lock` (an exclusive lock the caller holds).
+/// Runs a prune under `lock` (an exclusive lock the caller holds; with
+/// `instant_delete`, one of kind [`LockKind::ExclusiveWithBackups`], as a
+/// running backup may be about to reference what would be deleted).
 ///
 /// # Errors
+/// [`Error::InvalidInput`] for an instant deletion under a lock that lets
+/// backups run.
 /// [`Error::Corrupt`] / [`Error::NotFound`] when a snapshot's tree or blob
 /// is missing or damaged (nothing is changed: run `check`, then `repair`);
 /// storage errors. Any error leaves the repository consistent.
@@ -127,8 +131,14 @@ pub fn prune(
     repo: &Repository,
     opts: &PruneOptions,
     progress: &dyn Progress,
-    _lock: &LockGuard,
+    lock: &LockGuard,
 ) -> Result<PruneReport> {
+    if opts.instant_delete && !opts.dry_run && lock.kind() != LockKind::ExclusiveWithBackups {
+        return Err(Error::InvalidInput(
+            "an instant deletion needs a lock that excludes backups (LockKind::ExclusiveWithBackups)"
+                .into(),
+        ));
+    }
     let now = crate::time::now_ns() / 1_000_000_000;
     // Snapshots first, then the index: a backup writes its index before its
     // snapshot, so every blob a listed snapshot uses is in this index.
