@@ -5,7 +5,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use rdr_core::ops::drill::{DrillOptions, DrillReport, drill};
 use rdr_core::ops::metrics::write_atomically;
-use rdr_core::ops::select::find_snapshot;
+use rdr_core::ops::select::choose_snapshot;
 use rdr_core::time::{format_duration, format_ns, now_ns};
 
 use super::{filter, human_bytes, open};
@@ -17,7 +17,9 @@ pub fn run(args: &Args, a: &DrillArgs) -> Result<i32> {
     // the recovery clock starts now: unlocking the key is part of a restore
     let started = (Instant::now(), now_ns());
     let repo = open(args)?;
-    let (id, snap) = find_snapshot(&repo, &a.snapshot, &filter(&a.filter))?;
+    let chosen = choose_snapshot(&repo, &a.snapshot, &filter(&a.filter))?;
+    super::warn_unreadable(&chosen);
+    let (id, snap) = (chosen.id, &chosen.snapshot);
     let mut opts = DrillOptions {
         target: a.target.clone(),
         keep: a.keep,
@@ -31,7 +33,7 @@ pub fn run(args: &Args, a: &DrillArgs) -> Result<i32> {
         opts.scratch_parent.clone_from(d);
     }
     let progress = Reporter::new(Mode::from(a.output), "drill");
-    let res = drill(&repo, id, &snap, &opts, &progress);
+    let res = drill(&repo, id, snap, &opts, &progress);
     progress.finish();
     let r = res?;
     // stored first: the outcome must be visible to `status` on any host
@@ -49,7 +51,13 @@ pub fn run(args: &Args, a: &DrillArgs) -> Result<i32> {
     } else {
         print_human(&r);
     }
-    Ok(if r.passed() { 0 } else { exit::DRILL_FAILED })
+    Ok(if !r.passed() {
+        exit::DRILL_FAILED
+    } else if chosen.unreadable.is_empty() {
+        0
+    } else {
+        exit::INCOMPLETE
+    })
 }
 
 fn print_human(r: &DrillReport) {

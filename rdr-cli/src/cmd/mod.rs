@@ -161,3 +161,11 @@ mod tests {
         assert_eq!(human_bytes(1536), "1.5 KiB");
     }
 }
+
+/// Warns about each snapshot file that could not be read while choosing
+/// a snapshot (`latest` may then not be the newest backup).
+pub fn warn_unreadable(chosen: &rdr_core::ops::select::Chosen) {
+    for w in chosen.warnings() {
+        eprintln!("rdr: warning: {w}");
+    }
+}

@@ -7,7 +7,7 @@ use rdr_core::Node;
 use rdr_core::ops::diff::diff;
 use rdr_core::ops::find::find;
 use rdr_core::ops::ls::{ls, node_json};
-use rdr_core::ops::select::{SnapshotFilter, find_snapshot, split_reference};
+use rdr_core::ops::select::{SnapshotFilter, choose_snapshot, find_snapshot, split_reference};
 use rdr_core::ops::stats::stats;
 use rdr_core::time::format_ns;
 
@@ -48,7 +48,9 @@ fn long_line(path: &[u8], n: &Node) -> String {
 pub fn ls_cmd(args: &Args, a: &LsArgs) -> Result<i32> {
     let repo = open(args)?;
     let (reference, sub) = split_reference(&a.snapshot);
-    let (id, snap) = find_snapshot(&repo, reference, &filter(&a.filter))?;
+    let chosen = choose_snapshot(&repo, reference, &filter(&a.filter))?;
+    super::warn_unreadable(&chosen);
+    let (id, snap) = (chosen.id, &chosen.snapshot);
     let path = if sub.is_empty() {
         a.path.clone()
     } else {
@@ -64,7 +66,7 @@ pub fn ls_cmd(args: &Args, a: &LsArgs) -> Result<i32> {
         );
     }
     let mut err = None;
-    ls(&repo, &snap, &path, !a.no_recursive, &mut |p, n| {
+    ls(&repo, snap, &path, !a.no_recursive, &mut |p, n| {
         let line = if a.json {
             node_json(p, n).to_string()
         } else if a.long {
@@ -80,7 +82,11 @@ pub fn ls_cmd(args: &Args, a: &LsArgs) -> Result<i32> {
     if let Some(e) = err {
         return Err(e.into());
     }
-    Ok(0)
+    Ok(if chosen.unreadable.is_empty() {
+        0
+    } else {
+        crate::exit::INCOMPLETE
+    })
 }
 
 pub fn diff_cmd(args: &Args, a: &DiffArgs) -> Result<i32> {
@@ -120,7 +126,7 @@ pub fn diff_cmd(args: &Args, a: &DiffArgs) -> Result<i32> {
 
 pub fn find_cmd(args: &Args, a: &FindArgs) -> Result<i32> {
     let repo = open(args)?;
-    let snaps = select(&repo, &a.snapshots, &a.filter)?;
+    let (snaps, unreadable) = select(&repo, &a.snapshots, &a.filter)?;
     let report = find(&repo, &snaps, &a.patterns, a.ignore_case)?;
     let matches = &report.matches;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -155,7 +161,7 @@ pub fn find_cmd(args: &Args, a: &FindArgs) -> Result<i32> {
             id.short()
         );
     }
-    Ok(if report.errors.is_empty() {
+    Ok(if report.errors.is_empty() && unreadable == 0 {
         0
     } else {
         crate::exit::INCOMPLETE
@@ -164,11 +170,16 @@ pub fn find_cmd(args: &Args, a: &FindArgs) -> Result<i32> {
 
 pub fn stats_cmd(args: &Args, a: &StatsArgs) -> Result<i32> {
     let repo = open(args)?;
-    let snaps = select(&repo, &a.snapshots, &a.filter)?;
+    let (snaps, unreadable) = select(&repo, &a.snapshots, &a.filter)?;
+    let code = if unreadable == 0 {
+        0
+    } else {
+        crate::exit::INCOMPLETE
+    };
     let r = stats(&repo, &snaps)?;
     if a.json {
         println!("{}", serde_json::to_string(&r)?);
-        return Ok(0);
+        return Ok(code);
     }
     println!("snapshots:            {}", r.snapshots);
     println!("files (all snapshots): {}", r.files);
@@ -178,7 +189,7 @@ pub fn stats_cmd(args: &Args, a: &StatsArgs) -> Result<i32> {
     println!("stored size:          {}", human_bytes(r.unique_stored));
     println!("dedup ratio:          {:.2}x", r.dedup_ratio);
     println!("compression ratio:    {:.2}x", r.compression_ratio);
-    Ok(0)
+    Ok(code)
 }
 
 #[cfg(test)]

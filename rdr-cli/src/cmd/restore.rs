@@ -5,7 +5,7 @@ use std::io::Write;
 use anyhow::{Result, bail};
 use rdr_core::ops::dump::dump;
 use rdr_core::ops::restore::{RestoreOptions, restore};
-use rdr_core::ops::select::{find_snapshot, split_reference};
+use rdr_core::ops::select::{choose_snapshot, split_reference};
 
 use super::{filter, human_bytes, open};
 use crate::cli::{Args, DumpArgs, RestoreArgs};
@@ -15,13 +15,15 @@ use crate::progress::{Mode, Reporter};
 pub fn run(args: &Args, a: &RestoreArgs) -> Result<i32> {
     let repo = open(args)?;
     let (reference, subpath) = split_reference(&a.snapshot);
-    let (id, snap) = find_snapshot(&repo, reference, &filter(&a.filter))?;
+    let chosen = choose_snapshot(&repo, reference, &filter(&a.filter))?;
+    super::warn_unreadable(&chosen);
+    let (id, snap) = (chosen.id, &chosen.snapshot);
     let mut opts = RestoreOptions::new(&a.target);
     opts.include.clone_from(&a.include);
     opts.exclude.clone_from(&a.exclude);
     opts.verify = a.verify;
     let progress = Reporter::new(Mode::from(a.output), "restore");
-    let res = restore(&repo, &snap, subpath, &opts, &progress);
+    let res = restore(&repo, snap, subpath, &opts, &progress);
     progress.finish();
     let r = res?;
     let secs = r.elapsed.as_secs_f64();
@@ -63,7 +65,7 @@ pub fn run(args: &Args, a: &RestoreArgs) -> Result<i32> {
             r.errors.len()
         );
     }
-    Ok(if r.warnings.is_empty() {
+    Ok(if r.warnings.is_empty() && chosen.unreadable.is_empty() {
         0
     } else {
         exit::INCOMPLETE
@@ -73,7 +75,9 @@ pub fn run(args: &Args, a: &RestoreArgs) -> Result<i32> {
 pub fn dump_cmd(args: &Args, a: &DumpArgs) -> Result<i32> {
     let repo = open(args)?;
     let (reference, sub) = split_reference(&a.snapshot);
-    let (_, snap) = find_snapshot(&repo, reference, &filter(&a.filter))?;
+    let chosen = choose_snapshot(&repo, reference, &filter(&a.filter))?;
+    super::warn_unreadable(&chosen);
+    let snap = &chosen.snapshot;
     let path = if sub.is_empty() {
         a.path.clone()
     } else {
@@ -81,7 +85,11 @@ pub fn dump_cmd(args: &Args, a: &DumpArgs) -> Result<i32> {
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
-    dump(&repo, &snap, &path, &mut out)?;
+    dump(&repo, snap, &path, &mut out)?;
     out.flush()?;
-    Ok(0)
+    Ok(if chosen.unreadable.is_empty() {
+        0
+    } else {
+        exit::INCOMPLETE
+    })
 }

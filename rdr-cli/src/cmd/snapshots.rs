@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use anyhow::{Result, bail};
 use rdr_core::Snapshot;
 use rdr_core::ops::select::snapshot_groups_json;
-use rdr_core::ops::select::{GroupBy, find_snapshot, list_snapshots};
+use rdr_core::ops::select::{GroupBy, find_snapshot};
 use rdr_core::ops::tag::{TagChange, tag};
 use rdr_core::time::format_ns;
 use rdr_core::{LockHolder, Repository, SnapshotId};
@@ -13,25 +13,42 @@ use rdr_core::{LockHolder, Repository, SnapshotId};
 use super::{filter, human_bytes, open};
 use crate::cli::{Args, FilterArgs, SnapshotsArgs, TagArgs};
 
-/// Resolves explicit ids, or lists the filtered snapshots.
+/// Resolves explicit ids, or lists the filtered snapshots. A listing warns
+/// about every snapshot file that could not be read, naming it; the count
+/// of those comes back too (a command then exits 3).
 pub fn select(
     repo: &Repository,
     ids: &[String],
     f: &FilterArgs,
-) -> Result<Vec<(SnapshotId, Snapshot)>> {
+) -> Result<(Vec<(SnapshotId, Snapshot)>, usize)> {
     let flt = filter(f);
     if ids.is_empty() {
-        return Ok(list_snapshots(repo, &flt)?);
+        let (all, bad) = repo.snapshots_readable()?;
+        for (id, e) in &bad {
+            eprintln!(
+                "rdr: warning: snapshot file snapshots/{} could not be read and is not listed: {e}",
+                id.to_hex()
+            );
+        }
+        let chosen = all.into_iter().filter(|(_, s)| flt.matches(s)).collect();
+        return Ok((chosen, bad.len()));
     }
-    ids.iter()
+    let chosen = ids
+        .iter()
         .map(|r| Ok(find_snapshot(repo, r, &flt)?))
-        .collect()
+        .collect::<Result<_>>()?;
+    Ok((chosen, 0))
 }
 
 pub fn run(args: &Args, a: &SnapshotsArgs) -> Result<i32> {
     let repo = open(args)?;
     let by = GroupBy::parse(a.group_by.as_deref().unwrap_or(""))?;
-    let all = select(&repo, &a.ids, &a.filter)?;
+    let (all, unreadable) = select(&repo, &a.ids, &a.filter)?;
+    let code = if unreadable == 0 {
+        0
+    } else {
+        crate::exit::INCOMPLETE
+    };
     let mut groups: BTreeMap<String, Vec<(SnapshotId, Snapshot)>> = by
         .group(all)
         .into_iter()
@@ -46,7 +63,7 @@ pub fn run(args: &Args, a: &SnapshotsArgs) -> Result<i32> {
     if a.json {
         let out = snapshot_groups_json(&groups, by != GroupBy::default());
         println!("{out}");
-        return Ok(0);
+        return Ok(code);
     }
     let mut count = 0;
     for (key, v) in &groups {
@@ -77,7 +94,7 @@ pub fn run(args: &Args, a: &SnapshotsArgs) -> Result<i32> {
         println!();
     }
     println!("{count} snapshots");
-    Ok(0)
+    Ok(code)
 }
 
 pub fn tag_cmd(args: &Args, a: &TagArgs) -> Result<i32> {
@@ -93,7 +110,7 @@ pub fn tag_cmd(args: &Args, a: &TagArgs) -> Result<i32> {
             .collect()
     };
     let repo = open(args)?;
-    let snaps = select(&repo, &a.snapshots, &a.filter)?;
+    let (snaps, _) = select(&repo, &a.snapshots, &a.filter)?;
     let change = TagChange {
         add: split(&a.add),
         remove: split(&a.remove),

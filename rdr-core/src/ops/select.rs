@@ -159,6 +159,71 @@ pub fn find_snapshot(
     Ok((id, snap))
 }
 
+/// A snapshot chosen by reference, with the snapshot files that could not
+/// be read while choosing. For `latest`, any of those may be the newest
+/// backup: a front end must say so (rdr exits 3) rather than restore an
+/// older snapshot in silence.
+#[derive(Debug, Clone)]
+pub struct Chosen {
+    /// Its id.
+    pub id: SnapshotId,
+    /// The snapshot.
+    pub snapshot: Snapshot,
+    /// Snapshot files that did not load, each with the error naming it
+    /// (empty unless the reference was `latest`).
+    pub unreadable: Vec<(SnapshotId, String)>,
+}
+
+impl Chosen {
+    /// The warning a front end shows for each unreadable snapshot file.
+    #[must_use]
+    pub fn warnings(&self) -> Vec<String> {
+        self.unreadable
+            .iter()
+            .map(|(id, e)| {
+                format!(
+                    "snapshot file snapshots/{} could not be read ({e}); if it is newer, \
+                     `latest` is not the newest backup: {} was used",
+                    id.to_hex(),
+                    self.id.short()
+                )
+            })
+            .collect()
+    }
+}
+
+/// [`find_snapshot`], also naming the snapshot files that could not be
+/// read when `reference` is `latest`.
+///
+/// # Errors
+/// As [`find_snapshot`].
+pub fn choose_snapshot(
+    repo: &Repository,
+    reference: &str,
+    filter: &SnapshotFilter,
+) -> Result<Chosen> {
+    if reference == "latest" {
+        let (all, bad) = repo.snapshots_readable()?;
+        let (id, snapshot) = all
+            .into_iter()
+            .rev()
+            .find(|(_, s)| filter.matches(s))
+            .ok_or_else(|| Error::NotFound("no snapshot matches (latest)".into()))?;
+        let unreadable = bad.into_iter().map(|(i, e)| (i, e.to_string())).collect();
+        return Ok(Chosen {
+            id,
+            snapshot,
+            unreadable,
+        });
+    }
+    let (id, snapshot) = find_snapshot(repo, reference, filter)?;
+    Ok(Chosen {
+        id,
+        snapshot,
+        unreadable: Vec::new(),
+    })
+}
+
 /// All snapshots passing `filter`, oldest first; damaged snapshots are
 /// left out (`check` names them).
 ///
