@@ -147,6 +147,14 @@ pub fn human_bytes(n: u64) -> String {
     }
 }
 
+/// Warns about each snapshot file that could not be read while choosing
+/// a snapshot (`latest` may then not be the newest backup).
+pub fn warn_unreadable(chosen: &rdr_core::ops::select::Chosen) {
+    for w in chosen.warnings() {
+        eprintln!("rdr: warning: {w}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,13 +167,5 @@ mod tests {
         assert!(parse_size("12XB").is_err());
         assert!(parse_size("").is_err());
         assert_eq!(human_bytes(1536), "1.5 KiB");
-    }
-}
-
-/// Warns about each snapshot file that could not be read while choosing
-/// a snapshot (`latest` may then not be the newest backup).
-pub fn warn_unreadable(chosen: &rdr_core::ops::select::Chosen) {
-    for w in chosen.warnings() {
-        eprintln!("rdr: warning: {w}");
     }
 }
