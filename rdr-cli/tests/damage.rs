@@ -442,3 +442,46 @@ fn a_backup_whose_parent_is_unusable_reads_everything() {
     assert_eq!(summary["files_unchanged"], 0, "{summary}");
     assert_eq!(restore_undamaged(&f, &[]), f.files.len());
 }
+
+/// A damaged index file does not block restore or dump: the file is left
+/// out, the packs it listed are read from their own headers, everything is
+/// restored, and the damaged file is named (exit 3). Maintenance still
+/// refuses it until `repair index`.
+#[test]
+fn a_damaged_index_file_does_not_block_restore_or_dump() {
+    let f = fixture();
+    let idx = f.env.repo().join("index").join(&f.second_index);
+    flip_byte(&idx, Some(40));
+    let target = f.env.path("restore");
+    let o = f
+        .env
+        .run(&["restore", "latest", "--target", target.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{err} {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(err.contains(&f.second_index), "{err}");
+    let root = target.join(f.env.path("src").strip_prefix("/").unwrap());
+    for (name, want) in &f.files {
+        assert!(
+            std::fs::read(root.join(name)).unwrap() == *want,
+            "{name} differs"
+        );
+    }
+    let d = f.env.path("src/more/d.bin");
+    let o = f.env.run(&["dump", "latest", d.to_str().unwrap()]);
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.stdout == f.files["more/d.bin"], "dump differs");
+    let o = f.env.run(&["prune"]);
+    assert_ne!(o.status.code(), Some(0), "prune ran on a damaged index");
+    f.env.ok(&["repair", "index"]);
+    f.env.ok(&["check", "--read-data"]);
+}

@@ -85,11 +85,16 @@ pub fn dump_cmd(args: &Args, a: &DumpArgs) -> Result<i32> {
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
-    dump(&repo, snap, &path, &mut out)?;
+    let outcome = dump(&repo, snap, &path, &mut out)?;
     out.flush()?;
-    Ok(if chosen.unreadable.is_empty() {
-        0
-    } else {
-        exit::INCOMPLETE
-    })
+    for w in &outcome.warnings {
+        eprintln!("rdr: warning: {w}");
+    }
+    Ok(
+        if chosen.unreadable.is_empty() && outcome.warnings.is_empty() {
+            0
+        } else {
+            exit::INCOMPLETE
+        },
+    )
 }

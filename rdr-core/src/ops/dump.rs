@@ -15,7 +15,19 @@ use crate::ops::content;
 use crate::ops::nav;
 use crate::repo::Repository;
 
-/// What `dump` wrote.
+/// What `dump` wrote, and what it could not use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct DumpOutcome {
+    /// The form of the output.
+    pub format: DumpFormat,
+    /// Damaged index files left out and packs whose headers did not read
+    /// (the dump went on with the rest; non-empty means it may be short of
+    /// what the repository once held).
+    pub warnings: Vec<String>,
+}
+
+/// The form of `dump`'s output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DumpFormat {
     /// The raw content of one file.
@@ -30,11 +42,23 @@ fn write_err(e: io::Error) -> Error {
 
 /// Writes `path` of `snap` to `out`: a file's bytes, or a directory (the
 /// snapshot root for `/`) as a tar stream (GNU format, paths relative to
-/// the snapshot root). Every blob is verified before it is written.
+/// the snapshot root). Every blob is verified before it is written. A
+/// damaged index file does not stop it: see [`DumpOutcome::warnings`].
 ///
 /// # Errors
 /// [`Error::NotFound`] for a missing path, repository errors, write errors.
 pub fn dump(
+    repo: &Repository,
+    snap: &Snapshot,
+    path: &str,
+    out: &mut dyn Write,
+) -> Result<DumpOutcome> {
+    let (_, warnings) = repo.index_for_reading()?;
+    let format = write_dump(repo, snap, path, out)?;
+    Ok(DumpOutcome { format, warnings })
+}
+
+fn write_dump(
     repo: &Repository,
     snap: &Snapshot,
     path: &str,

@@ -124,6 +124,13 @@ impl IndexLoader {
         self.builder.merge(part.builder);
     }
 
+    /// Adds packs read from their own headers (no index file lists them).
+    pub(crate) fn add_packs(&mut self, packs: &[IndexPack]) {
+        for p in packs {
+            self.builder.add_pack(p);
+        }
+    }
+
     /// Every file that a merged file supersedes.
     pub(crate) fn superseded(&self) -> &HashSet<IndexId> {
         &self.supersedes

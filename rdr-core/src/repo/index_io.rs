@@ -12,7 +12,7 @@ use super::Repository;
 use super::index::{IndexLoader, IndexPart, MasterIndex};
 use crate::backend::{BackendError, FileType};
 use crate::error::{Error, Result};
-use crate::format::index::{IndexFile, IndexPack, ObsoletePack};
+use crate::format::index::{IndexBlob, IndexFile, IndexPack, ObsoletePack};
 use crate::id::{IndexId, PackId};
 
 /// Index entries per index file that prune and repair write (a file of
@@ -74,6 +74,12 @@ impl Repository {
     /// deleted it) is left out; when that is found only after it was
     /// merged, the index is built again without it.
     pub(crate) fn load_index(&self, keep_going: bool) -> Result<LoadedIndex> {
+        self.load_index_with(keep_going, &[])
+    }
+
+    /// [`Repository::load_index`], with `extra` packs (read from their
+    /// headers) added to the index.
+    fn load_index_with(&self, keep_going: bool, extra: &[IndexPack]) -> Result<LoadedIndex> {
         let mut skip: HashSet<IndexId> = HashSet::new();
         for _ in 0..10 {
             let listed: Vec<IndexId> = self
@@ -102,7 +108,8 @@ impl Repository {
                     }
                     Ok(())
                 })?;
-            let loader = loader.into_inner().unwrap_or_else(PoisonError::into_inner);
+            let mut loader = loader.into_inner().unwrap_or_else(PoisonError::into_inner);
+            loader.add_packs(extra);
             if vanished.load(Ordering::Relaxed) || loader.has_stale() {
                 skip.extend(loader.superseded().iter().copied());
                 continue;
@@ -171,6 +178,63 @@ impl Repository {
         let index = self.install_index(self.load_index(false)?.index);
         self.retain_cached_packs(index.packs());
         Ok(index)
+    }
+
+    /// The master index for reading (restore, dump) when index files are
+    /// damaged: each damaged file is left out, and every pack that no
+    /// readable index file lists is read from its own header. Returns the
+    /// index (cached) and a warning per damaged index file and unreadable
+    /// pack header; with no damage, the same as [`Repository::index`].
+    /// Maintenance keeps refusing a damaged index until `repair index`.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub(crate) fn index_for_reading(&self) -> Result<(Arc<MasterIndex>, Vec<String>)> {
+        if let Some(i) = &*self
+            .inner
+            .index
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+        {
+            return Ok((Arc::clone(i), Vec::new()));
+        }
+        let loaded = self.load_index(true)?;
+        if loaded.errors.is_empty() {
+            return Ok((self.install_index(loaded.index), Vec::new()));
+        }
+        let mut warnings: Vec<String> = loaded
+            .errors
+            .iter()
+            .map(|e| format!("{e}; left out, its packs are read from their own headers (run `rdr repair index`)"))
+            .collect();
+        let known: HashSet<PackId> = loaded.index.packs().iter().copied().collect();
+        drop(loaded);
+        let unlisted: Vec<PackId> = self
+            .list_ids(FileType::Pack)?
+            .into_iter()
+            .map(PackId)
+            .filter(|p| !known.contains(p))
+            .collect();
+        let read: Vec<std::result::Result<IndexPack, String>> = unlisted
+            .par_iter()
+            .map(|id| {
+                self.load_pack_header(id)
+                    .map(|h| IndexPack {
+                        id: *id,
+                        blobs: h.iter().map(IndexBlob::from).collect(),
+                    })
+                    .map_err(|e| format!("{e}: its blobs are not available"))
+            })
+            .collect();
+        let mut extra = Vec::new();
+        for r in read {
+            match r {
+                Ok(p) => extra.push(p),
+                Err(w) => warnings.push(w),
+            }
+        }
+        let loaded = self.load_index_with(true, &extra)?;
+        Ok((self.install_index(loaded.index), warnings))
     }
 
     /// Makes `index` the cached master index (that blob loads use) and

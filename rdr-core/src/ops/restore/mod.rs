@@ -138,9 +138,12 @@ pub fn restore(
     progress: &dyn Progress,
 ) -> Result<RestoreReport> {
     let started = Instant::now();
-    let index = repo.index()?;
+    // a damaged index file is left out and its packs read from their
+    // headers: one bad file must not stop the restore of every snapshot
+    let (index, index_warnings) = repo.index_for_reading()?;
     let plan = plan(repo, snap.tree, subpath, opts)?;
     let mut report = execute(repo, &index, &plan, opts, progress, started)?;
+    report.warnings.extend(index_warnings);
     report.elapsed = started.elapsed();
     Ok(report)
 }
