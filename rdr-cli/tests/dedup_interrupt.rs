@@ -79,6 +79,17 @@ fn start_stdin_backup(
     (child, feeder)
 }
 
+/// Bytes of all packs in the repository.
+fn pack_bytes(env: &Env) -> u64 {
+    let mut n = 0;
+    for fan in std::fs::read_dir(env.repo().join("data")).unwrap() {
+        for p in std::fs::read_dir(fan.unwrap().path()).unwrap() {
+            n += p.unwrap().metadata().map_or(0, |m| m.len());
+        }
+    }
+    n
+}
+
 fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
     while !cond() {
@@ -166,14 +177,21 @@ fn kill_9_leaves_a_usable_repository() {
     let (mut child, feeder) = start_stdin_backup(&env, data.clone());
     // Wait until the backup has written an index file mid-run, then kill it hard.
     wait_for("a mid-backup index file", || env.count("index") > indexes);
+    // and let it upload more packs than that index lists
+    let packs_then = pack_bytes(&env);
+    wait_for("packs after the index file", || {
+        pack_bytes(&env) > packs_then + 8 * MIB as u64
+    });
     kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
     let status = child.wait().unwrap();
     assert!(!status.success());
     let _ = feeder.join();
+    let uploaded = pack_bytes(&env);
     assert_eq!(env.snapshots().len(), 1);
     restore_matches(&env, "early.txt", &early);
 
-    // The next backup succeeds and reuses what the killed one indexed.
+    // The next backup succeeds, adopts the packs no index lists (the
+    // killed backup's lock is stale) and uploads only what is missing.
     let o = env.run_stdin(
         &["backup", "--json", "--stdin", "--stdin-filename", "big.bin"],
         &data,
@@ -181,10 +199,37 @@ fn kill_9_leaves_a_usable_repository() {
     common::assert_ok(&o, &["backup after kill -9"]);
     let s = common::last_json(&String::from_utf8_lossy(&o.stdout));
     let added = s["data_added"].as_u64().unwrap();
+    assert!(s["adopted_packs"].as_u64().unwrap() > 0, "{s}");
+    // what was uploaded is not uploaded again (a few chunks in flight
+    // when it was killed may be)
+    let missing = data.len() as u64 - uploaded.min(data.len() as u64);
     assert!(
-        added < (110 * MIB) as u64,
-        "next run re-added {added} of {} bytes",
+        added <= missing + (6 * MIB) as u64,
+        "next run re-added {added} bytes; {uploaded} of {} were uploaded",
         data.len()
     );
+    assert_eq!(env.count("locks"), 0, "the stale backup lock is left");
+
+    // prune clears the staging area of files untouched for an hour (what
+    // killed writers left), and keeps newer ones (a live writer's)
+    let tmp = env.repo().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let stale = tmp.join("killed-writer.tmp");
+    let fresh = tmp.join("live-writer.tmp");
+    std::fs::write(&stale, b"partial pack").unwrap();
+    std::fs::write(&fresh, b"partial pack").unwrap();
+    let two_hours_ago =
+        filetime::FileTime::from_unix_time(filetime::FileTime::now().unix_seconds() - 7200, 0);
+    for e in std::fs::read_dir(&tmp).unwrap() {
+        let p = e.unwrap().path();
+        if p != fresh {
+            filetime::set_file_mtime(&p, two_hours_ago).unwrap();
+        }
+    }
+    let out = env.ok(&["prune", "--json"]);
+    let r: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert!(r["tmp_removed"].as_u64().unwrap() >= 1, "{r}");
+    assert!(!stale.exists());
+    assert!(fresh.exists());
     restore_matches(&env, "big.bin", &data);
 }

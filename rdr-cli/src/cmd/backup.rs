@@ -128,6 +128,12 @@ fn render(r: &BackupReport, mode: Mode, dry_run: bool) {
             s.dirs_new, s.dirs_changed, s.dirs_unchanged
         );
     }
+    if r.adopted_packs > 0 {
+        eprintln!(
+            "adopted {} packs an interrupted backup had uploaded but not indexed",
+            r.adopted_packs
+        );
+    }
     let verb = if dry_run { "Would add" } else { "Added" };
     eprintln!(
         "{verb} to the repository: {} ({} stored)",

@@ -225,6 +225,12 @@ fn print_prune(r: &PruneReport, json: bool) {
             t(r.revived)
         );
     }
+    if r.tmp_removed > 0 {
+        println!(
+            "removed {} stale temporary files (left by interrupted writes)",
+            r.tmp_removed
+        );
+    }
     println!(
         "size after:   {}; once marked packs are deleted: {} ({} unused left)",
         human_bytes(r.size_after),

@@ -74,4 +74,7 @@ impl Backend for Hooked {
             None => self.inner.remove(ft, name),
         }
     }
+    fn remove_stale_tmp(&self, older_than: std::time::Duration) -> BackendResult<usize> {
+        self.inner.remove_stale_tmp(older_than)
+    }
 }

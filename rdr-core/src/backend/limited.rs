@@ -99,6 +99,9 @@ impl Backend for Limited {
     fn remove(&self, ft: FileType, name: &str) -> BackendResult<()> {
         self.with(|b| b.remove(ft, name))
     }
+    fn remove_stale_tmp(&self, older_than: std::time::Duration) -> BackendResult<usize> {
+        self.with(|b| b.remove_stale_tmp(older_than))
+    }
 }
 
 #[cfg(test)]

@@ -278,4 +278,31 @@ impl Backend for LocalBackend {
         }
         Ok(())
     }
+
+    fn remove_stale_tmp(&self, older_than: std::time::Duration) -> BackendResult<usize> {
+        let dir = self.root.join("tmp");
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(Self::io_err("list", &dir, &e)),
+        };
+        let mut removed = 0;
+        for e in entries {
+            let e = e.map_err(|e| Self::io_err("list", &dir, &e))?;
+            let Ok(meta) = e.metadata() else { continue };
+            let old = meta
+                .modified()
+                .ok()
+                .and_then(|m| m.elapsed().ok())
+                .is_some_and(|age| age >= older_than);
+            if meta.is_file() && old {
+                match fs::remove_file(e.path()) {
+                    Ok(()) => removed += 1,
+                    Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+                    Err(err) => return Err(Self::io_err("remove", &e.path(), &err)),
+                }
+            }
+        }
+        Ok(removed)
+    }
 }

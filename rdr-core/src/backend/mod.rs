@@ -163,4 +163,15 @@ pub trait Backend: Send + Sync {
     /// # Errors
     /// [`BackendError`] when the storage refuses.
     fn remove(&self, ft: FileType, name: &str) -> BackendResult<()>;
+
+    /// Removes temporary files (the staging area a killed writer left
+    /// behind) not modified for `older_than`; returns how many. Storage
+    /// without a staging area has nothing to remove.
+    ///
+    /// # Errors
+    /// [`BackendError`] when listing or removing fails.
+    fn remove_stale_tmp(&self, older_than: std::time::Duration) -> BackendResult<usize> {
+        let _ = older_than;
+        Ok(0)
+    }
 }

@@ -73,6 +73,7 @@ impl BackupReport {
             "data_added": s.bytes_added, "data_added_stored": s.bytes_added_stored,
             "total_duration": (s.end - s.start) as f64 / 1e9,
             "incomplete": self.is_incomplete(), "warnings": self.warnings,
+            "adopted_packs": self.adopted_packs,
             "stream": self.snapshot.stream.as_ref().map(stream_json),
         })
     }
@@ -122,7 +123,7 @@ impl PruneReport {
             "written": tally(self.written), "used_bytes": self.used_bytes,
             "unused_after": self.unused_after, "size_after": self.size_after,
             "size_final": self.size_final, "index_files_written": self.index_files_written,
-            "index_files_removed": self.index_files_removed,
+            "index_files_removed": self.index_files_removed, "tmp_removed": self.tmp_removed,
         })
     }
 }

@@ -34,6 +34,7 @@ pub use index::{BlobLocation, MasterIndex};
 pub use keys::{Credential, KeyInfo, NewKey};
 #[cfg(feature = "internals")]
 pub use lock::STALE_AFTER_SECS;
+pub(crate) use lock::is_stale;
 pub use lock::{LockGuard, LockHolder, LockKind};
 pub use packer::{Packer, PackerOptions};
 

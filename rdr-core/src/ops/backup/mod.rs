@@ -4,6 +4,7 @@
 //! then the snapshot. A backup that fails or is cancelled writes its index
 //! (so the next run reuses the uploaded data) and no snapshot.
 
+mod adopt;
 mod archive;
 mod exclude;
 mod saver;
@@ -122,6 +123,9 @@ pub struct BackupReport {
     pub snapshot: Snapshot,
     /// Entries that could not be read (the snapshot is then incomplete).
     pub warnings: Vec<String>,
+    /// Packs left by a killed backup (listed by no index) that this backup
+    /// checked and indexed before uploading anything.
+    pub adopted_packs: usize,
 }
 
 impl BackupReport {
@@ -197,10 +201,17 @@ pub fn backup(
     };
     // a backup lock: only what deletes at once (`prune --instant-delete`)
     // waits for it, since it could delete what this backup is about to use
+    let holder = LockHolder::current();
     let _lock = if opts.dry_run {
         None
     } else {
-        Some(repo.lock(LockKind::Backup, &LockHolder::current())?)
+        Some(repo.lock(LockKind::Backup, &holder)?)
+    };
+    // what a killed backup uploaded is indexed before it is uploaded again
+    let adopted = if opts.dry_run {
+        adopt::Adopted::default()
+    } else {
+        adopt::adopt_orphans(repo, &holder)?
     };
     let mut saver = Saver::new(repo, opts.threads, opts.dry_run, opts.index_interval)?;
     let outcome = match source {
@@ -240,6 +251,7 @@ pub fn backup(
         id,
         snapshot: snap,
         warnings,
+        adopted_packs: adopted.packs,
     })
 }
 

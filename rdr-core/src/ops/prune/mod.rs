@@ -107,6 +107,8 @@ pub struct PruneReport {
     pub unused_after: u64,
     /// Bytes in storage after this run.
     pub size_after: u64,
+    /// Stale temporary files removed from the storage's staging area.
+    pub tmp_removed: usize,
     /// Bytes in storage once every mark is acted on.
     pub size_final: u64,
     /// Index files written and removed.
@@ -205,8 +207,27 @@ pub fn prune(
     }
     report.size_after = size_after(&plan, report.written.bytes);
     report.size_final = final_size(report.size_after, &plan);
+    report.tmp_removed = clear_stale_tmp(repo)?;
     // (writing the index cleared this handle's cached index)
     Ok(report)
+}
+
+/// How long a temporary file must sit unmodified before prune removes it.
+const TMP_STALE_AFTER: Duration = Duration::from_secs(3600);
+
+/// Removes what killed writers left in the storage's staging area: files
+/// untouched for an hour, and only while no live backup holds a lock (a
+/// backup reading a slow source may hold a staged pack open for longer).
+fn clear_stale_tmp(repo: &Repository) -> Result<usize> {
+    let now = crate::time::now_ns() / 1_000_000_000;
+    let holder = crate::repo::LockHolder::current();
+    let backup_running = repo.locks()?.into_iter().any(|(_, info)| {
+        info.is_ok_and(|i| i.backup && !crate::repo::is_stale(&i, &holder.host, now))
+    });
+    if backup_running {
+        return Ok(0);
+    }
+    Ok(repo.backend().remove_stale_tmp(TMP_STALE_AFTER)?)
 }
 
 /// Bytes in storage once this run is done, given the bytes it writes.
