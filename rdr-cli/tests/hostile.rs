@@ -473,3 +473,46 @@ fn instant_prune_waits_for_running_backups_and_normal_prune_does_not() {
     env.ok(&["prune", "--instant-delete"]);
     env.ok(&["check"]);
 }
+
+/// A pack's size comes from the storage: a 3 GB sparse file among the
+/// packs made check --read-data and repair index --read-data allocate it
+/// whole (rc 134 with less memory). Under a 1.5 GB address-space limit both
+/// now finish, name the pack, and do not crash.
+#[test]
+fn a_huge_pack_is_read_in_pieces() {
+    let env = Env::new();
+    let src = env.path("src");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::write(src.join("f"), b"content").unwrap();
+    env.ok(&["backup", src.to_str().unwrap()]);
+    let name = "ab".repeat(32);
+    let dir = env.repo().join("data").join(&name[..2]);
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = std::fs::File::create(dir.join(&name)).unwrap();
+    f.set_len(3 << 30).unwrap();
+    drop(f);
+    for args in ["check --read-data", "repair index --read-data --dry-run"] {
+        let script = format!(
+            "ulimit -v 1500000; exec {} -r {} {args}",
+            env!("CARGO_BIN_EXE_rdr"),
+            env.repo().display()
+        );
+        let o = std::process::Command::new("sh")
+            .args(["-c", &script])
+            .env("RDR_PASSWORD", common::PASSWORD)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            o.status.code().is_some(),
+            "{args}: killed by a signal: {err}"
+        );
+        assert_ne!(o.status.code(), Some(134), "{args}: {err}");
+        assert!(!err.contains("memory allocation"), "{args}: {err}");
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            err.contains(&name[..8]) || out.contains(&name[..8]),
+            "{args}: the pack is not named: {err} {out}"
+        );
+    }
+}

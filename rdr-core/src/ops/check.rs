@@ -417,24 +417,19 @@ fn read_data(
     let threads =
         repo.connections() + std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build();
-    let verify_all = || -> Vec<(PackId, PackRead)> {
+    let verify_all = || -> Vec<(PackId, PackRead, bool)> {
         chosen
             .par_iter()
             .map(|(id, size)| {
-                let out = match repo.read_pack_range(id, 0, *size) {
-                    Err(e) => (Some(e.to_string()), Vec::new()),
-                    Ok(mut bytes) => match repo.verify_pack(id, &mut bytes) {
-                        Err(e) => (Some(e.to_string()), Vec::new()),
-                        Ok((_, bad)) => (
-                            None,
-                            bad.into_iter()
-                                .map(|(e, err)| (e.id, err.to_string()))
-                                .collect(),
-                        ),
-                    },
+                let (out, pieced) = match repo.read_verify_pack(id, *size) {
+                    Err(e) => ((Some(e.to_string()), Vec::new()), false),
+                    Ok(((_, bad), pieced)) => {
+                        let bad = bad.into_iter().map(|(e, err)| (e.id, err.to_string()));
+                        ((None, bad.collect()), pieced)
+                    }
                 };
                 progress.advance(1, *size);
-                (**id, out)
+                (**id, out, pieced)
             })
             .collect()
     };
@@ -442,8 +437,16 @@ fn read_data(
         Ok(pool) => pool.install(verify_all),
         Err(_) => verify_all(),
     };
-    for (pack, (pack_error, bad)) in results {
+    for (pack, (pack_error, bad), pieced) in results {
         r.packs_read += 1;
+        if pieced {
+            r.warnings.push(format!(
+                "pack {pack} is {} bytes, more than this repository's packs can be ({}): \
+                 verified in pieces",
+                stored.get(&pack).copied().unwrap_or(0),
+                repo.max_whole_pack()
+            ));
+        }
         r.bytes_read += stored.get(&pack).copied().unwrap_or(0);
         if let Some(e) = pack_error {
             r.errors.push(e.clone());

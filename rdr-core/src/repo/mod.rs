@@ -13,6 +13,7 @@ mod packer;
 mod records;
 mod snapshots;
 mod verify;
+mod verify_pieces;
 
 #[cfg(feature = "internals")]
 pub use index_io::INDEX_FILE_BLOBS;

@@ -159,13 +159,10 @@ fn read_pack(repo: &Repository, id: &PackId, size: u64, read_data: bool) -> Pack
             Err(e) => PackState::Damaged(None, e.to_string()),
         };
     }
-    let mut bytes = match repo.read_pack_range(id, 0, size) {
-        Ok(b) => b,
-        Err(e) => return PackState::Damaged(None, e.to_string()),
-    };
-    match repo.verify_pack(id, &mut bytes) {
-        Ok((h, bad)) if bad.is_empty() => PackState::Whole(as_index(&h)),
-        Ok((h, bad)) => PackState::Damaged(Some(as_index(&h)), bad[0].1.to_string()),
+    // (a pack larger than the repository's packs can be is read in pieces)
+    match repo.read_verify_pack(id, size) {
+        Ok(((h, bad), _)) if bad.is_empty() => PackState::Whole(as_index(&h)),
+        Ok(((h, bad), _)) => PackState::Damaged(Some(as_index(&h)), bad[0].1.to_string()),
         // hash mismatch or unreadable header: the header, if it reads
         Err(e) => PackState::Damaged(
             repo.load_pack_header(id).ok().map(|h| as_index(&h)),
