@@ -516,3 +516,36 @@ fn a_huge_pack_is_read_in_pieces() {
         );
     }
 }
+
+/// Packs are padded (format version 2): a small backup's pack no longer
+/// tells the storage the stream's exact size. Streams of 1000 and 1700
+/// random bytes leave packs of one size.
+#[test]
+fn small_backups_leave_packs_of_one_padded_size() {
+    let env = Env::new();
+    let mut x: u32 = 12345;
+    let mut random = |n: usize| -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                (x >> 16) as u8
+            })
+            .collect()
+    };
+    for n in [1000, 1700] {
+        let o = env.run_stdin(&["backup", "--stdin", "--stdin-filename", "s"], &random(n));
+        common::assert_ok(&o, &["backup --stdin"]);
+    }
+    let mut sizes = std::collections::BTreeSet::new();
+    for fan in std::fs::read_dir(env.repo().join("data")).unwrap() {
+        for p in std::fs::read_dir(fan.unwrap().path()).unwrap() {
+            sizes.insert(p.unwrap().metadata().unwrap().len());
+        }
+    }
+    assert_eq!(
+        sizes.into_iter().collect::<Vec<_>>(),
+        vec![4096],
+        "pack sizes"
+    );
+    env.ok(&["check", "--read-data"]);
+}

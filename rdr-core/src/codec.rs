@@ -250,6 +250,34 @@ pub fn seal_pack_header(key: &MasterKey, entries: &[PackEntry]) -> Vec<u8> {
     seal_pack_header_with_nonce(key, entries, &crate::crypto::rng::bytes())
 }
 
+/// Seals a version-2 pack header for `entries` preceded by `padding`
+/// bytes, followed by its 4-byte length trailer.
+#[must_use]
+pub fn seal_pack_header_padded(key: &MasterKey, entries: &[PackEntry], padding: u32) -> Vec<u8> {
+    seal_pack_header_padded_with_nonce(key, entries, padding, &crate::crypto::rng::bytes())
+}
+
+/// [`seal_pack_header_padded`] with a given nonce (test vectors only).
+#[must_use]
+pub fn seal_pack_header_padded_with_nonce(
+    key: &MasterKey,
+    entries: &[PackEntry],
+    padding: u32,
+    nonce: &[u8; NONCE_LEN],
+) -> Vec<u8> {
+    let plain = pack::encode_header_padded(entries, padding);
+    let mut out = aead::seal_with_nonce(&key.data, nonce, PACK_HEADER_AAD, &plain);
+    let len = u32::try_from(out.len()).unwrap_or(u32::MAX);
+    out.extend_from_slice(&len.to_le_bytes());
+    out
+}
+
+/// The sealed size of a version-2 header of `entries` with its trailer.
+#[must_use]
+pub fn padded_header_len(entries: usize) -> u64 {
+    (9 + entries * pack::ENTRY_LEN + NONCE_LEN + aead::TAG_LEN + pack::TRAILER_LEN) as u64
+}
+
 /// [`seal_pack_header`] with a given nonce (test vectors only).
 #[must_use]
 pub fn seal_pack_header_with_nonce(

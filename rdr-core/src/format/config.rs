@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{FORMAT_VERSION, FormatError, from_cbor, to_cbor};
+use super::{FORMAT_VERSION, FormatError, REPO_VERSION, from_cbor, to_cbor};
 use crate::chunk::ChunkerParams;
 use crate::id::Id;
 
@@ -14,7 +14,7 @@ pub const MAX_PACK_SIZE: u32 = 512 << 20;
 /// Repository config (`config`, sealed). Written once by `init`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Config {
-    /// Format version (`FORMAT_VERSION`, 1).
+    /// Repository format version: 1, or 2 (packs padded; `REPO_VERSION`).
     pub version: u32,
     /// Random repository id.
     pub id: Id,
@@ -33,7 +33,7 @@ impl Config {
     #[must_use]
     pub fn new(chunker: ChunkerParams, compression: i32, data_pack_size: u32) -> Self {
         Self {
-            version: FORMAT_VERSION,
+            version: REPO_VERSION,
             id: Id(crate::crypto::rng::bytes()),
             chunker,
             compression,
@@ -54,7 +54,7 @@ impl Config {
     /// [`FormatError`] for malformed CBOR, an unknown version or values out of range.
     pub fn decode(bytes: &[u8]) -> Result<Self, FormatError> {
         let c: Self = from_cbor("config", bytes)?;
-        if c.version != FORMAT_VERSION {
+        if !(FORMAT_VERSION..=REPO_VERSION).contains(&c.version) {
             return Err(FormatError::UnsupportedVersion {
                 what: "config",
                 version: c.version,

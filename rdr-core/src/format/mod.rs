@@ -18,6 +18,10 @@ use serde::{Serialize, de::DeserializeOwned};
 
 /// The repository format version this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
+/// Repository format version written by `init` (the config's `version`):
+/// 2 pads packs (docs/format.md §6). Version-1 repositories stay readable
+/// and keep being written as version 1.
+pub const REPO_VERSION: u32 = 2;
 
 /// Errors decoding repository bytes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -25,7 +25,7 @@ use crate::codec;
 use crate::error::{Error, Result};
 use crate::format::BlobType;
 use crate::format::index::{IndexBlob, IndexPack};
-use crate::format::pack::PackEntry;
+use crate::format::pack::{self, PackEntry};
 use crate::id::{BlobId, Id, PackId};
 
 /// Packer tuning.
@@ -256,7 +256,24 @@ impl Packer {
         if p.entries.is_empty() {
             return Ok(());
         }
-        let header = codec::seal_pack_header(self.repo.key(), &p.entries);
+        let header = if self.repo.config().version >= 2 {
+            // random bytes up to the padded size (format version 2): the
+            // storage no longer learns a small backup's exact size
+            let plain = p.len + codec::padded_header_len(p.entries.len());
+            let padding = pack::padded_size(plain) - plain;
+            let mut pad = vec![0u8; usize::try_from(padding).unwrap_or(0)];
+            crate::crypto::rng::fill(&mut pad);
+            sink.write_all(&pad).map_err(|e| write_err(&e))?;
+            p.hasher.update(&pad);
+            if let Some(c) = &mut p.copy {
+                c.extend_from_slice(&pad);
+            }
+            p.len += padding;
+            let padding = u32::try_from(padding).unwrap_or(u32::MAX);
+            codec::seal_pack_header_padded(self.repo.key(), &p.entries, padding)
+        } else {
+            codec::seal_pack_header(self.repo.key(), &p.entries)
+        };
         sink.write_all(&header).map_err(|e| write_err(&e))?;
         p.hasher.update(&header);
         if let Some(c) = &mut p.copy {

@@ -55,6 +55,27 @@ fn nonce_of(sealed: &[u8]) -> [u8; 24] {
     sealed[..24].try_into().unwrap()
 }
 
+/// A format-2 pack: the blobs of `pack.bin`, 0xEE bytes up to the padded
+/// size (random in real packs), and a version-2 header.
+#[test]
+fn padded_pack_file() {
+    let k = key();
+    let (v1, entries) = pack_bytes(&k);
+    let blobs: usize = entries.iter().map(|e| e.length as usize).sum();
+    let plain = blobs as u64 + codec::padded_header_len(entries.len());
+    let size = rdr_core::format::pack::padded_size(plain);
+    assert_eq!(size, 4096);
+    let padding = (size - plain) as u32;
+    let mut pack = v1[..blobs].to_vec();
+    pack.resize(blobs + padding as usize, 0xEE);
+    pack.extend_from_slice(&codec::seal_pack_header_padded_with_nonce(
+        &k, &entries, padding, &NONCE_C,
+    ));
+    assert_eq!(pack.len() as u64, size);
+    let stored = pin("pack-v2.bin", &pack);
+    assert_eq!(codec::parse_pack(&k, &stored).unwrap(), entries);
+}
+
 fn config() -> Config {
     Config {
         version: 1,
@@ -492,6 +513,7 @@ fn fuzz_seeds() {
     }
     let raw = [
         ("pack", "pack.bin"),
+        ("pack", "pack-v2.bin"),
         ("keyfile", "key.bin"),
         ("blob", "blob-data-zstd.bin"),
         ("blob", "blob-tree.bin"),
