@@ -312,7 +312,7 @@ mod tests {
             let s = rdr_config_json(r);
             let json: serde_json::Value =
                 serde_json::from_str(CStr::from_ptr(s).to_str().unwrap()).unwrap();
-            assert_eq!(json["version"], 1);
+            assert_eq!(json["version"], 2, "init creates format version 2");
             rdr_string_free(s);
             rdr_close(r);
 

@@ -15,7 +15,7 @@ class RepositoryTests(unittest.TestCase):
             loc = os.path.join(d, "repo")
             with rdr.Repository.init(loc, "py-secret", kdf_log_n=10) as r:
                 cfg = r.config()
-            self.assertEqual(cfg["version"], 1)
+            self.assertEqual(cfg["version"], 2)
             with rdr.Repository.open(loc, "py-secret") as r:
                 self.assertEqual(r.config()["id"], cfg["id"])
 

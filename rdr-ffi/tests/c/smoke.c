@@ -11,7 +11,7 @@ int main(int argc, char **argv) {
     r = rdr_open(argv[1], "c-secret");
     if (!r) { fprintf(stderr, "open: %s\n", rdr_last_error_message()); return 1; }
     char *json = rdr_config_json(r);
-    if (!json || !strstr(json, "\"version\":1")) { fprintf(stderr, "config: %s\n", json ? json : "NULL"); return 1; }
+    if (!json || !strstr(json, "\"version\":2")) { fprintf(stderr, "config: %s\n", json ? json : "NULL"); return 1; }
     printf("%s\n", json);
     rdr_string_free(json);
     rdr_close(r);
