@@ -97,6 +97,27 @@ pub fn password(args: &Args, confirm: bool) -> Result<Zeroizing<String>> {
     )
 }
 
+/// The password of the source repository (`copy`, `init --from-repo`).
+pub fn source_password(from: &crate::cli::FromRepoArgs) -> Result<Zeroizing<String>> {
+    if let Some(f) = &from.from_password_file {
+        return read_password_file(f);
+    }
+    if let Some(c) = &from.from_password_command {
+        return run_password_command(c);
+    }
+    if let Ok(p) = std::env::var("RDR_FROM_PASSWORD")
+        && !p.is_empty()
+    {
+        return Ok(Zeroizing::new(p));
+    }
+    if interactive() {
+        return prompt_checked("enter password for the source repository: ", None);
+    }
+    bail!(
+        "no password for the source repository: use --from-password-file, --from-password-command, RDR_FROM_PASSWORD_FILE, RDR_FROM_PASSWORD_COMMAND or RDR_FROM_PASSWORD, or run on a terminal"
+    )
+}
+
 /// A new password for `key add` / `key passwd`.
 pub fn new_password(file: Option<&Path>) -> Result<Zeroizing<String>> {
     if let Some(f) = file {

@@ -150,6 +150,50 @@ pub fn open_blob_in<'a>(
     Ok(plain)
 }
 
+/// [`open_blob`] that takes the sealed bytes and returns the plaintext in
+/// the same allocation when it was stored raw (decrypted in place, the
+/// nonce and codec byte shifted out). With `verify` false the plaintext is
+/// not hashed against `id`: the AEAD, whose associated data binds the id,
+/// still authenticates it (what `copy` uses when it computes another id
+/// from the plaintext anyway).
+///
+/// # Errors
+/// As [`open_blob`].
+pub fn open_blob_owned(
+    key: &MasterKey,
+    blob_type: BlobType,
+    id: &BlobId,
+    mut sealed: Vec<u8>,
+    raw_length: u32,
+    verify: bool,
+) -> Result<Vec<u8>, FormatError> {
+    check_raw_length(blob_type, raw_length)?;
+    let n = aead::open_in_place(&key.data, &blob_aad(blob_type, id), &mut sealed)
+        .map_err(|_| FormatError::Unauthenticated { what: "blob" })?
+        .len();
+    let encoded = &sealed[NONCE_LEN..NONCE_LEN + n];
+    let plain = if encoded.first() == Some(&compress::CODEC_RAW) {
+        compress::decode_in(encoded, raw_length as usize, &mut Vec::new())?;
+        sealed.truncate(NONCE_LEN + n);
+        sealed.drain(..=NONCE_LEN);
+        sealed
+    } else {
+        compress::decode(encoded, raw_length as usize)?
+    };
+    if verify {
+        check_plain(key, id, &plain, raw_length)?;
+    } else if plain.len() != raw_length as usize {
+        return Err(FormatError::Invalid {
+            what: "blob",
+            msg: format!(
+                "plaintext is {} bytes, index says {raw_length}",
+                plain.len()
+            ),
+        });
+    }
+    Ok(plain)
+}
+
 /// A data blob is a chunk, and no chunk is longer than the chunker's cap
 /// (docs/format.md, limits): a hostile index naming a 1 GiB blob that
 /// compresses to a few KB must not make a reader allocate 1 GiB.
@@ -352,6 +396,32 @@ mod tests {
 
     fn key() -> MasterKey {
         MasterKey::from_secret([42; 32])
+    }
+
+    #[test]
+    fn owned_open_matches_open_and_still_authenticates() {
+        let k = key();
+        let raw: Vec<u8> = (0..5000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        let text = b"compressible ".repeat(400);
+        for (data, level) in [(&raw, 0), (&text, 3), (&raw, 3)] {
+            let id = blob_id(&k.id, data);
+            let s = seal_blob(&k, BlobType::Data, &id, data, level);
+            let n = data.len() as u32;
+            for verify in [true, false] {
+                let got = open_blob_owned(&k, BlobType::Data, &id, s.clone(), n, verify).unwrap();
+                assert_eq!(&got, data);
+            }
+            // a flipped byte fails the AEAD even without the hash check
+            let mut bad = s.clone();
+            bad[30] ^= 1;
+            assert!(open_blob_owned(&k, BlobType::Data, &id, bad, n, false).is_err());
+            // so does another id, and another length
+            let other = blob_id(&k.id, b"other");
+            assert!(open_blob_owned(&k, BlobType::Data, &other, s.clone(), n, false).is_err());
+            assert!(open_blob_owned(&k, BlobType::Data, &id, s.clone(), n + 1, false).is_err());
+        }
     }
 
     #[test]

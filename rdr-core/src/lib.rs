@@ -108,6 +108,7 @@ pub mod time;
 pub use backend::{BackendError, Storage};
 pub use chunk::ChunkerParams;
 pub use crypto::CryptoError;
+pub use crypto::keys::BlobIdentity;
 pub use crypto::wrap::{DEFAULT_LOG_N, Identities, Recipient, generate_identity, parse_recipient};
 pub use error::{Error, ErrorKind, Result};
 pub use format::config::Config;

@@ -4,7 +4,10 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+mod copy;
 mod maintain;
+
+pub use copy::{CopyArgs, FromRepoArgs};
 
 pub use maintain::{
     CheckArgs, DrillArgs, ForgetArgs, PruneArgs, PruneOpts, RepairCommand, RepairIndexArgs,
@@ -83,6 +86,8 @@ pub enum Command {
     Init(InitArgs),
     /// Back up files and directories, standard input, or a command's output.
     Backup(BackupArgs),
+    /// Copy snapshots from another repository (--from-repo) into this one.
+    Copy(CopyArgs),
     /// Restore a snapshot (or SNAPSHOT:SUBPATH) into a directory.
     Restore(RestoreArgs),
     /// Write one file of a snapshot to standard output (a directory as tar).
@@ -401,6 +406,14 @@ pub struct InitArgs {
     /// remote storage].
     #[arg(long, value_name = "SIZE")]
     pub pack_size: Option<String>,
+    /// Chunk and name data exactly as the --from-repo repository does, so
+    /// that copies between the two and backups into either deduplicate
+    /// (the new repository then holds that one's chunker and blob id keys;
+    /// its data key is its own).
+    #[arg(long, requires = "from_repo")]
+    pub copy_chunker_params: bool,
+    #[command(flatten)]
+    pub from: FromRepoArgs,
     #[command(flatten)]
     pub kdf: KdfArgs,
 }

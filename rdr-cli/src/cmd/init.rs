@@ -5,6 +5,7 @@ use rdr_core::{InitOptions, LockHolder, NewKey, Repository};
 use zeroize::Zeroizing;
 
 use super::{parse_size, storage};
+
 use crate::cli::{Args, InitArgs};
 use crate::credentials;
 
@@ -25,6 +26,15 @@ pub fn run(args: &Args, a: &InitArgs) -> Result<()> {
             Some(s) => size32(s, "pack size")?,
             None => defaults.pack_size,
         },
+        blob_identity: None,
+    };
+    let opts = match (a.copy_chunker_params, &a.from.from_repo) {
+        (true, _) => InitOptions {
+            blob_identity: Some(super::open_source(args, &a.from)?.blob_identity()),
+            ..opts
+        },
+        // (RDR_FROM_REPOSITORY alone, set for `copy`, changes nothing here)
+        (false, _) => opts,
     };
     let recipients = credentials::recipients(&a.recipients, a.recipients_file.as_deref())?;
     let key = if recipients.is_empty() {

@@ -3,6 +3,7 @@
 
 mod backup;
 mod cat;
+mod copy;
 mod drill;
 mod init;
 mod key;
@@ -39,6 +40,7 @@ pub fn run(args: &Args) -> Result<i32> {
             Ok(0)
         }
         Command::Backup(a) => backup::run(args, a),
+        Command::Copy(a) => copy::run(args, a),
         Command::Restore(a) => restore::run(args, a),
         Command::Dump(a) => restore::dump_cmd(args, a),
         Command::Snapshots(a) => snapshots::run(args, a),
@@ -97,9 +99,19 @@ pub fn storage(args: &Args) -> Result<Storage> {
 /// Opens the repository with the identity file if one is given, else the password.
 pub fn open(args: &Args) -> Result<Repository> {
     let storage = storage(args)?;
-    if let Some(f) = &args.identity_file {
+    open_storage(&storage, args.identity_file.as_deref(), || {
+        credentials::password(args, false)
+    })
+}
+
+fn open_storage(
+    storage: &Storage,
+    identity_file: Option<&std::path::Path>,
+    password: impl FnOnce() -> Result<zeroize::Zeroizing<String>>,
+) -> Result<Repository> {
+    if let Some(f) = identity_file {
         let ids = credentials::identities(f)?;
-        return Ok(Repository::open(&storage, &Credential::Identities(&ids))?);
+        return Ok(Repository::open(storage, &Credential::Identities(&ids))?);
     }
     // Fail fast with the right exit code before asking for a password; a
     // storage error (permissions, I/O) is reported as itself, not as "no repository".
@@ -109,8 +121,28 @@ pub fn open(args: &Args) -> Result<Repository> {
         }
         .into());
     }
-    let pw = credentials::password(args, false)?;
-    Ok(Repository::open(&storage, &Credential::Passphrase(&pw))?)
+    let pw = password()?;
+    Ok(Repository::open(storage, &Credential::Passphrase(&pw))?)
+}
+
+/// Opens the source repository of `copy` and `init --from-repo`.
+pub fn open_source(args: &Args, from: &crate::cli::FromRepoArgs) -> Result<Repository> {
+    let Some(text) = &from.from_repo else {
+        bail!("no source repository given: use --from-repo or set RDR_FROM_REPOSITORY");
+    };
+    let location = Location::parse(text).context("source repository location")?;
+    let mut storage =
+        Storage::connect(&location).with_context(|| format!("source repository {location}"))?;
+    if let Some(dir) = Storage::default_cache_dir()
+        && storage.is_remote()
+        && !args.no_cache
+    {
+        storage = storage.with_cache(dir);
+    }
+    open_storage(&storage, from.from_identity_file.as_deref(), || {
+        credentials::source_password(from)
+    })
+    .with_context(|| format!("source repository {location}"))
 }
 
 /// Parses a size such as `512KiB`, `16MiB`, `1M`, `4096`.

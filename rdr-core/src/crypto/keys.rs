@@ -33,9 +33,42 @@ impl SecretKey {
     }
 }
 
+impl SecretKey {
+    /// Copies key bytes (from a sealed config); `None` unless 32 bytes.
+    pub(crate) fn from_slice(bytes: &[u8]) -> Option<Self> {
+        Some(Self(bytes.try_into().ok()?))
+    }
+}
+
+impl Clone for SecretKey {
+    fn clone(&self) -> Self {
+        Self(self.0)
+    }
+}
+
 impl std::fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SecretKey(<redacted>)")
+    }
+}
+
+/// What decides a repository's chunk boundaries and blob ids: its chunker
+/// parameters, chunker key and blob id key. A repository created with
+/// another's blob identity (`init --copy-chunker-params`) chunks and names
+/// data exactly as that one does, so copies between them and backups into
+/// either deduplicate; its data key stays its own.
+#[derive(Clone)]
+pub struct BlobIdentity {
+    pub(crate) id: SecretKey,
+    pub(crate) chunker: SecretKey,
+    pub(crate) params: crate::chunk::ChunkerParams,
+}
+
+impl std::fmt::Debug for BlobIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlobIdentity")
+            .field("params", &self.params)
+            .finish_non_exhaustive()
     }
 }
 

@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{FORMAT_VERSION, FormatError, REPO_VERSION, from_cbor, to_cbor};
+use serde_bytes::ByteBuf;
+
+use super::{FORMAT_VERSION, FormatError, REPO_VERSION, SHARED_IDS_VERSION, from_cbor, to_cbor};
 use crate::chunk::ChunkerParams;
 use crate::id::Id;
 
@@ -14,7 +16,8 @@ pub const MAX_PACK_SIZE: u32 = 512 << 20;
 /// Repository config (`config`, sealed). Written once by `init`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Config {
-    /// Repository format version: 1, or 2 (packs padded; `REPO_VERSION`).
+    /// Repository format version: 1, 2 (packs padded; `REPO_VERSION`), or
+    /// 3 (version 2 with `blob_keys`; `SHARED_IDS_VERSION`).
     pub version: u32,
     /// Random repository id.
     pub id: Id,
@@ -26,6 +29,12 @@ pub struct Config {
     pub data_pack_size: u32,
     /// Target size of tree packs in bytes.
     pub tree_pack_size: u32,
+    /// Version 3 only: the blob id key and the chunker key, taken from the
+    /// repository this one shares its blob identity with (64 bytes: id key
+    /// then chunker key). They replace the keys derived from this
+    /// repository's master secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blob_keys: Option<ByteBuf>,
 }
 
 impl Config {
@@ -39,6 +48,7 @@ impl Config {
             compression,
             data_pack_size,
             tree_pack_size: (data_pack_size / 4).max(MIN_PACK_SIZE),
+            blob_keys: None,
         }
     }
 
@@ -54,7 +64,7 @@ impl Config {
     /// [`FormatError`] for malformed CBOR, an unknown version or values out of range.
     pub fn decode(bytes: &[u8]) -> Result<Self, FormatError> {
         let c: Self = from_cbor("config", bytes)?;
-        if !(FORMAT_VERSION..=REPO_VERSION).contains(&c.version) {
+        if !(FORMAT_VERSION..=SHARED_IDS_VERSION).contains(&c.version) {
             return Err(FormatError::UnsupportedVersion {
                 what: "config",
                 version: c.version,
@@ -74,6 +84,15 @@ impl Config {
             msg,
         };
         self.chunker.validate().map_err(inv)?;
+        match (&self.blob_keys, self.version) {
+            (None, v) if v <= REPO_VERSION => {}
+            (Some(k), SHARED_IDS_VERSION) if k.len() == 64 => {}
+            (Some(k), SHARED_IDS_VERSION) => {
+                return Err(inv(format!("blob_keys of {} bytes, not 64", k.len())));
+            }
+            (None, v) => return Err(inv(format!("version {v} without blob_keys"))),
+            (Some(_), v) => return Err(inv(format!("blob_keys in a version-{v} config"))),
+        }
         if !(-7..=22).contains(&self.compression) {
             return Err(inv(format!(
                 "compression level {} outside -7..22",
@@ -89,5 +108,32 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blob_keys_exactly_in_version_3() {
+        let mut c = Config::new(ChunkerParams::default(), 3, 16 << 20);
+        assert_eq!(Config::decode(&c.encode()).unwrap(), c);
+        c.blob_keys = Some(ByteBuf::from(vec![7u8; 64]));
+        assert!(
+            Config::decode(&c.encode()).is_err(),
+            "keys in a version-2 config"
+        );
+        c.version = SHARED_IDS_VERSION;
+        assert_eq!(Config::decode(&c.encode()).unwrap(), c);
+        c.blob_keys = Some(ByteBuf::from(vec![7u8; 63]));
+        assert!(Config::decode(&c.encode()).is_err(), "short keys");
+        c.blob_keys = None;
+        assert!(
+            Config::decode(&c.encode()).is_err(),
+            "version 3 without keys"
+        );
+        c.version = 4;
+        assert!(Config::decode(&c.encode()).is_err());
     }
 }

@@ -22,6 +22,10 @@ pub const FORMAT_VERSION: u32 = 1;
 /// 2 pads packs (docs/format.md §6). Version-1 repositories stay readable
 /// and keep being written as version 1.
 pub const REPO_VERSION: u32 = 2;
+/// The repository format of a repository that shares its blob identity
+/// (id and chunker keys) with another (`init --copy-chunker-params`):
+/// version 2 plus the config's `blob_keys`.
+pub const SHARED_IDS_VERSION: u32 = 3;
 
 /// Errors decoding repository bytes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,4 +1,4 @@
-//! Operations over a repository, one module each: [`backup`], [`restore`],
+//! Operations over a repository, one module each: [`backup`], [`copy`], [`restore`],
 //! [`dump`], the ways to look into snapshots ([`ls`], [`diff`], [`find`],
 //! [`stats`], [`tag`], [`select`]), retention ([`forget`] with its
 //! [`policy`], [`prune`]), integrity ([`check`], [`repair`]) and recovery
@@ -12,6 +12,7 @@ mod affected;
 pub mod backup;
 pub mod check;
 mod content;
+pub mod copy;
 pub mod diff;
 pub mod drill;
 pub mod dump;

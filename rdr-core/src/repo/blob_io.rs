@@ -67,14 +67,42 @@ impl Repository {
         if let Some(c) = self.cache().filter(|_| loc.blob_type == BlobType::Tree) {
             return self.load_tree_blob_cached(c, id, loc);
         }
-        let sealed = self.inner.backend.read_range(
+        let sealed = self.read_sealed(loc)?;
+        codec::open_blob(&self.inner.key, loc.blob_type, id, &sealed, loc.raw_length)
+            .map_err(|e| Error::corrupt("blob", format!("{id} (in pack {})", loc.pack.short()), e))
+    }
+
+    /// A data blob's plaintext for `copy`: no cache, no copy of a raw
+    /// payload, and (`verify` false) no hash against the id, which the AEAD
+    /// binds anyway.
+    ///
+    /// # Errors
+    /// As [`Self::read_blob`].
+    pub(crate) fn read_blob_owned(&self, id: &BlobId, verify: bool) -> Result<Vec<u8>> {
+        let loc = self
+            .index()?
+            .lookup(id)
+            .ok_or_else(|| Error::NotFound(format!("blob {id} is not in the index")))?;
+        let sealed = self.read_sealed(&loc)?;
+        codec::open_blob_owned(
+            &self.inner.key,
+            loc.blob_type,
+            id,
+            sealed,
+            loc.raw_length,
+            verify,
+        )
+        .map_err(|e| Error::corrupt("blob", format!("{id} (in pack {})", loc.pack.short()), e))
+    }
+
+    /// A blob's sealed bytes.
+    fn read_sealed(&self, loc: &BlobLocation) -> Result<Vec<u8>> {
+        Ok(self.inner.backend.read_range(
             FileType::Pack,
             &loc.pack.to_hex(),
             u64::from(loc.offset),
             u64::from(loc.length),
-        )?;
-        codec::open_blob(&self.inner.key, loc.blob_type, id, &sealed, loc.raw_length)
-            .map_err(|e| Error::corrupt("blob", format!("{id} (in pack {})", loc.pack.short()), e))
+        )?)
     }
 
     /// Reads a byte range of a pack (several blobs at once).

@@ -131,6 +131,16 @@ impl DedupSet {
             .insert(p)
     }
 
+    /// Whether `id` was claimed.
+    pub fn contains(&self, id: &BlobId) -> bool {
+        let p = prefix(id);
+        let shard = &self.shards[usize::from(p[0]) % self.shards.len()];
+        shard
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(&p)
+    }
+
     #[cfg(any(test, feature = "internals"))]
     /// Releases a claim (the blob could not be stored after all).
     pub fn release(&self, id: &BlobId) {

@@ -43,7 +43,7 @@ pub use packer::{Packer, PackerOptions};
 use crate::backend::{Backend, BackendError, FileType, Storage};
 use crate::chunk::{ChunkerConfig, ChunkerParams};
 use crate::codec;
-use crate::crypto::keys::MasterKey;
+use crate::crypto::keys::{BlobIdentity, MasterKey, SecretKey};
 use crate::error::{Error, Result};
 use crate::format::config::Config;
 use crate::format::pack::PackEntry;
@@ -67,6 +67,9 @@ pub struct InitOptions {
     pub compression: i32,
     /// Target data pack size in bytes.
     pub pack_size: u32,
+    /// Chunk and name data as another repository does (its
+    /// [`Repository::blob_identity`]); `chunker` is then ignored.
+    pub blob_identity: Option<BlobIdentity>,
 }
 
 impl Default for InitOptions {
@@ -75,6 +78,7 @@ impl Default for InitOptions {
             chunker: ChunkerParams::default(),
             compression: 3,
             pack_size: 16 << 20,
+            blob_identity: None,
         }
     }
 }
@@ -144,7 +148,14 @@ impl Repository {
         holder: &LockHolder,
     ) -> Result<Self> {
         let backend = storage.backend().clone();
-        let config = Config::new(opts.chunker, opts.compression, opts.pack_size);
+        let mut config = Config::new(opts.chunker, opts.compression, opts.pack_size);
+        if let Some(b) = &opts.blob_identity {
+            config.chunker = b.params;
+            config.version = crate::format::SHARED_IDS_VERSION;
+            let mut keys = b.id.expose().to_vec();
+            keys.extend_from_slice(b.chunker.expose());
+            config.blob_keys = Some(serde_bytes::ByteBuf::from(keys));
+        }
         config
             .validate()
             .map_err(|e| Error::InvalidInput(e.to_string()))?;
@@ -191,7 +202,25 @@ impl Repository {
         Self::assemble(storage, key, key_id, config)
     }
 
-    fn assemble(storage: &Storage, key: MasterKey, key_id: KeyId, config: Config) -> Result<Self> {
+    fn assemble(
+        storage: &Storage,
+        mut key: MasterKey,
+        key_id: KeyId,
+        mut config: Config,
+    ) -> Result<Self> {
+        if let Some(keys) = config.blob_keys.take() {
+            // (the config a caller sees never holds them)
+            let keys = zeroize::Zeroizing::new(keys.into_vec());
+            let bad = || {
+                let e = FormatError::Invalid {
+                    what: "config",
+                    msg: "blob_keys of the wrong length".into(),
+                };
+                Error::corrupt("config", "config", e)
+            };
+            key.id = SecretKey::from_slice(&keys[..32.min(keys.len())]).ok_or_else(bad)?;
+            key.chunker = SecretKey::from_slice(keys.get(32..).unwrap_or(&[])).ok_or_else(bad)?;
+        }
         let backend = storage.bounded_backend();
         let cache = storage
             .cache_dir()
@@ -257,6 +286,19 @@ impl Repository {
     #[must_use]
     pub fn key_id(&self) -> KeyId {
         self.inner.key_id
+    }
+
+    /// This repository's blob identity, for a new repository that should
+    /// chunk and name data the same way (`init --copy-chunker-params`).
+    /// Whoever opens that repository can then compute this one's chunk
+    /// boundaries and blob ids, though not read its data (docs/format.md).
+    #[must_use]
+    pub fn blob_identity(&self) -> BlobIdentity {
+        BlobIdentity {
+            id: self.inner.key.id.clone(),
+            chunker: self.inner.key.chunker.clone(),
+            params: self.inner.config.chunker,
+        }
     }
 
     /// The keyed chunker for this repository.

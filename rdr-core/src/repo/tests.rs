@@ -267,3 +267,49 @@ fn a_write_whose_answer_was_lost_is_not_an_error_when_retried() {
         "{err}"
     );
 }
+
+#[test]
+fn a_shared_blob_identity_names_and_chunks_as_the_source_but_seals_with_its_own_key() {
+    let src = test_repo(&InitOptions {
+        chunker: ChunkerParams {
+            min: 64 << 10,
+            avg: 256 << 10,
+            max: 1 << 20,
+        },
+        ..InitOptions::default()
+    });
+    let backend = Arc::new(MemoryBackend::new().unwrap());
+    let key = NewKey::Passphrase {
+        passphrase: "pw".to_owned().into(),
+        log_n: 10,
+    };
+    let opts = InitOptions {
+        blob_identity: Some(src.blob_identity()),
+        ..InitOptions::default()
+    };
+    let storage = Storage::from_backend(backend.clone());
+    Repository::init(&storage, &opts, &key, &LockHolder::current()).unwrap();
+    let dst = reopen(&backend);
+    assert_eq!(dst.config().version, crate::format::SHARED_IDS_VERSION);
+    assert_eq!(dst.config().chunker, src.config().chunker);
+    // the keys never show in the config a caller sees
+    assert!(dst.config().blob_keys.is_none());
+    assert_eq!(dst.blob_id(b"x"), src.blob_id(b"x"));
+    let data = crate::crypto::rng::bytes::<4096>().repeat(200);
+    let cut = |r: &Repository| {
+        let mut c = crate::chunk::Chunker::new(r.chunker(), &data[..]);
+        let mut lens = Vec::new();
+        while let Some(chunk) = c.next_chunk().unwrap() {
+            lens.push(chunk.len());
+        }
+        lens
+    };
+    assert_eq!(cut(&dst), cut(&src));
+    // the data key is its own: a blob sealed by one does not open in the other
+    let id = src.blob_id(&data[..100]);
+    let sealed = src.seal_blob(BlobType::Data, &id, &data[..100]);
+    assert!(codec::open_blob(dst.key(), BlobType::Data, &id, &sealed, 100).is_err());
+    // and an unrelated repository names blobs otherwise
+    let other = test_repo(&InitOptions::default());
+    assert_ne!(other.blob_id(b"x"), src.blob_id(b"x"));
+}

@@ -88,6 +88,7 @@ fn config() -> Config {
         compression: 3,
         data_pack_size: 16 << 20,
         tree_pack_size: 4 << 20,
+        blob_keys: None,
     }
 }
 

@@ -25,7 +25,7 @@ use crate::repo::{LockHolder, Repository, is_stale};
 
 /// What adoption did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(super) struct Adopted {
+pub(crate) struct Adopted {
     /// Packs now indexed.
     pub packs: usize,
     /// Orphan packs whose header did not read (left for prune).
@@ -36,7 +36,7 @@ pub(super) struct Adopted {
 ///
 /// # Errors
 /// Storage errors, or a damaged index (which maintenance must repair).
-pub(super) fn adopt_orphans(repo: &Repository, holder: &LockHolder) -> Result<Adopted> {
+pub(crate) fn adopt_orphans(repo: &Repository, holder: &LockHolder) -> Result<Adopted> {
     let now = crate::time::now_ns() / 1_000_000_000;
     let dead: Vec<_> = repo
         .locks()?

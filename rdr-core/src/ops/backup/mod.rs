@@ -4,10 +4,10 @@
 //! then the snapshot. A backup that fails or is cancelled writes its index
 //! (so the next run reuses the uploaded data) and no snapshot.
 
-mod adopt;
+pub(crate) mod adopt;
 mod archive;
 mod exclude;
-mod saver;
+pub(crate) mod saver;
 mod scan;
 
 use std::io::Read;

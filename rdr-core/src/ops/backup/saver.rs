@@ -182,6 +182,34 @@ impl Saver {
         ids.iter().all(|id| self.index.contains_live(id))
     }
 
+    /// Whether the destination has the blob, or this session stores it.
+    pub(crate) fn knows(&self, id: &BlobId) -> bool {
+        self.index.contains_live(id) || self.dedup.contains(id)
+    }
+
+    /// Stores a data blob given whole, whose id in this repository is
+    /// `id`, if it is new.
+    pub(crate) fn save_data_as(&mut self, id: BlobId, data: Vec<u8>) -> Result<()> {
+        if self.is_new(&id) {
+            self.queue(id, data)?;
+        }
+        self.check()?;
+        self.maybe_flush()
+    }
+
+    /// Hands a new data blob to the seal workers, within the queue's budget.
+    fn queue(&self, id: BlobId, data: Vec<u8>) -> Result<()> {
+        let tx = self
+            .tx
+            .as_ref()
+            .ok_or_else(|| Error::InvalidInput("saver finished".into()))?;
+        let workers = &self.workers;
+        self.budget
+            .take(data.len(), || workers.iter().all(JoinHandle::is_finished));
+        tx.send(Job { id, data })
+            .map_err(|_| Error::InvalidInput("seal workers stopped".into()))
+    }
+
     /// First claim of a blob not in the index.
     fn is_new(&self, id: &BlobId) -> bool {
         !self.index.contains_live(id) && self.dedup.claim(id)
@@ -230,15 +258,7 @@ impl Saver {
             total += chunk.len() as u64;
             progress.advance(0, chunk.len() as u64);
             if self.is_new(&id) {
-                let tx = self
-                    .tx
-                    .as_ref()
-                    .ok_or_else(|| Error::InvalidInput("saver finished".into()))?;
-                let workers = &self.workers;
-                self.budget
-                    .take(chunk.len(), || workers.iter().all(JoinHandle::is_finished));
-                tx.send(Job { id, data: chunk })
-                    .map_err(|_| Error::InvalidInput("seal workers stopped".into()))?;
+                self.queue(id, chunk)?;
             }
             ids.push(id);
             self.check()?;
