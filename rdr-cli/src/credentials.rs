@@ -73,49 +73,58 @@ fn interactive() -> bool {
     std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
 }
 
-/// The password that opens (or, for `init`, protects) the repository.
-pub fn password(args: &Args, confirm: bool) -> Result<Zeroizing<String>> {
-    if let Some(f) = &args.password_file {
+/// Where one repository's password may come from, in order.
+struct Sources<'a> {
+    file: Option<&'a Path>,
+    command: Option<&'a str>,
+    /// The variable holding the password itself.
+    variable: &'static str,
+    /// The prompt on a terminal.
+    prompt: &'static str,
+    /// The error when none gives one.
+    missing: &'static str,
+}
+
+fn password_from(s: &Sources<'_>, confirm: bool) -> Result<Zeroizing<String>> {
+    if let Some(f) = s.file {
         return read_password_file(f);
     }
-    if let Some(c) = &args.password_command {
+    if let Some(c) = s.command {
         return run_password_command(c);
     }
-    if let Ok(p) = std::env::var("RDR_PASSWORD")
+    if let Ok(p) = std::env::var(s.variable)
         && !p.is_empty()
     {
         return Ok(Zeroizing::new(p));
     }
     if interactive() {
-        return prompt_checked(
-            "enter password for repository: ",
-            confirm.then_some("enter password again: "),
-        );
+        return prompt_checked(s.prompt, confirm.then_some("enter password again: "));
     }
-    bail!(
-        "no password given: use --password-file, --password-command, RDR_PASSWORD_FILE, RDR_PASSWORD_COMMAND or RDR_PASSWORD, or run on a terminal"
-    )
+    bail!("{}", s.missing)
+}
+
+/// The password that opens (or, for `init`, protects) the repository.
+pub fn password(args: &Args, confirm: bool) -> Result<Zeroizing<String>> {
+    let sources = Sources {
+        file: args.password_file.as_deref(),
+        command: args.password_command.as_deref(),
+        variable: "RDR_PASSWORD",
+        prompt: "enter password for repository: ",
+        missing: "no password given: use --password-file, --password-command, RDR_PASSWORD_FILE, RDR_PASSWORD_COMMAND or RDR_PASSWORD, or run on a terminal",
+    };
+    password_from(&sources, confirm)
 }
 
 /// The password of the source repository (`copy`, `init --from-repo`).
 pub fn source_password(from: &crate::cli::FromRepoArgs) -> Result<Zeroizing<String>> {
-    if let Some(f) = &from.from_password_file {
-        return read_password_file(f);
-    }
-    if let Some(c) = &from.from_password_command {
-        return run_password_command(c);
-    }
-    if let Ok(p) = std::env::var("RDR_FROM_PASSWORD")
-        && !p.is_empty()
-    {
-        return Ok(Zeroizing::new(p));
-    }
-    if interactive() {
-        return prompt_checked("enter password for the source repository: ", None);
-    }
-    bail!(
-        "no password for the source repository: use --from-password-file, --from-password-command, RDR_FROM_PASSWORD_FILE, RDR_FROM_PASSWORD_COMMAND or RDR_FROM_PASSWORD, or run on a terminal"
-    )
+    let sources = Sources {
+        file: from.from_password_file.as_deref(),
+        command: from.from_password_command.as_deref(),
+        variable: "RDR_FROM_PASSWORD",
+        prompt: "enter password for the source repository: ",
+        missing: "no password for the source repository: use --from-password-file, --from-password-command, RDR_FROM_PASSWORD_FILE, RDR_FROM_PASSWORD_COMMAND or RDR_FROM_PASSWORD, or run on a terminal",
+    };
+    password_from(&sources, false)
 }
 
 /// A new password for `key add` / `key passwd`.

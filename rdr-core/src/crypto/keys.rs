@@ -26,17 +26,15 @@ impl SecretKey {
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
         Self(bytes)
     }
+    /// Copies key bytes (from a sealed config); `None` unless 32 bytes.
+    pub(crate) fn from_slice(bytes: &[u8]) -> Option<Self> {
+        Some(Self(bytes.try_into().ok()?))
+    }
+
     /// The raw bytes (for handing to a primitive).
     #[must_use]
     pub fn expose(&self) -> &[u8; 32] {
         &self.0
-    }
-}
-
-impl SecretKey {
-    /// Copies key bytes (from a sealed config); `None` unless 32 bytes.
-    pub(crate) fn from_slice(bytes: &[u8]) -> Option<Self> {
-        Some(Self(bytes.try_into().ok()?))
     }
 }
 

@@ -24,8 +24,6 @@
 
 use std::collections::{HashMap, HashSet};
 
-use rayon::prelude::*;
-
 use crate::error::{Error, Result};
 use crate::format::snapshot::Snapshot;
 use crate::format::tree::{NodeKind, Tree};
@@ -38,8 +36,6 @@ use crate::ops::repair::REPAIRED_TAG;
 use crate::ops::select::SnapshotFilter;
 use crate::repo::{LockHolder, LockKind, Repository};
 
-/// Source blobs read at once by one tree's fallback path (at most 8 MiB each).
-const READ_BATCH: usize = 4;
 /// Blobs read ahead of the writer, at most (besides those being read).
 const READ_AHEAD: usize = 8;
 
@@ -445,6 +441,9 @@ impl<'a> Copier<'a> {
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         let Some(id) = wanted.get(i) else { return };
+                        // one hash per chunk: the source id verified when it
+                        // is also the destination id, else the new id computed
+                        // (the AEAD binds the source id either way)
                         let r = src.read_blob_owned(id, same).map(|plain| {
                             let new = if same { *id } else { dst.blob_id(&plain) };
                             (*id, new, plain)
@@ -490,7 +489,8 @@ impl<'a> Copier<'a> {
         Ok(())
     }
 
-    /// Copies a source tree and what it refers to; returns its new id.
+    /// Writes a source tree with its chunks' new ids (all stored by
+    /// [`Self::fetch_all`]), its subtrees first; returns its new id.
     fn tree(&mut self, src_id: &BlobId, depth: usize, progress: &dyn Progress) -> Result<BlobId> {
         if let Some(d) = self.known(src_id) {
             return Ok(d);
@@ -501,8 +501,6 @@ impl<'a> Copier<'a> {
             )));
         }
         let mut tree: Tree = self.src.load_tree(src_id)?;
-        let mut wanted = Vec::new();
-        let mut seen = HashSet::new();
         for node in &mut tree.nodes {
             if progress.is_cancelled() {
                 return Err(Error::Cancelled);
@@ -513,16 +511,7 @@ impl<'a> Copier<'a> {
             if node.kind == NodeKind::File {
                 progress.advance(1, 0);
             }
-            for c in &node.content {
-                if self.known(c).is_none() && seen.insert(*c) {
-                    wanted.push(*c);
-                }
-            }
-        }
-        for batch in wanted.chunks(READ_BATCH) {
-            self.fetch(batch, progress)?;
-        }
-        for node in &mut tree.nodes {
+            // every chunk was stored by `fetch_all` before the trees
             for c in &mut node.content {
                 *c = self
                     .known(c)
@@ -534,27 +523,6 @@ impl<'a> Copier<'a> {
             self.map.insert(*src_id, new);
         }
         Ok(new)
-    }
-
-    /// Reads source blobs (in parallel: opening, verifying and naming them
-    /// is most of a copy's CPU) and stores them in the destination.
-    fn fetch(&mut self, batch: &[BlobId], progress: &dyn Progress) -> Result<()> {
-        let (src, dst, same) = (self.src, self.dst, self.same_ids);
-        // one hash per blob: the source id verified when it is also the
-        // destination id, else the destination id computed
-        let read: Vec<Result<(BlobId, Vec<u8>)>> = batch
-            .par_iter()
-            .map(|id| {
-                let plain = src.read_blob_owned(id, same)?;
-                let new = if same { *id } else { dst.blob_id(&plain) };
-                Ok((new, plain))
-            })
-            .collect();
-        for (src_id, r) in batch.iter().zip(read) {
-            let (id, plain) = r?;
-            self.store(*src_id, id, plain, progress)?;
-        }
-        Ok(())
     }
 
     /// Waits for every upload and writes the index of what was uploaded.

@@ -174,7 +174,9 @@ impl Repository {
         let key_file = keys::build_key_file(&key, first_key, holder)?;
         let key_id = KeyId(Id::hash_of(&key_file));
         backend.write_new(FileType::Key, &key_id.to_hex(), &key_file)?;
-        let sealed = codec::seal_file(&key, FileType::Config, &config.encode(), 0);
+        // (a version-3 config holds the shared blob keys: wiped after use)
+        let plain = zeroize::Zeroizing::new(config.encode());
+        let sealed = codec::seal_file(&key, FileType::Config, &plain, 0);
         backend.write_new(FileType::Config, "config", &sealed)?;
         Self::assemble(storage, key, key_id, config)
     }
@@ -197,6 +199,7 @@ impl Repository {
         };
         let (key, key_id) = keys::unlock(backend.as_ref(), credential)?;
         let plain = codec::open_file(&key, FileType::Config, &sealed_config)
+            .map(zeroize::Zeroizing::new)
             .map_err(|e| Error::corrupt("config", "config", e))?;
         let config = Config::decode(&plain).map_err(|e| Error::corrupt("config", "config", e))?;
         Self::assemble(storage, key, key_id, config)
