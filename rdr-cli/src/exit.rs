@@ -62,6 +62,16 @@ pub fn advice_for(e: &anyhow::Error) -> Option<String> {
                 rdr_core::Error::WouldEmptyGroup { .. } => {
                     Some("use --allow-empty to allow it".into())
                 }
+                rdr_core::Error::AppendOnly { .. } => Some(
+                    "an append-only repository keeps everything; to thin it out, copy the snapshots \
+                     to keep into a new repository (`rdr copy`)"
+                        .into(),
+                ),
+                rdr_core::Error::Backend(rdr_core::BackendError::DeleteRefused { .. }) => Some(
+                    "nothing was changed; run forget and prune with credentials that may delete, \
+                     or leave this copy to expire by the storage's own retention"
+                        .into(),
+                ),
                 rdr_core::Error::KeyInUse { .. } => Some(
                     "open the repository with another key to remove this one, or replace it with `rdr key passwd`"
                         .into(),

@@ -370,3 +370,108 @@ fn copy_local_to_s3_and_s3_to_sftp_with_other_passwords() {
     assert_eq!(r["copied"].as_array().unwrap().len(), 0, "{r}");
     assert_eq!(n(&r, "bytes_read") + n(&r, "data_blobs"), 0, "{r}");
 }
+
+/// The repository's files that are not transient (locks, `tmp/`), with
+/// their sizes.
+fn stored_files(root: &Path) -> Vec<(PathBuf, u64)> {
+    let mut out: Vec<_> = walk(root)
+        .into_iter()
+        .filter(|p| p.is_file())
+        .map(|p| p.strip_prefix(root).unwrap().to_path_buf())
+        .filter(|p| !p.starts_with("locks") && !p.starts_with("tmp"))
+        .map(|p| {
+            let len = std::fs::metadata(root.join(&p)).unwrap().len();
+            (p, len)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// `args` fails with exit 1 and `says`, changing nothing stored.
+fn refused(repo: &Repo, root: &Path, args: &[&str], says: &str) {
+    let before = stored_files(root);
+    let o = repo.run(args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "rdr {args:?}: {err}");
+    assert!(err.contains(says), "rdr {args:?}: {err}");
+    assert!(err.contains("nothing was changed"), "rdr {args:?}: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(
+        stored_files(root),
+        before,
+        "rdr {args:?} changed the repository"
+    );
+}
+
+#[test]
+fn an_append_only_sftp_server_takes_backups_and_copies_and_refuses_prune_cleanly() {
+    let ssh = SshServer::append_only();
+    let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let data = tmp.path().join("data");
+    source_tree(&data, 4);
+    let prod = Repo::local(tmp.path(), "prod", "prod pw");
+    let vault = Repo {
+        loc: ssh.location("vault"),
+        password: "vault pw",
+        vars: vec![("PATH", ssh.path())],
+    };
+    let root = ssh.data_dir().join("vault");
+    prod.init(&[]);
+    vault.init(&[]);
+    prod.backup(&data, &[]);
+    vault.backup(&data, &["--tag", "direct"]);
+    std::fs::write(data.join("etc/new"), "new file\n").unwrap();
+    prod.backup(&data, &[]);
+    let r = vault.copy_from(&prod, tmp.path(), &[]);
+    assert_eq!(r["copied"].as_array().unwrap().len(), 2, "{r}");
+    vault.restores(&data, tmp.path());
+
+    let says = "the storage refused the deletion";
+    refused(&vault, &root, &["forget", "--keep-last", "1"], says);
+    refused(
+        &vault,
+        &root,
+        &["forget", "--keep-last", "1", "--prune"],
+        says,
+    );
+    refused(&vault, &root, &["prune"], says);
+    assert_eq!(vault.snapshots().len(), 3);
+    vault.ok(&["forget", "--keep-last", "1", "--dry-run"]);
+    vault.ok(&["prune", "--dry-run"]);
+    vault.ok(&["check", "--read-data"]);
+    let r = vault.copy_from(&prod, tmp.path(), &[]);
+    assert_eq!(r["copied"].as_array().unwrap().len(), 0, "{r}");
+    vault.restores(&data, tmp.path());
+}
+
+#[test]
+fn a_repository_created_append_only_refuses_to_delete_anything() {
+    let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let data = tmp.path().join("data");
+    source_tree(&data, 5);
+    let vault = Repo::local(tmp.path(), "vault", "vault pw");
+    let root = PathBuf::from(&vault.loc);
+    vault.init(&["--append-only"]);
+    assert!(vault.ok(&["cat", "config"]).contains("append-only     yes"));
+    vault.backup(&data, &[]);
+    std::fs::write(data.join("etc/new"), "new file\n").unwrap();
+    vault.backup(&data, &[]);
+    let says = "is an append-only repository";
+    refused(&vault, &root, &["forget", "--keep-last", "1"], says);
+    refused(&vault, &root, &["prune"], says);
+    refused(&vault, &root, &["repair", "index"], says);
+    refused(&vault, &root, &["tag", "--add", "x", "latest"], says);
+    let pw = tmp.path().join("new-pw");
+    std::fs::write(&pw, "new pw\n").unwrap();
+    let pw = pw.to_str().unwrap();
+    refused(
+        &vault,
+        &root,
+        &["key", "passwd", "--new-password-file", pw],
+        says,
+    );
+    assert_eq!(vault.snapshots().len(), 2);
+    vault.ok(&["forget", "--keep-last", "1", "--dry-run"]);
+    vault.restores(&data, tmp.path());
+}

@@ -35,6 +35,10 @@ pub enum ErrorKind {
     Cancelled,
     /// The data source failed: a backup command exited non-zero.
     SourceFailed,
+    /// Deleting was refused: the repository is append-only, or the storage
+    /// (append-only or object-locked, or credentials that may not delete)
+    /// refused it. Nothing was changed.
+    DeletionRefused,
 }
 
 /// Errors of rdr-core's public API.
@@ -140,6 +144,18 @@ pub enum Error {
     /// The data source failed (for example `pg_dump` exited non-zero).
     #[error("{0}; no snapshot was written")]
     SourceFailed(String),
+    /// The repository was created append-only (`init --append-only`):
+    /// rdr deletes nothing from it, and refused `what` before changing
+    /// anything.
+    #[error(
+        "{location} is an append-only repository: {what} would delete from it; nothing was changed"
+    )]
+    AppendOnly {
+        /// The repository.
+        location: String,
+        /// What was refused ("prune", "forget", ...).
+        what: String,
+    },
 }
 
 fn object_name(kind: &str, id: &str) -> String {
@@ -161,6 +177,9 @@ impl Error {
             Self::Locked { .. } => ErrorKind::Locked,
             Self::Corrupt { .. } => ErrorKind::Corrupt,
             Self::Backend(BackendError::NotFound { .. }) => ErrorKind::NotFound,
+            Self::Backend(BackendError::DeleteRefused { .. }) | Self::AppendOnly { .. } => {
+                ErrorKind::DeletionRefused
+            }
             Self::Backend(BackendError::Unsupported { .. }) | Self::Location(_) => {
                 ErrorKind::InvalidInput
             }

@@ -22,6 +22,7 @@ extern "C" {
 #define RDR_ERR_STORAGE 21
 #define RDR_ERR_NOT_FOUND 22
 #define RDR_ERR_IO 23
+#define RDR_ERR_DELETION_REFUSED 24
 #define RDR_ERR_PANIC 99
 
 /* An open repository. */

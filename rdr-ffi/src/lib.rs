@@ -36,6 +36,9 @@ pub const RDR_ERR_STORAGE: c_int = 21;
 pub const RDR_ERR_NOT_FOUND: c_int = 22;
 /// Local I/O failed.
 pub const RDR_ERR_IO: c_int = 23;
+/// Deleting was refused: the repository is append-only, or the storage
+/// may not delete. Nothing was changed.
+pub const RDR_ERR_DELETION_REFUSED: c_int = 24;
 /// rdr panicked (a bug); the message says where.
 pub const RDR_ERR_PANIC: c_int = 99;
 
@@ -64,6 +67,7 @@ fn code_of(e: &rdr_core::Error) -> c_int {
         ErrorKind::InvalidInput => RDR_ERR_INVALID_ARGUMENT,
         ErrorKind::NotFound => RDR_ERR_NOT_FOUND,
         ErrorKind::Io => RDR_ERR_IO,
+        ErrorKind::DeletionRefused => RDR_ERR_DELETION_REFUSED,
         _ => RDR_ERR_FATAL,
     }
 }

@@ -412,6 +412,11 @@ pub struct InitArgs {
     /// its data key is its own).
     #[arg(long, requires = "from_repo")]
     pub copy_chunker_params: bool,
+    /// Make an immutable copy: rdr will never delete from this repository
+    /// (forget, prune, repair index, tag and key changes are refused). Use
+    /// it with storage credentials that cannot delete either.
+    #[arg(long)]
+    pub append_only: bool,
     #[command(flatten)]
     pub from: FromRepoArgs,
     #[command(flatten)]

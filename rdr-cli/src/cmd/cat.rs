@@ -20,6 +20,9 @@ pub fn run(args: &Args, cmd: &CatCommand) -> Result<()> {
                 println!("repository      {}", c.id);
                 println!("location        {}", repo.location());
                 println!("format version  {}", c.version);
+                if c.append_only {
+                    println!("append-only     yes: rdr deletes nothing from it");
+                }
                 println!(
                     "chunker         min {} / avg {} / max {}",
                     human_bytes(c.chunker.min.into()),

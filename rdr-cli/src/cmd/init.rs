@@ -27,6 +27,7 @@ pub fn run(args: &Args, a: &InitArgs) -> Result<()> {
             None => defaults.pack_size,
         },
         blob_identity: None,
+        append_only: a.append_only,
     };
     let opts = match (a.copy_chunker_params, &a.from.from_repo) {
         (true, _) => InitOptions {
@@ -52,6 +53,11 @@ pub fn run(args: &Args, a: &InitArgs) -> Result<()> {
         repo.config().id.short(),
         repo.location()
     );
+    if repo.append_only() {
+        eprintln!(
+            "it is append-only: rdr will never delete from it (forget and prune are refused)"
+        );
+    }
     eprintln!("keep the password (or identity) safe: without it the data cannot be recovered");
     println!("{}", repo.config().id);
     Ok(())

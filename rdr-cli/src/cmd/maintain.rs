@@ -69,19 +69,20 @@ fn prune_options(o: &PruneOpts, dry_run: bool) -> Result<PruneOptions> {
     })
 }
 
-fn exclusive(repo: &Repository) -> Result<LockGuard> {
-    Ok(repo.lock(LockKind::Exclusive, &LockHolder::current())?)
-}
-
-/// The lock of a prune: exclusive, and excluding backups too when it
-/// deletes at once.
+/// The lock of a prune: shared for a dry run (it only reads), exclusive
+/// (excluding backups too when it deletes at once) after checking that
+/// the repository and the storage allow deletion.
 fn prune_lock(repo: &Repository, o: &PruneOptions) -> Result<LockGuard> {
-    let kind = if o.instant_delete && !o.dry_run {
+    let me = LockHolder::current();
+    if o.dry_run {
+        return Ok(repo.lock(LockKind::Shared, &me)?);
+    }
+    let kind = if o.instant_delete {
         LockKind::ExclusiveWithBackups
     } else {
         LockKind::Exclusive
     };
-    Ok(repo.lock(kind, &LockHolder::current())?)
+    Ok(repo.lock_to_delete(kind, &me, "prune")?)
 }
 
 /// `rdr forget`.
@@ -109,7 +110,7 @@ pub fn forget_cmd(args: &Args, a: &ForgetArgs) -> Result<i32> {
     } else if let Some(o) = &prune_opts {
         prune_lock(&repo, o)?
     } else {
-        exclusive(&repo)?
+        repo.lock_to_delete(LockKind::Exclusive, &LockHolder::current(), "forget")?
     };
     let json = a.output.json;
     let removed;

@@ -19,7 +19,12 @@ pub fn run(args: &Args, cmd: &RepairCommand) -> Result<i32> {
 
 fn snapshots(args: &Args, a: &RepairSnapshotsArgs) -> Result<i32> {
     let repo = open(args)?;
-    let lock = repo.lock(LockKind::Exclusive, &LockHolder::current())?;
+    let me = LockHolder::current();
+    let lock = if a.forget && !a.dry_run {
+        repo.lock_to_delete(LockKind::Exclusive, &me, "repair snapshots --forget")?
+    } else {
+        repo.lock(LockKind::Exclusive, &me)?
+    };
     let (mut snaps, mut unreadable) = repo.snapshots_readable()?;
     if !a.ids.is_empty() {
         let wanted: Vec<SnapshotId> = a
@@ -77,7 +82,13 @@ fn snapshots(args: &Args, a: &RepairSnapshotsArgs) -> Result<i32> {
 
 fn index(args: &Args, a: &RepairIndexArgs) -> Result<i32> {
     let repo = open(args)?;
-    let lock = repo.lock(LockKind::Exclusive, &LockHolder::current())?;
+    let me = LockHolder::current();
+    let lock = if a.dry_run {
+        repo.lock(LockKind::Exclusive, &me)?
+    } else {
+        // it replaces the index files
+        repo.lock_to_delete(LockKind::Exclusive, &me, "repair index")?
+    };
     let progress = Reporter::new(Mode::from(a.output), "repair index");
     let opts = RepairIndexOptions {
         read_data: a.read_data,

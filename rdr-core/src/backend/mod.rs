@@ -76,6 +76,17 @@ pub enum BackendError {
         /// What the storage said.
         message: String,
     },
+    /// The storage refused to delete an object: append-only or
+    /// object-locked storage, or credentials that may not delete.
+    #[error(
+        "{path}: the storage refused the deletion (append-only or object-locked storage, or credentials that may not delete): {message}"
+    )]
+    DeleteRefused {
+        /// Object path.
+        path: String,
+        /// What the storage said.
+        message: String,
+    },
     /// The backend could not be set up.
     #[error("storage setup: {0}")]
     Setup(String),

@@ -147,7 +147,13 @@ pub(crate) fn read_range(
 
 pub(crate) fn remove(op: &Operator, ft: FileType, name: &str) -> BackendResult<()> {
     let path = ft.path(name);
-    op.delete(&path).map_err(|e| map_err("delete", &path, e))
+    op.delete(&path).map_err(|e| match e.kind() {
+        opendal::ErrorKind::PermissionDenied => BackendError::DeleteRefused {
+            path: path.clone(),
+            message: e.to_string(),
+        },
+        _ => map_err("delete", &path, e),
+    })
 }
 
 /// How a backend makes a new object appear without overwriting one.

@@ -4,7 +4,10 @@ use serde::{Deserialize, Serialize};
 
 use serde_bytes::ByteBuf;
 
-use super::{FORMAT_VERSION, FormatError, REPO_VERSION, SHARED_IDS_VERSION, from_cbor, to_cbor};
+use super::{
+    APPEND_ONLY_VERSION, FORMAT_VERSION, FormatError, REPO_VERSION, SHARED_IDS_VERSION, from_cbor,
+    to_cbor,
+};
 use crate::chunk::ChunkerParams;
 use crate::id::Id;
 
@@ -16,8 +19,9 @@ pub const MAX_PACK_SIZE: u32 = 512 << 20;
 /// Repository config (`config`, sealed). Written once by `init`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Config {
-    /// Repository format version: 1, 2 (packs padded; `REPO_VERSION`), or
-    /// 3 (version 2 with `blob_keys`; `SHARED_IDS_VERSION`).
+    /// Repository format version: 1, 2 (packs padded; `REPO_VERSION`),
+    /// 3 (version 2 with `blob_keys`; `SHARED_IDS_VERSION`), or 4 (append
+    /// only, `blob_keys` optional; `APPEND_ONLY_VERSION`).
     pub version: u32,
     /// Random repository id.
     pub id: Id,
@@ -35,6 +39,10 @@ pub struct Config {
     /// repository's master secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blob_keys: Option<ByteBuf>,
+    /// Version 4 only, and then true: rdr deletes nothing from this
+    /// repository (`init --append-only`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub append_only: bool,
 }
 
 impl Config {
@@ -49,6 +57,7 @@ impl Config {
             data_pack_size,
             tree_pack_size: (data_pack_size / 4).max(MIN_PACK_SIZE),
             blob_keys: None,
+            append_only: false,
         }
     }
 
@@ -64,7 +73,7 @@ impl Config {
     /// [`FormatError`] for malformed CBOR, an unknown version or values out of range.
     pub fn decode(bytes: &[u8]) -> Result<Self, FormatError> {
         let c: Self = from_cbor("config", bytes)?;
-        if !(FORMAT_VERSION..=SHARED_IDS_VERSION).contains(&c.version) {
+        if !(FORMAT_VERSION..=APPEND_ONLY_VERSION).contains(&c.version) {
             return Err(FormatError::UnsupportedVersion {
                 what: "config",
                 version: c.version,
@@ -85,13 +94,19 @@ impl Config {
         };
         self.chunker.validate().map_err(inv)?;
         match (&self.blob_keys, self.version) {
-            (None, v) if v <= REPO_VERSION => {}
-            (Some(k), SHARED_IDS_VERSION) if k.len() == 64 => {}
-            (Some(k), SHARED_IDS_VERSION) => {
+            (None, v) if v <= REPO_VERSION || v == APPEND_ONLY_VERSION => {}
+            (Some(k), SHARED_IDS_VERSION | APPEND_ONLY_VERSION) if k.len() == 64 => {}
+            (Some(k), SHARED_IDS_VERSION | APPEND_ONLY_VERSION) => {
                 return Err(inv(format!("blob_keys of {} bytes, not 64", k.len())));
             }
             (None, v) => return Err(inv(format!("version {v} without blob_keys"))),
             (Some(_), v) => return Err(inv(format!("blob_keys in a version-{v} config"))),
+        }
+        if self.append_only != (self.version == APPEND_ONLY_VERSION) {
+            return Err(inv(format!(
+                "append_only {} in a version-{} config",
+                self.append_only, self.version
+            )));
         }
         if !(-7..=22).contains(&self.compression) {
             return Err(inv(format!(
@@ -133,7 +148,28 @@ mod tests {
             Config::decode(&c.encode()).is_err(),
             "version 3 without keys"
         );
-        c.version = 4;
+        c.version = 5;
         assert!(Config::decode(&c.encode()).is_err());
+    }
+
+    #[test]
+    fn append_only_exactly_in_version_4_with_or_without_keys() {
+        let mut c = Config::new(ChunkerParams::default(), 3, 16 << 20);
+        c.append_only = true;
+        assert!(Config::decode(&c.encode()).is_err(), "append_only in v2");
+        c.version = APPEND_ONLY_VERSION;
+        assert_eq!(Config::decode(&c.encode()).unwrap(), c);
+        c.blob_keys = Some(ByteBuf::from(vec![7u8; 64]));
+        assert_eq!(Config::decode(&c.encode()).unwrap(), c);
+        c.blob_keys = Some(ByteBuf::from(vec![7u8; 65]));
+        assert!(Config::decode(&c.encode()).is_err(), "long keys");
+        c.blob_keys = None;
+        c.append_only = false;
+        assert!(Config::decode(&c.encode()).is_err(), "v4 without the flag");
+        // a version-2 config does not carry the field at all
+        let v2 = Config::new(ChunkerParams::default(), 3, 16 << 20);
+        let value: ciborium::Value = ciborium::de::from_reader(&v2.encode()[..]).unwrap();
+        let text = format!("{value:?}");
+        assert!(!text.contains("append_only"), "{text}");
     }
 }

@@ -26,6 +26,11 @@ pub const REPO_VERSION: u32 = 2;
 /// (id and chunker keys) with another (`init --copy-chunker-params`):
 /// version 2 plus the config's `blob_keys`.
 pub const SHARED_IDS_VERSION: u32 = 3;
+/// The repository format of an append-only repository (`init
+/// --append-only`): version 3's config with `append_only` set and
+/// `blob_keys` optional. Builds that read at most version 3 refuse it, so
+/// none of them deletes from it.
+pub const APPEND_ONLY_VERSION: u32 = 4;
 
 /// Errors decoding repository bytes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

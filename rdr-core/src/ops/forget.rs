@@ -72,7 +72,7 @@ pub struct ForgetReport {
 /// # Errors
 /// [`Error::InvalidInput`] for an empty policy, or when the policy would
 /// remove a whole group without `allow_empty`; storage errors.
-pub fn forget(repo: &Repository, opts: &ForgetOptions, _lock: &LockGuard) -> Result<ForgetReport> {
+pub fn forget(repo: &Repository, opts: &ForgetOptions, lock: &LockGuard) -> Result<ForgetReport> {
     if opts.policy.is_empty() {
         return Err(Error::InvalidInput("no retention policy given".into()));
     }
@@ -115,7 +115,8 @@ pub fn forget(repo: &Repository, opts: &ForgetOptions, _lock: &LockGuard) -> Res
         }
         report.groups.push(group);
     }
-    if !opts.dry_run {
+    if !opts.dry_run && report.groups.iter().any(|g| !g.remove.is_empty()) {
+        lock.ensure_deletable("forget")?;
         for g in &report.groups {
             for e in &g.remove {
                 repo.remove_snapshot(&e.id)?;
@@ -140,13 +141,14 @@ pub fn forget_ids(
     repo: &Repository,
     ids: &[SnapshotId],
     dry_run: bool,
-    _lock: &LockGuard,
+    lock: &LockGuard,
 ) -> Result<Vec<(SnapshotId, Snapshot)>> {
     let snaps = ids
         .iter()
         .map(|id| Ok((*id, repo.load_snapshot(id)?)))
         .collect::<Result<Vec<_>>>()?;
     if !dry_run {
+        lock.ensure_deletable("forget")?;
         for (id, _) in &snaps {
             repo.remove_snapshot(id)?;
         }

@@ -29,8 +29,7 @@ pub fn tag(
     change: &TagChange,
     holder: &LockHolder,
 ) -> Result<Vec<(SnapshotId, SnapshotId)>> {
-    let _lock = repo.lock(LockKind::Exclusive, holder)?;
-    let mut out = Vec::new();
+    let mut changed = Vec::new();
     for (id, snap) in snapshots {
         let mut tags = change.set.clone().unwrap_or_else(|| snap.tags.clone());
         tags.extend(change.add.iter().cloned());
@@ -43,9 +42,18 @@ pub fn tag(
         let mut new: Snapshot = snap.clone();
         new.tags = tags;
         new.original = Some(snap.original.unwrap_or(*id));
+        changed.push((*id, new));
+    }
+    if changed.is_empty() {
+        return Ok(Vec::new());
+    }
+    // a changed snapshot replaces the old one, which is deleted
+    let _lock = repo.lock_to_delete(LockKind::Exclusive, holder, "tag")?;
+    let mut out = Vec::new();
+    for (id, new) in changed {
         let new_id = repo.save_snapshot(&new)?;
-        repo.remove_snapshot(id)?;
-        out.push((*id, new_id));
+        repo.remove_snapshot(&id)?;
+        out.push((id, new_id));
     }
     Ok(out)
 }

@@ -204,6 +204,8 @@ impl Repository {
     /// # Errors
     /// As [`Repository::add_key`].
     pub fn change_key(&self, new: &NewKey, holder: &LockHolder) -> Result<KeyId> {
+        // the old key would stay valid beside the new one
+        self.refuse_if_append_only("changing the key (the old key file would have to go)")?;
         let id = self.add_key(new, holder)?;
         match self
             .backend()

@@ -133,9 +133,59 @@ fn describe(info: &LockInfo) -> String {
 pub struct LockGuard {
     repo: Repository,
     kind: LockKind,
-    current: Arc<Mutex<LockId>>,
+    current: Arc<Mutex<Held>>,
     stop: Option<Sender<()>>,
     refresher: Option<JoinHandle<()>>,
+    /// The storage was seen to delete just before this lock was taken.
+    deletes: bool,
+}
+
+/// Lock files this process released that the storage kept (it refused
+/// their deletion): they hold nothing, so they never conflict with this
+/// process's locks. Other processes see them go stale as usual.
+static RELEASED: Mutex<Vec<LockId>> = Mutex::new(Vec::new());
+
+fn released(id: LockId) {
+    RELEASED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(id);
+}
+
+fn is_released(id: LockId) -> bool {
+    RELEASED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .contains(&id)
+}
+
+/// Removes a lock file this process no longer holds.
+fn release(repo: &Repository, id: LockId) -> crate::backend::BackendResult<()> {
+    match repo.backend().remove(FileType::Lock, &id.to_hex()) {
+        Ok(()) | Err(crate::backend::BackendError::NotFound { .. }) => Ok(()),
+        Err(e) => {
+            released(id);
+            Err(e)
+        }
+    }
+}
+
+/// The lock file a guard holds now, and what it says.
+struct Held {
+    id: LockId,
+    info: LockInfo,
+}
+
+/// Writes a newer copy of the held lock file and makes it the current
+/// one; returns the old one's id, which the caller removes.
+fn renew(repo: &Repository, held: &Mutex<Held>) -> Result<LockId> {
+    let mut h = held.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut info = h.info.clone();
+    info.time = now();
+    info.token = u64::from_le_bytes(crate::crypto::rng::bytes());
+    let new_id = repo.write_lock(&info)?;
+    h.info = info;
+    Ok(std::mem::replace(&mut h.id, new_id))
 }
 
 impl LockGuard {
@@ -148,7 +198,30 @@ impl LockGuard {
     /// The current lock file.
     #[must_use]
     pub fn id(&self) -> LockId {
-        *self.current.lock().unwrap_or_else(PoisonError::into_inner)
+        self.current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .id
+    }
+
+    /// Fails before anything is changed when `what` (forget, prune, ...)
+    /// could not delete: with [`Error::AppendOnly`] when the repository is
+    /// append-only, and with the storage's refusal
+    /// ([`BackendError::DeleteRefused`](crate::BackendError)) when it
+    /// keeps what is written (append-only or object-locked storage,
+    /// credentials without delete permission). A lock taken with
+    /// [`Repository::lock_to_delete`] was probed already; for any other
+    /// the probe renews this lock's file and removes the old one.
+    ///
+    /// # Errors
+    /// As above, or the storage's error writing the lock file.
+    pub fn ensure_deletable(&self, what: &str) -> Result<()> {
+        self.repo.refuse_if_append_only(what)?;
+        if self.deletes {
+            return Ok(());
+        }
+        let old = renew(&self.repo, &self.current)?;
+        Ok(release(&self.repo, old)?)
     }
 }
 
@@ -158,10 +231,7 @@ impl Drop for LockGuard {
         if let Some(t) = self.refresher.take() {
             let _ = t.join();
         }
-        let _ = self
-            .repo
-            .backend()
-            .remove(FileType::Lock, &self.id().to_hex());
+        let _ = release(&self.repo, self.id());
     }
 }
 
@@ -192,7 +262,7 @@ impl Repository {
     ) -> Result<Option<String>> {
         let t = now();
         for (id, info) in self.locks()? {
-            if Some(id) == own {
+            if Some(id) == own || is_released(id) {
                 continue;
             }
             // A lock file that does not decode protects nothing: ignore it
@@ -242,7 +312,7 @@ impl Repository {
             return Err(Error::Locked { holder: h });
         }
         let created = now();
-        let mut info = LockInfo {
+        let info = LockInfo {
             exclusive: matches!(kind, LockKind::Exclusive | LockKind::ExclusiveWithBackups),
             host: holder.host.clone(),
             pid: holder.pid,
@@ -257,10 +327,10 @@ impl Repository {
         // Someone may have locked between our check and our write: check
         // again, and back off if so.
         if let Some(h) = self.conflicts(kind, holder, Some(id))? {
-            let _ = self.backend().remove(FileType::Lock, &id.to_hex());
+            let _ = release(self, id);
             return Err(Error::Locked { holder: h });
         }
-        let current = Arc::new(Mutex::new(id));
+        let current = Arc::new(Mutex::new(Held { id, info }));
         let (stop, rx) = crossbeam_channel::bounded::<()>(0);
         let repo = self.clone();
         let cur = Arc::clone(&current);
@@ -270,14 +340,8 @@ impl Repository {
                 while let Err(RecvTimeoutError::Timeout) =
                     rx.recv_timeout(Duration::from_secs(REFRESH_SECS))
                 {
-                    info.time = now();
-                    info.token = u64::from_le_bytes(crate::crypto::rng::bytes());
-                    if let Ok(new_id) = repo.write_lock(&info) {
-                        let old = std::mem::replace(
-                            &mut *cur.lock().unwrap_or_else(PoisonError::into_inner),
-                            new_id,
-                        );
-                        let _ = repo.backend().remove(FileType::Lock, &old.to_hex());
+                    if let Ok(old) = renew(&repo, &cur) {
+                        let _ = release(&repo, old);
                     }
                 }
             })
@@ -291,7 +355,44 @@ impl Repository {
             current,
             stop: Some(stop),
             refresher: Some(refresher),
+            deletes: false,
         })
+    }
+
+    /// Takes a lock for work that deletes (`what`: forget, prune, ...),
+    /// having made sure first that it can: [`Error::AppendOnly`] when the
+    /// repository is append-only; the storage's refusal
+    /// ([`BackendError::DeleteRefused`](crate::BackendError)) when a
+    /// throwaway lock file of `holder` (of the backup kind, which hinders
+    /// only instant deletion) cannot be removed. Either way nothing was
+    /// changed and no exclusive lock is left behind.
+    ///
+    /// # Errors
+    /// As above, and as [`Repository::lock`].
+    pub fn lock_to_delete(
+        &self,
+        kind: LockKind,
+        holder: &LockHolder,
+        what: &str,
+    ) -> Result<LockGuard> {
+        self.refuse_if_append_only(what)?;
+        let t = now();
+        let probe = LockInfo {
+            exclusive: false,
+            host: holder.host.clone(),
+            pid: holder.pid,
+            user: holder.user.clone(),
+            created: t,
+            time: t,
+            token: u64::from_le_bytes(crate::crypto::rng::bytes()),
+            backup: true,
+            excludes_backups: false,
+        };
+        let id = self.write_lock(&probe)?;
+        release(self, id)?;
+        let mut guard = self.lock(kind, holder)?;
+        guard.deletes = true;
+        Ok(guard)
     }
 
     /// Removes stale and undecodable lock files; live locks are kept.

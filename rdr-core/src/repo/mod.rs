@@ -70,6 +70,10 @@ pub struct InitOptions {
     /// Chunk and name data as another repository does (its
     /// [`Repository::blob_identity`]); `chunker` is then ignored.
     pub blob_identity: Option<BlobIdentity>,
+    /// Record that rdr must never delete from this repository (format
+    /// version 4): forget, prune, repair index, tag and key changes are
+    /// refused on it, before they change anything.
+    pub append_only: bool,
 }
 
 impl Default for InitOptions {
@@ -79,6 +83,7 @@ impl Default for InitOptions {
             compression: 3,
             pack_size: 16 << 20,
             blob_identity: None,
+            append_only: false,
         }
     }
 }
@@ -155,6 +160,10 @@ impl Repository {
             let mut keys = b.id.expose().to_vec();
             keys.extend_from_slice(b.chunker.expose());
             config.blob_keys = Some(serde_bytes::ByteBuf::from(keys));
+        }
+        if opts.append_only {
+            config.version = crate::format::APPEND_ONLY_VERSION;
+            config.append_only = true;
         }
         config
             .validate()
@@ -383,7 +392,31 @@ impl Repository {
     /// Storage errors.
     #[cfg_attr(feature = "internals", visibility::make(pub))]
     pub(crate) fn remove_file(&self, ft: FileType, id: &Id) -> Result<()> {
+        let path = ft.path(&id.to_hex());
+        self.refuse_if_append_only(&format!("removing {path}"))?;
         Ok(self.inner.backend.remove(ft, &id.to_hex())?)
+    }
+
+    /// Whether this repository is append-only (`init --append-only`): rdr
+    /// deletes nothing from it but its own lock files.
+    #[must_use]
+    pub fn append_only(&self) -> bool {
+        self.inner.config.append_only
+    }
+
+    /// [`Error::AppendOnly`] naming `what` when the repository is
+    /// append-only.
+    ///
+    /// # Errors
+    /// As above.
+    pub fn refuse_if_append_only(&self, what: &str) -> Result<()> {
+        if self.append_only() {
+            return Err(Error::AppendOnly {
+                location: self.inner.backend.location(),
+                what: what.to_owned(),
+            });
+        }
+        Ok(())
     }
 
     /// The size of a stored object in bytes.

@@ -19,12 +19,15 @@ pub type UnreadableRecord = (Id, Error);
 impl Repository {
     /// Stores a record, then removes the oldest records of its kind beyond
     /// `RECORDS_KEPT` (30) (a failure to remove is ignored: the next writer
-    /// tries again).
+    /// tries again). An append-only repository keeps them all.
     ///
     /// # Errors
     /// Storage errors writing the record.
     pub fn save_record(&self, record: &Record) -> Result<Id> {
         let id = self.save_file(FileType::Record, &record.encode())?;
+        if self.append_only() {
+            return Ok(id);
+        }
         if let Ok((all, _)) = self.records() {
             let mut same: Vec<&RecordEntry> =
                 all.iter().filter(|(_, r)| r.kind == record.kind).collect();

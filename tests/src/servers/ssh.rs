@@ -48,6 +48,21 @@ impl SshServer {
     /// When sshd (Debian's openssh-server) is missing or does not start.
     #[must_use]
     pub fn start() -> Self {
+        Self::start_with("")
+    }
+
+    /// An append-only server: its SFTP subsystem refuses every removal
+    /// (`internal-sftp -P remove,rmdir`), as for a user who may add files
+    /// but not delete them.
+    ///
+    /// # Panics
+    /// As [`Self::start`].
+    #[must_use]
+    pub fn append_only() -> Self {
+        Self::start_with(" -P remove,rmdir")
+    }
+
+    fn start_with(sftp_flags: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let d = dir.path();
         keygen(&d.join("host_key"));
@@ -62,7 +77,7 @@ impl SshServer {
                  PidFile {d}/sshd.pid\nAuthorizedKeysFile {d}/authorized_keys\n\
                  PasswordAuthentication no\nKbdInteractiveAuthentication no\n\
                  PubkeyAuthentication yes\nPermitRootLogin prohibit-password\n\
-                 StrictModes no\nUsePAM no\nSubsystem sftp internal-sftp\n",
+                 StrictModes no\nUsePAM no\nSubsystem sftp internal-sftp{sftp_flags}\n",
                 d = d.display()
             ),
         )

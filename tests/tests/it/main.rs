@@ -1,5 +1,6 @@
 //! One integration binary (one link) for the cross-crate tests.
 
+mod append_only;
 mod no_plaintext;
 mod policy;
 mod properties;

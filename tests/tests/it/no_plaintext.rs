@@ -30,6 +30,7 @@ fn storage_sees_no_plaintext() {
         },
         compression: 0,
         pack_size: 1 << 20,
+        append_only: false,
         blob_identity: None,
     };
     let key = NewKey::Passphrase {

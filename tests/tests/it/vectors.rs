@@ -89,7 +89,24 @@ fn config() -> Config {
         data_pack_size: 16 << 20,
         tree_pack_size: 4 << 20,
         blob_keys: None,
+        append_only: false,
     }
+}
+
+/// A version-4 (append-only) config: `append_only` true, no `blob_keys`.
+#[test]
+fn append_only_config_file() {
+    let k = key();
+    let c = Config {
+        version: rdr_core::format::APPEND_ONLY_VERSION,
+        append_only: true,
+        ..config()
+    };
+    let sealed = codec::seal_file_with_nonce(&k, FileType::Config, &c.encode(), 0, &NONCE_A);
+    let stored = pin("config-v4.bin", &sealed);
+    let decoded =
+        Config::decode(&codec::open_file(&k, FileType::Config, &stored).unwrap()).unwrap();
+    assert_eq!(decoded, c);
 }
 
 #[test]

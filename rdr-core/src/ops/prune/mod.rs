@@ -141,6 +141,10 @@ pub fn prune(
                 .into(),
         ));
     }
+    if !opts.dry_run {
+        // storage that refuses deletion is found before anything is written
+        lock.ensure_deletable("prune")?;
+    }
     let now = crate::time::now_ns() / 1_000_000_000;
     // Snapshots first, then the index: a backup writes its index before its
     // snapshot, so every blob a listed snapshot uses is in this index.

@@ -68,8 +68,12 @@ pub fn repair_index(
     repo: &Repository,
     opts: &RepairIndexOptions,
     progress: &dyn Progress,
-    _lock: &LockGuard,
+    lock: &LockGuard,
 ) -> Result<RepairIndexReport> {
+    if !opts.dry_run {
+        // it replaces index files: refused where nothing may be deleted
+        lock.ensure_deletable("repair index")?;
+    }
     // what the storage holds, not the local cache
     let repo = &repo.without_cache();
     let stored = repo.pack_sizes()?;

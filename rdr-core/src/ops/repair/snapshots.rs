@@ -79,8 +79,11 @@ pub fn repair_snapshots(
     snapshots: &[(SnapshotId, Snapshot)],
     unreadable: &[(SnapshotId, crate::Error)],
     opts: &RepairSnapshotsOptions,
-    _lock: &LockGuard,
+    lock: &LockGuard,
 ) -> Result<RepairSnapshotsReport> {
+    if opts.forget && !opts.dry_run {
+        lock.ensure_deletable("repair snapshots --forget")?;
+    }
     // what the storage holds, not the local cache
     let repo = &repo.without_cache();
     let index = repo.reload_index()?;
