@@ -517,6 +517,7 @@ fn fuzz_seeds() {
     let k = key();
     let sealed = [
         ("config", "config.bin", FileType::Config),
+        ("config", "config-v4.bin", FileType::Config),
         ("index", "index.bin", FileType::Index),
         ("lock", "lock.bin", FileType::Lock),
         ("record", "record.bin", FileType::Record),
