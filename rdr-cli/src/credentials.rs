@@ -4,49 +4,19 @@
 
 use std::io::IsTerminal;
 use std::path::Path;
-use std::process::Stdio;
 
 use anyhow::{Context, Result, bail};
 use zeroize::Zeroizing;
 
 use crate::cli::Args;
 
-fn first_line(text: &str) -> Zeroizing<String> {
-    Zeroizing::new(text.lines().next().unwrap_or("").to_owned())
-}
-
 /// Reads the first line of a password file.
 pub fn read_password_file(path: &Path) -> Result<Zeroizing<String>> {
-    let text = Zeroizing::new(
-        std::fs::read_to_string(path)
-            .with_context(|| format!("reading password file {}", path.display()))?,
-    );
-    let pw = first_line(&text);
-    if pw.is_empty() {
-        bail!("password file {} is empty", path.display());
-    }
-    Ok(pw)
+    Ok(rdr_core::secrets::read_password_file(path)?)
 }
 
 fn run_password_command(cmd: &str) -> Result<Zeroizing<String>> {
-    let out = rdr_core::process::command("sh")
-        .arg("-c")
-        .arg(cmd)
-        .stdin(Stdio::inherit())
-        .stderr(Stdio::inherit())
-        .output()
-        .context("running the password command")?;
-    if !out.status.success() {
-        bail!("the password command failed ({})", out.status);
-    }
-    let text = Zeroizing::new(
-        String::from_utf8(out.stdout).context("the password command printed non-UTF-8 output")?,
-    );
-    let pw = first_line(&text);
-    if pw.is_empty() {
-        bail!("the password command printed nothing");
-    }
-    Ok(pw)
+    Ok(rdr_core::secrets::run_password_command(cmd)?)
 }
 
 fn prompt(message: &str) -> Result<Zeroizing<String>> {

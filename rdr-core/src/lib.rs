@@ -102,7 +102,9 @@ mod id;
 mod kind;
 mod location;
 pub mod ops;
+pub mod plan;
 pub mod process;
+pub mod secrets;
 pub mod time;
 
 pub use backend::{BackendError, Storage};

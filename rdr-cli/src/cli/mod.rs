@@ -6,8 +6,10 @@ use clap::{Parser, Subcommand};
 
 mod copy;
 mod maintain;
+mod plan;
 
 pub use copy::{CopyArgs, FromRepoArgs};
+pub use plan::PlanCommand;
 
 pub use maintain::{
     CheckArgs, DrillArgs, ForgetArgs, PruneArgs, PruneOpts, RepairCommand, RepairIndexArgs,
@@ -117,6 +119,9 @@ pub enum Command {
     Drill(DrillArgs),
     /// Freshness against the RPO, and the last check and drill (also as Prometheus metrics).
     Status(StatusArgs),
+    /// The recovery plan: check it against the repositories, run it, drill it (docs/plan.md).
+    #[command(subcommand)]
+    Plan(PlanCommand),
     /// Manage key slots (passphrases and X25519 recipients).
     #[command(subcommand)]
     Key(KeyCommand),

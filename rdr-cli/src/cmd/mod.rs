@@ -8,6 +8,7 @@ mod drill;
 mod init;
 mod key;
 mod maintain;
+mod plan;
 mod query;
 mod repair;
 mod restore;
@@ -55,6 +56,7 @@ pub fn run(args: &Args) -> Result<i32> {
         Command::Repair(r) => repair::run(args, r),
         Command::Drill(a) => drill::run(args, a),
         Command::Status(a) => status::run(args, a),
+        Command::Plan(p) => plan::run(args, p),
     }
 }
 

@@ -31,17 +31,18 @@ fn secs(ns: i64) -> f64 {
     ns as f64 / 1e9
 }
 
-struct Family<'a> {
-    out: &'a mut String,
+/// Writes the samples of metric families into a text.
+pub(crate) struct Family<'a> {
+    pub(crate) out: &'a mut String,
 }
 
 impl Family<'_> {
-    fn header(&mut self, name: &str, help: &str) {
+    pub(crate) fn header(&mut self, name: &str, help: &str) {
         let _ = writeln!(self.out, "# HELP {name} {help}");
         let _ = writeln!(self.out, "# TYPE {name} gauge");
     }
 
-    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
+    pub(crate) fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
         let labels: Vec<String> = labels
             .iter()
             .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
