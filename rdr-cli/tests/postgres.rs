@@ -445,3 +445,117 @@ fn stdin_and_command_backups() {
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(env.snapshots().len(), 3);
 }
+
+/// The recovery plan of docs/plan.md on a real database: `plan run` dumps
+/// it with `pg_dump --format=custom` into the local copy and copies it to
+/// an append-only off-site one, `plan check` finds the plan in policy,
+/// `plan drill --from offsite` restores the dump and checks it with
+/// `pg_restore --list`, and the off-site dump restores into a database
+/// equal to the original.
+#[test]
+fn a_plan_dumps_postgres_copies_it_off_site_and_drills_it() {
+    let Some(pg) = Pg::start() else { return };
+    let env = Env::new();
+    pg.sql("postgres", "CREATE DATABASE appdb");
+    check(pg.client("pgbench").args(["-i", "-q", "-s", "1", "appdb"]));
+    let offsite = env.path("offsite");
+    let offsite = offsite.to_str().unwrap();
+    let rdr = |args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_rdr"));
+        c.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("RDR_PASSWORD", common::PASSWORD)
+            .env("TMPDIR", env.dir.path())
+            .args(args)
+            .stdin(Stdio::null());
+        c
+    };
+    check(&mut rdr(&[
+        "-r",
+        offsite,
+        "init",
+        "--append-only",
+        "--kdf-log-n",
+        "10",
+    ]));
+    let plan = format!(
+        r#"
+production_site = "db-site"
+
+[repositories.local]
+location = "{local}"
+site = "db-site"
+
+[repositories.offsite]
+location = "{offsite}"
+site = "dr-site"
+immutable = true
+
+[services.appdb]
+tier = 1
+rpo = "1h"
+rto = "10m"
+command = ["{bin}/pg_dump", "-h", "{sock}", "-U", "postgres", "--format=custom", "appdb"]
+filename = "appdb.dump"
+copies = ["local", "offsite"]
+retention = {{ keep_hourly = 24, keep_daily = 7 }}
+health_command = "{bin}/pg_restore --list appdb.dump > /dev/null"
+"#,
+        local = env.repo().display(),
+        bin = pg.bin.display(),
+        sock = pg.sock.display(),
+    );
+    let file = env.path("plan.toml");
+    std::fs::write(&file, plan).unwrap();
+    let file = file.to_str().unwrap();
+    let json = |args: &[&str], code: i32| -> serde_json::Value {
+        let o = rdr(args).output().unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(code),
+            "rdr {args:?}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let r = json(&["plan", "run", file, "--json"], 0);
+    let steps = r["services"][0]["steps"].to_string();
+    assert!(steps.contains("\"copy\""), "{r}");
+    assert!(r["check"]["ok"].as_bool().unwrap(), "{r}");
+    let r = json(&["plan", "check", file, "--json"], 0);
+    assert_eq!(r["services"][0]["rule_321"]["ok"], true, "{r}");
+    let r = json(&["plan", "drill", file, "--from", "offsite", "--json"], 0);
+    let d = &r["services"][0];
+    assert_eq!(
+        (d["repository"].as_str(), d["ok"].as_bool()),
+        (Some("offsite"), Some(true)),
+        "{r}"
+    );
+    assert_eq!(d["report"]["health"]["exit_code"], 0, "{r}");
+    // the drill is recorded where it restored from
+    let r = json(&["plan", "check", file, "--json"], 0);
+    assert_eq!(
+        r["services"][0]["last_drill"]["repository"], "offsite",
+        "{r}"
+    );
+
+    pg.sql("postgres", "CREATE DATABASE restored");
+    let mut dump = rdr(&["-r", offsite, "dump", "latest", "appdb.dump"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let restore = pg
+        .client("pg_restore")
+        .args(["--no-owner", "-d", "restored"])
+        .stdin(Stdio::from(dump.stdout.take().unwrap()))
+        .output()
+        .unwrap();
+    assert!(dump.wait().unwrap().success(), "rdr dump failed");
+    assert!(
+        restore.status.success(),
+        "pg_restore: {}",
+        String::from_utf8_lossy(&restore.stderr)
+    );
+    assert_eq!(pg.fingerprint("restored"), pg.fingerprint("appdb"));
+}
