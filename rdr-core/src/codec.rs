@@ -150,35 +150,40 @@ pub fn open_blob_in<'a>(
     Ok(plain)
 }
 
-/// [`open_blob`] that takes the sealed bytes and returns the plaintext in
-/// the same allocation when it was stored raw (decrypted in place, the
-/// nonce and codec byte shifted out). With `verify` false the plaintext is
-/// not hashed against `id`: the AEAD, whose associated data binds the id,
-/// still authenticates it (what `copy` uses when it computes another id
-/// from the plaintext anyway).
+/// [`open_blob`] of the sealed blob that is `buf[start..]`, taking the
+/// buffer: a blob stored raw is decrypted where it lies and returned as a
+/// view of `buf` (no copy at all, whatever the offset). With `verify`
+/// false the plaintext is not hashed against `id`: the AEAD, whose
+/// associated data binds the id, still authenticates it (what `copy` uses
+/// when it computes another id from the plaintext anyway).
 ///
 /// # Errors
 /// As [`open_blob`].
-pub fn open_blob_owned(
+pub fn open_blob_at(
     key: &MasterKey,
     blob_type: BlobType,
     id: &BlobId,
-    mut sealed: Vec<u8>,
+    mut buf: Vec<u8>,
+    start: usize,
     raw_length: u32,
     verify: bool,
-) -> Result<Vec<u8>, FormatError> {
+) -> Result<bytes::Bytes, FormatError> {
     check_raw_length(blob_type, raw_length)?;
-    let n = aead::open_in_place(&key.data, &blob_aad(blob_type, id), &mut sealed)
+    let sealed = buf.get_mut(start..).ok_or(FormatError::Truncated {
+        what: "blob",
+        need: start,
+        have: 0,
+    })?;
+    let n = aead::open_in_place(&key.data, &blob_aad(blob_type, id), sealed)
         .map_err(|_| FormatError::Unauthenticated { what: "blob" })?
         .len();
-    let encoded = &sealed[NONCE_LEN..NONCE_LEN + n];
+    let at = start + NONCE_LEN;
+    let encoded = &buf[at..at + n];
     let plain = if encoded.first() == Some(&compress::CODEC_RAW) {
         compress::decode_in(encoded, raw_length as usize, &mut Vec::new())?;
-        sealed.truncate(NONCE_LEN + n);
-        sealed.drain(..=NONCE_LEN);
-        sealed
+        bytes::Bytes::from(buf).slice(at + 1..at + n)
     } else {
-        compress::decode(encoded, raw_length as usize)?
+        bytes::Bytes::from(compress::decode(encoded, raw_length as usize)?)
     };
     if verify {
         check_plain(key, id, &plain, raw_length)?;
@@ -399,7 +404,7 @@ mod tests {
     }
 
     #[test]
-    fn owned_open_matches_open_and_still_authenticates() {
+    fn open_at_matches_open_and_still_authenticates() {
         let k = key();
         let raw: Vec<u8> = (0..5000u32)
             .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
@@ -409,10 +414,13 @@ mod tests {
             let id = blob_id(&k.id, data);
             let s = seal_blob(&k, BlobType::Data, &id, data, level);
             let n = data.len() as u32;
-            for verify in [true, false] {
-                let got = open_blob_owned(&k, BlobType::Data, &id, s.clone(), n, verify).unwrap();
-                assert_eq!(&got, data);
+            for (verify, start) in [(true, 0), (false, 0), (true, 4096), (false, 17)] {
+                let mut buf = vec![0xAA; start];
+                buf.extend_from_slice(&s);
+                let got = open_blob_at(&k, BlobType::Data, &id, buf, start, n, verify).unwrap();
+                assert_eq!(&got[..], &data[..]);
             }
+            let open_blob_owned = |k, t, id, s, n, v| open_blob_at(k, t, id, s, 0, n, v);
             // a flipped byte fails the AEAD even without the hash check
             let mut bad = s.clone();
             bad[30] ^= 1;

@@ -45,11 +45,12 @@ impl AlignedBuf {
 
     /// Bytes `from..to` of the aligned window, moved to the front of the
     /// same allocation (no second buffer of the read's size).
-    fn into_range(mut self, from: usize, to: usize) -> Vec<u8> {
+    /// The underlying vector cut after `to`, and where `from` is in it.
+    fn into_parts(mut self, from: usize, to: usize) -> (Vec<u8>, usize) {
         let to = to.max(from);
         self.raw.truncate(self.start + to);
-        self.raw.drain(..(self.start + from).min(self.raw.len()));
-        self.raw
+        let at = (self.start + from).min(self.raw.len());
+        (self.raw, at)
     }
 }
 
@@ -70,7 +71,17 @@ pub(super) fn open_direct(path: &Path) -> io::Result<Option<File>> {
 /// Reads `len` bytes at `offset` from a file opened with [`open_direct`]:
 /// the enclosing aligned blocks are read, the range copied out. Returns
 /// fewer bytes than asked for when the file ends first.
+#[cfg(test)]
 pub(super) fn read_range(f: &File, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+    let (mut buf, at) = read_range_at(f, offset, len)?;
+    buf.drain(..at);
+    Ok(buf)
+}
+
+/// [`read_range`] without copying the range out: the buffer the aligned
+/// blocks were read into (cut after the range) and where the range
+/// starts in it.
+pub(super) fn read_range_at(f: &File, offset: u64, len: usize) -> io::Result<(Vec<u8>, usize)> {
     let align = ALIGN as u64;
     let start = offset / align * align;
     let skip = usize::try_from(offset - start).map_err(io::Error::other)?;
@@ -93,7 +104,7 @@ pub(super) fn read_range(f: &File, offset: u64, len: usize) -> io::Result<Vec<u8
         }
     }
     let end = got.min(skip + len);
-    Ok(buf.into_range(skip, end))
+    Ok(buf.into_parts(skip, end))
 }
 
 #[cfg(test)]

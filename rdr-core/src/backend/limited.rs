@@ -86,6 +86,15 @@ impl Backend for Limited {
     ) -> BackendResult<Vec<u8>> {
         self.with(|b| b.read_range(ft, name, offset, len))
     }
+    fn read_range_at(
+        &self,
+        ft: FileType,
+        name: &str,
+        offset: u64,
+        len: u64,
+    ) -> BackendResult<(Vec<u8>, usize)> {
+        self.with(|b| b.read_range_at(ft, name, offset, len))
+    }
     fn write_new(&self, ft: FileType, name: &str, data: &[u8]) -> BackendResult<()> {
         self.with(|b| b.write_new(ft, name, data))
     }

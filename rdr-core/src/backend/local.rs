@@ -213,6 +213,17 @@ impl Backend for LocalBackend {
         offset: u64,
         len: u64,
     ) -> BackendResult<Vec<u8>> {
+        let (mut buf, at) = self.read_range_at(ft, name, offset, len)?;
+        buf.drain(..at);
+        Ok(buf)
+    }
+    fn read_range_at(
+        &self,
+        ft: FileType,
+        name: &str,
+        offset: u64,
+        len: u64,
+    ) -> BackendResult<(Vec<u8>, usize)> {
         let path = self.object(ft, name)?;
         let want = usize::try_from(len).map_err(|_| BackendError::Io {
             op: "read",
@@ -222,17 +233,17 @@ impl Backend for LocalBackend {
         if ft == FileType::Pack && len >= direct::DIRECT_READ_MIN {
             let f = direct::open_direct(&path).map_err(|e| Self::read_err(ft, name, &path, &e))?;
             if let Some(f) = f {
-                let buf = direct::read_range(&f, offset, want)
+                let (buf, at) = direct::read_range_at(&f, offset, want)
                     .map_err(|e| Self::read_err(ft, name, &path, &e))?;
-                if buf.len() < want {
+                if buf.len() - at < want {
                     return Err(BackendError::ShortRead {
                         path: ft.path(name),
                         offset,
                         wanted: len,
-                        got: buf.len() as u64,
+                        got: (buf.len() - at) as u64,
                     });
                 }
-                return Ok(buf);
+                return Ok((buf, at));
             }
         }
         let f = File::open(&path).map_err(|e| Self::read_err(ft, name, &path, &e))?;
@@ -253,7 +264,7 @@ impl Backend for LocalBackend {
                 Err(e) => return Err(Self::read_err(ft, name, &path, &e)),
             }
         }
-        Ok(buf)
+        Ok((buf, 0))
     }
 
     fn write_new(&self, ft: FileType, name: &str, data: &[u8]) -> BackendResult<()> {

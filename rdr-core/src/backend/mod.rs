@@ -137,6 +137,23 @@ pub trait Backend: Send + Sync {
     fn read_range(&self, ft: FileType, name: &str, offset: u64, len: u64)
     -> BackendResult<Vec<u8>>;
 
+    /// [`Backend::read_range`] into a buffer that holds the range from
+    /// `start` on (`(buffer, start)`), so a backend that reads whole
+    /// aligned blocks need not copy the range out. The default is
+    /// `(read_range(..), 0)`.
+    ///
+    /// # Errors
+    /// As [`Backend::read_range`].
+    fn read_range_at(
+        &self,
+        ft: FileType,
+        name: &str,
+        offset: u64,
+        len: u64,
+    ) -> BackendResult<(Vec<u8>, usize)> {
+        Ok((self.read_range(ft, name, offset, len)?, 0))
+    }
+
     /// Stores a new object durably; fails if it already exists.
     ///
     /// # Errors

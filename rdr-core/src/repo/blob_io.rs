@@ -78,17 +78,23 @@ impl Repository {
     ///
     /// # Errors
     /// As [`Self::read_blob`].
-    pub(crate) fn read_blob_owned(&self, id: &BlobId, verify: bool) -> Result<Vec<u8>> {
+    pub(crate) fn read_blob_owned(&self, id: &BlobId, verify: bool) -> Result<bytes::Bytes> {
         let loc = self
             .index()?
             .lookup(id)
             .ok_or_else(|| Error::NotFound(format!("blob {id} is not in the index")))?;
-        let sealed = self.read_sealed(&loc)?;
-        codec::open_blob_owned(
+        let (buf, start) = self.inner.backend.read_range_at(
+            FileType::Pack,
+            &loc.pack.to_hex(),
+            u64::from(loc.offset),
+            u64::from(loc.length),
+        )?;
+        codec::open_blob_at(
             &self.inner.key,
             loc.blob_type,
             id,
-            sealed,
+            buf,
+            start,
             loc.raw_length,
             verify,
         )

@@ -71,7 +71,8 @@ impl Budget {
 
 struct Job {
     id: BlobId,
-    data: Vec<u8>,
+    /// (a view: a copied blob is its pack read's buffer, never copied out)
+    data: bytes::Bytes,
 }
 
 /// Counters shared with the workers.
@@ -189,7 +190,7 @@ impl Saver {
 
     /// Stores a data blob given whole, whose id in this repository is
     /// `id`, if it is new.
-    pub(crate) fn save_data_as(&mut self, id: BlobId, data: Vec<u8>) -> Result<()> {
+    pub(crate) fn save_data_as(&mut self, id: BlobId, data: bytes::Bytes) -> Result<()> {
         if self.is_new(&id) {
             self.queue(id, data)?;
         }
@@ -198,7 +199,7 @@ impl Saver {
     }
 
     /// Hands a new data blob to the seal workers, within the queue's budget.
-    fn queue(&self, id: BlobId, data: Vec<u8>) -> Result<()> {
+    fn queue(&self, id: BlobId, data: bytes::Bytes) -> Result<()> {
         let tx = self
             .tx
             .as_ref()
@@ -258,7 +259,7 @@ impl Saver {
             total += chunk.len() as u64;
             progress.advance(0, chunk.len() as u64);
             if self.is_new(&id) {
-                self.queue(id, chunk)?;
+                self.queue(id, chunk.into())?;
             }
             ids.push(id);
             self.check()?;
