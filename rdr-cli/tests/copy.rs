@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use common::{dir_bytes, random_bytes};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use rdr_tests::servers::{S3Server, SshServer};
+use rdr_tests::servers::{S3Server, SshServer, WebDavServer};
 
 /// A repository: its location, password and the variables that reach it.
 struct Repo {
@@ -474,4 +474,33 @@ fn a_repository_created_append_only_refuses_to_delete_anything() {
     assert_eq!(vault.snapshots().len(), 2);
     vault.ok(&["forget", "--keep-last", "1", "--dry-run"]);
     vault.restores(&data, tmp.path());
+}
+
+#[test]
+fn an_append_only_webdav_server_takes_copies_and_refuses_prune_cleanly() {
+    let dav = WebDavServer::nginx_append_only();
+    let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let data = tmp.path().join("data");
+    source_tree(&data, 6);
+    let prod = Repo::local(tmp.path(), "prod", "prod pw");
+    let vault = Repo {
+        loc: dav.location("vault"),
+        password: "vault pw",
+        vars: Vec::new(),
+    };
+    let root = dav.data_dir().join("vault");
+    prod.init(&[]);
+    vault.init(&[]);
+    prod.backup(&data, &[]);
+    std::fs::write(data.join("etc/new"), "new file\n").unwrap();
+    prod.backup(&data, &[]);
+    let r = vault.copy_from(&prod, tmp.path(), &[]);
+    assert_eq!(r["copied"].as_array().unwrap().len(), 2, "{r}");
+    vault.backup(&data, &["--tag", "direct"]);
+    vault.restores(&data, tmp.path());
+    let says = "the storage refused the deletion";
+    refused(&vault, &root, &["forget", "--keep-last", "1"], says);
+    refused(&vault, &root, &["prune"], says);
+    assert_eq!(vault.snapshots().len(), 3);
+    vault.ok(&["check", "--read-data"]);
 }

@@ -11,6 +11,8 @@ use super::{Server, free_port, rclone};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Nginx,
+    /// nginx refusing DELETE (403), as for a user who may not delete.
+    NginxAppendOnly,
     Rclone,
 }
 
@@ -31,6 +33,16 @@ impl WebDavServer {
     #[must_use]
     pub fn nginx() -> Self {
         Self::start(Kind::Nginx)
+    }
+
+    /// nginx answering every DELETE with 403 Forbidden (`limit_except`):
+    /// a WebDAV account that may add files but not delete them.
+    ///
+    /// # Panics
+    /// As [`Self::nginx`].
+    #[must_use]
+    pub fn nginx_append_only() -> Self {
+        Self::start(Kind::NginxAppendOnly)
     }
 
     /// `rclone serve webdav`.
@@ -70,6 +82,11 @@ impl WebDavServer {
         } else {
             ""
         };
+        let deny = if self.kind == Kind::NginxAppendOnly {
+            "limit_except GET PUT MKCOL COPY MOVE PROPFIND OPTIONS { deny all; }"
+        } else {
+            ""
+        };
         let conf = format!(
             "load_module /usr/lib/nginx/modules/ngx_http_dav_ext_module.so;\n\
              {user} worker_processes 1; daemon off; pid {d}/nginx.pid;\n\
@@ -80,7 +97,7 @@ impl WebDavServer {
              server {{ listen 127.0.0.1:{port};\n\
              location / {{ root {d}/root; dav_methods PUT DELETE MKCOL COPY MOVE;\n\
              dav_ext_methods PROPFIND OPTIONS; create_full_put_path on;\n\
-             dav_access user:rw group:r all:r; }} }} }}\n",
+             dav_access user:rw group:r all:r; {deny} }} }} }}\n",
             port = self.port
         );
         fs::write(self.dir.path().join("nginx.conf"), conf).expect("nginx.conf");
@@ -101,7 +118,7 @@ impl WebDavServer {
     pub fn restart(&mut self) {
         let log = fs::File::create(self.dir.path().join("logs/server.log")).expect("log");
         let (what, mut cmd) = match self.kind {
-            Kind::Nginx => ("nginx", self.nginx_command()),
+            Kind::Nginx | Kind::NginxAppendOnly => ("nginx", self.nginx_command()),
             Kind::Rclone => {
                 let mut cmd = Command::new(rclone());
                 cmd.args(["serve", "webdav", "--addr"])
