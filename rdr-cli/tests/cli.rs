@@ -408,3 +408,72 @@ fn remote_locations_are_never_taken_for_local_folders() {
         stderr(&o)
     );
 }
+
+#[test]
+fn opening_creates_nothing_and_each_cause_is_said_once() {
+    let env = Env::new();
+    // an unmounted backup disk: exit 10, and no directory appears
+    let missing = env.dir.path().join("usb-disk/rdr");
+    let o = rdr_at(env.dir.path(), missing.to_str().unwrap(), &["snapshots"]);
+    assert_eq!(code(&o), 10, "{}", stderr(&o));
+    assert!(
+        !missing.parent().unwrap().exists(),
+        "opening created a directory"
+    );
+    env.ok(&["init", "--kdf-log-n", "10"], PW);
+    let o = env.rdr(&["backup", "/nonexistent/file"], PW);
+    let err = stderr(&o);
+    assert_eq!(code(&o), 1, "{err}");
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+    // help shows which variables count, never their values
+    let help = env.ok(&["--help"], &[("RDR_REPOSITORY", "/srv/secret-place")]);
+    assert!(help.contains("[env: RDR_REPOSITORY]"), "{help}");
+    assert!(
+        !help.contains("=]") && !help.contains("secret-place"),
+        "{help}"
+    );
+}
+
+#[test]
+fn a_reader_that_closes_the_pipe_ends_rdr_quietly() {
+    use std::io::Read;
+    let env = Env::new();
+    env.ok(&["init", "--kdf-log-n", "10"], PW);
+    let src = env.dir.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    let big: Vec<u8> = (0..4u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+        .collect();
+    std::fs::write(src.join("big"), &big).unwrap();
+    for i in 0..3000 {
+        std::fs::write(src.join(format!("file-with-a-longish-name-{i:05}")), "x").unwrap();
+    }
+    env.ok(&["backup", src.to_str().unwrap()], PW);
+    let big_path = src.join("big");
+    for args in [
+        vec!["dump", "latest", big_path.to_str().unwrap()],
+        vec!["ls", "latest"],
+        vec!["find", "*longish*"],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rdr"))
+            .env_clear()
+            .env("RDR_PASSWORD", "first password")
+            .arg("-r")
+            .arg(env.repo())
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut head = [0u8; 10];
+        child.stdout.take().unwrap().read_exact(&mut head).unwrap();
+        // (the pipe is closed here, as `head -c 10` closes it)
+        let o = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(0), "rdr {args:?}: {err}");
+        assert!(
+            !err.contains("error") && !err.contains("Broken pipe"),
+            "rdr {args:?}: {err}"
+        );
+    }
+}

@@ -9,7 +9,12 @@ use super::{FilterArgs, OutputArgs};
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct FromRepoArgs {
     /// Source repository location.
-    #[arg(long, env = "RDR_FROM_REPOSITORY", value_name = "LOCATION")]
+    #[arg(
+        long,
+        env = "RDR_FROM_REPOSITORY",
+        value_name = "LOCATION",
+        hide_env_values = true
+    )]
     pub from_repo: Option<String>,
     /// Read the source repository's password from the first line of this file
     /// (RDR_FROM_PASSWORD also works).

@@ -30,6 +30,7 @@ pub struct Args {
         short = 'r',
         long = "repo",
         env = "RDR_REPOSITORY",
+        hide_env_values = true,
         global = true,
         value_name = "LOCATION"
     )]
@@ -73,7 +74,13 @@ pub struct Args {
 
     /// Requests to the storage at once: uploads, downloads, listings
     /// [default: 2; reads to a local directory are not bounded].
-    #[arg(long, global = true, value_name = "N", env = "RDR_CONNECTIONS")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "N",
+        env = "RDR_CONNECTIONS",
+        hide_env_values = true
+    )]
     pub connections: Option<usize>,
 
     /// The command.

@@ -25,7 +25,10 @@ use super::{Backend, BackendError, BackendResult, FileType, Staged};
 /// A repository in a local directory.
 pub struct LocalBackend {
     root: PathBuf,
-    op: Operator,
+    /// Built on first use, once the directory exists: OpenDAL's fs service
+    /// creates its root, and opening a mistyped path (or an unmounted
+    /// backup disk) must leave nothing behind.
+    op: std::sync::OnceLock<Operator>,
 }
 
 impl LocalBackend {
@@ -36,15 +39,38 @@ impl LocalBackend {
     pub fn new(root: impl AsRef<Path>) -> BackendResult<Self> {
         let root = std::path::absolute(root.as_ref())
             .map_err(|e| BackendError::Setup(format!("{}: {e}", root.as_ref().display())))?;
-        let root_str = root.to_str().ok_or_else(|| {
-            BackendError::Setup(format!("{}: repository path is not UTF-8", root.display()))
-        })?;
-        let builder = opendal::services::Fs::default().root(root_str);
-        let op = opendal::Operator::new(builder).map_err(|e| BackendError::Setup(e.to_string()))?;
+        if root.to_str().is_none() {
+            return Err(BackendError::Setup(format!(
+                "{}: repository path is not UTF-8",
+                root.display()
+            )));
+        }
         Ok(Self {
             root,
-            op: opendal_ops::blocking(op)?,
+            op: std::sync::OnceLock::new(),
         })
+    }
+
+    /// The OpenDAL operator over the directory; [`BackendError::NotFound`]
+    /// while the directory does not exist (nothing is created).
+    fn op(&self) -> BackendResult<&Operator> {
+        if let Some(op) = self.op.get() {
+            return Ok(op);
+        }
+        match fs::symlink_metadata(&self.root) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(BackendError::NotFound {
+                    path: self.root.display().to_string(),
+                });
+            }
+            Err(e) => return Err(Self::io_err("stat", &self.root, &e)),
+            Ok(_) => {}
+        }
+        let root = self.root.to_str().unwrap_or_default();
+        let builder = opendal::services::Fs::default().root(root);
+        let op = opendal::Operator::new(builder).map_err(|e| BackendError::Setup(e.to_string()))?;
+        let op = opendal_ops::blocking(op)?;
+        Ok(self.op.get_or_init(|| op))
     }
 
     pub(super) fn io_err(op: &'static str, path: &Path, e: &io::Error) -> BackendError {
@@ -186,10 +212,10 @@ impl Backend for LocalBackend {
     }
 
     fn list(&self, ft: FileType) -> BackendResult<Vec<String>> {
-        opendal_ops::list(&self.op, ft)
+        opendal_ops::list(self.op()?, ft)
     }
     fn stat(&self, ft: FileType, name: &str) -> BackendResult<u64> {
-        opendal_ops::stat(&self.op, ft, name)
+        opendal_ops::stat(self.op()?, ft, name)
     }
     // Reads are plain reads of the file (no runtime hop, no second copy):
     // restore and check read every pack through here.
@@ -282,7 +308,7 @@ impl Backend for LocalBackend {
     }
 
     fn remove(&self, ft: FileType, name: &str) -> BackendResult<()> {
-        opendal_ops::remove(&self.op, ft, name)?;
+        opendal_ops::remove(self.op()?, ft, name)?;
         let target = self.root.join(ft.path(name));
         if let Some(dir) = target.parent() {
             sync_dir(dir).map_err(|e| Self::io_err("fsync", dir, &e))?;
