@@ -321,9 +321,18 @@ fn unlock_keeps_live_locks() {
 fn help_is_complete() {
     let env = Env::new();
     let help = env.ok(&["--help"], &[]);
-    for cmd in ["init", "key", "cat", "unlock"] {
+    for cmd in ["init", "key", "cat", "unlock", "plan", "version"] {
         assert!(help.contains(cmd), "{cmd} missing from --help");
     }
+    let v = env.ok(&["version"], &[]);
+    assert!(
+        v.starts_with(&format!("rdr {}", env!("CARGO_PKG_VERSION"))),
+        "{v}"
+    );
+    assert!(
+        v.contains("formats 1 to 4") && v.contains("s3, sftp, webdav"),
+        "{v}"
+    );
     assert!(
         env.ok(&["key", "add", "--help"], &[])
             .contains("--new-password-file")

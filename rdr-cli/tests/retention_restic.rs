@@ -376,3 +376,47 @@ fn forget_keeps_exactly_what_restic_keeps() {
     assert!(compared.values().any(|&n| n <= 3) && compared.values().any(|&n| n >= 15));
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// A restic repository (made by restic) and a Borg one (its layout) are
+/// named as such, not reported as a wrong password; exit 1, not 12.
+#[test]
+fn another_tools_repository_is_recognised() {
+    let dir = tempfile::tempdir().unwrap();
+    let rdr = |repo: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_rdr"))
+            .env_clear()
+            .env("RDR_PASSWORD", "rdr password")
+            .arg("-r")
+            .arg(repo)
+            .arg("snapshots")
+            .output()
+            .unwrap()
+    };
+    if std::env::var_os("RDR_SKIP_RESTIC").is_none() {
+        let bin =
+            restic_bin().expect("restic not found (see forget_keeps_exactly_what_restic_keeps)");
+        let repo = dir.path().join("restic-repo");
+        restic(&bin, &repo, "UTC", &["init"]);
+        let o = rdr(&repo);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(err.contains("is a restic repository"), "{err}");
+        assert!(!err.contains("wrong password"), "{err}");
+    }
+    let borg = dir.path().join("borg-repo");
+    std::fs::create_dir_all(borg.join("data/0")).unwrap();
+    std::fs::write(
+        borg.join("README"),
+        "This is a Borg Backup repository.\nSee https://borgbackup.readthedocs.io/\n",
+    )
+    .unwrap();
+    std::fs::write(
+        borg.join("config"),
+        "[repository]\nversion = 1\nsegments_per_dir = 1000\nmax_segment_size = 524288000\nappend_only = 0\nstorage_quota = 0\nadditional_free_space = 0\nid = 00\nkey = \n",
+    )
+    .unwrap();
+    let o = rdr(&borg);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("is a Borg repository"), "{err}");
+}

@@ -144,6 +144,16 @@ pub enum Error {
     /// The data source failed (for example `pg_dump` exited non-zero).
     #[error("{0}; no snapshot was written")]
     SourceFailed(String),
+    /// The location holds another tool's repository.
+    #[error(
+        "{location} is a {tool} repository, not an rdr one: rdr does not read {tool}'s format (use {tool} for it)"
+    )]
+    ForeignRepository {
+        /// Where.
+        location: String,
+        /// Whose ("restic", "Borg").
+        tool: &'static str,
+    },
     /// The repository was created append-only (`init --append-only`):
     /// rdr deletes nothing from it, and refused `what` before changing
     /// anything.
@@ -185,9 +195,10 @@ impl Error {
             }
             Self::Backend(_) => ErrorKind::Storage,
             Self::Crypto { .. } => ErrorKind::Corrupt,
-            Self::InvalidInput(_) | Self::WouldEmptyGroup { .. } | Self::KeyInUse { .. } => {
-                ErrorKind::InvalidInput
-            }
+            Self::InvalidInput(_)
+            | Self::WouldEmptyGroup { .. }
+            | Self::KeyInUse { .. }
+            | Self::ForeignRepository { .. } => ErrorKind::InvalidInput,
             Self::NotFound(_) | Self::PacksMissing { .. } => ErrorKind::NotFound,
             Self::Io { .. } => ErrorKind::Io,
             Self::Cancelled => ErrorKind::Cancelled,

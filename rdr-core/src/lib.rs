@@ -124,6 +124,10 @@ pub use format::{BlobType, FormatError};
 pub use id::{BlobId, ID_LEN, Id, IndexId, KeyId, LockId, PackId, ParseIdError, SnapshotId};
 /// The time-zone crate the retention policy uses (re-exported so callers pass the same `TimeZone`).
 pub use jiff;
+
+/// The newest repository format version this build reads and writes
+/// (docs/format.md; it reads every version from 1).
+pub const NEWEST_REPOSITORY_VERSION: u32 = format::APPEND_ONLY_VERSION;
 pub use kind::FileType;
 pub use location::{Endpoint, Location, LocationError};
 pub use ops::progress::{NoProgress, Progress};

@@ -137,6 +137,8 @@ pub enum Command {
     Cat(CatCommand),
     /// Remove stale lock files (live locks are kept).
     Unlock,
+    /// Print the version, the platform, the repository formats read and the storage backends built in.
+    Version,
 }
 
 /// Which snapshots to consider (also decides what `latest` means).

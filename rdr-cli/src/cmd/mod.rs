@@ -31,6 +31,17 @@ pub fn run(args: &Args) -> Result<i32> {
         Command::Init(a) => init::run(args, a).map(|()| 0),
         Command::Key(k) => key::run(args, k).map(|()| 0),
         Command::Cat(c) => cat::run(args, c).map(|()| 0),
+        Command::Version => {
+            println!(
+                "rdr {} on {}/{}; repository formats 1 to {}; backends: {}",
+                env!("CARGO_PKG_VERSION"),
+                std::env::consts::OS,
+                std::env::consts::ARCH,
+                rdr_core::NEWEST_REPOSITORY_VERSION,
+                rdr_core::Storage::schemes().join(", ")
+            );
+            Ok(0)
+        }
         Command::Unlock => {
             let repo = open(args)?;
             let removed = repo.remove_stale_locks(&rdr_core::LockHolder::current())?;

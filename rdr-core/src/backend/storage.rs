@@ -44,6 +44,26 @@ impl Storage {
         Self::connect_with(location, &|name| std::env::var(name).ok())
     }
 
+    /// The location schemes this build can reach (`local` always; the
+    /// others are cargo features of rdr-core).
+    #[must_use]
+    pub fn schemes() -> Vec<&'static str> {
+        let mut out = vec!["local"];
+        for (on, name) in [
+            (cfg!(feature = "s3"), "s3"),
+            (cfg!(feature = "sftp"), "sftp"),
+            (cfg!(feature = "webdav"), "webdav"),
+            (cfg!(feature = "azure"), "azure"),
+            (cfg!(feature = "gcs"), "gcs"),
+            (cfg!(feature = "b2"), "b2"),
+        ] {
+            if on {
+                out.push(name);
+            }
+        }
+        out
+    }
+
     /// [`Self::connect`] with the variables looked up by `var` instead of
     /// in the process environment (for programs that keep credentials
     /// elsewhere).

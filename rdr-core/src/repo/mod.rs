@@ -5,6 +5,7 @@
 
 mod blob_io;
 mod cache;
+mod foreign;
 mod id_sets;
 mod index;
 mod index_io;
@@ -206,7 +207,20 @@ impl Repository {
             }
             Err(e) => return Err(e.into()),
         };
-        let (key, key_id) = keys::unlock(backend.as_ref(), credential)?;
+        let (key, key_id) = match keys::unlock(backend.as_ref(), credential) {
+            Err(e) => {
+                return Err(
+                    match foreign::foreign_tool(backend.as_ref(), &sealed_config) {
+                        Some(tool) => Error::ForeignRepository {
+                            location: backend.location(),
+                            tool,
+                        },
+                        None => e,
+                    },
+                );
+            }
+            Ok(k) => k,
+        };
         let plain = codec::open_file(&key, FileType::Config, &sealed_config)
             .map(zeroize::Zeroizing::new)
             .map_err(|e| Error::corrupt("config", "config", e))?;
