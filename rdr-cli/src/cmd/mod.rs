@@ -158,6 +158,11 @@ pub fn open_source(args: &Args, from: &crate::cli::FromRepoArgs) -> Result<Repos
     .with_context(|| format!("source repository {location}"))
 }
 
+/// "1 snapshot", "2 snapshots".
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// Parses a size such as `512KiB`, `16MiB`, `1M`, `4096`.
 pub fn parse_size(s: &str) -> Result<u64> {
     let t = s.trim();

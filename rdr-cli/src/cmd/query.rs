@@ -12,7 +12,7 @@ use rdr_core::ops::stats::stats;
 use rdr_core::time::format_ns;
 
 use super::snapshots::select;
-use super::{filter, human_bytes, open};
+use super::{filter, human_bytes, open, plural};
 use crate::cli::{Args, DiffArgs, FindArgs, LsArgs, StatsArgs};
 use crate::quote::quote;
 
@@ -150,9 +150,9 @@ pub fn find_cmd(args: &Args, a: &FindArgs) -> Result<i32> {
     out.flush()?;
     if !a.json {
         eprintln!(
-            "{} matches in {} snapshots searched",
-            matches.len(),
-            snaps.len()
+            "{} in {} searched",
+            plural(matches.len(), "match", "matches"),
+            plural(snaps.len(), "snapshot", "snapshots")
         );
     }
     for (id, e) in &report.errors {

@@ -94,7 +94,12 @@ fn last((last, passed): &(Option<Record>, Option<Record>), now: i64) -> String {
     };
     match (last, passed) {
         (None, _) => "never".into(),
-        (Some(l), Some(p)) if !l.ok => format!("{}; last passed {}", one(l), one(p)),
+        // (`one` begins with the outcome, which "last passed" already says)
+        (Some(l), Some(p)) if !l.ok => format!(
+            "{}; last passed {}",
+            one(l),
+            one(p).trim_start_matches("passed ")
+        ),
         (Some(l), _) => one(l),
     }
 }

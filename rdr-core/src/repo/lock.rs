@@ -114,7 +114,7 @@ pub fn is_stale(info: &LockInfo, host: &str, now: i64) -> bool {
 
 fn describe(info: &LockInfo) -> String {
     format!(
-        "{} lock held by {}@{} (pid {}) since unix time {}",
+        "{} lock held by {}@{} (pid {}) since {} UTC",
         if info.backup {
             "backup"
         } else if info.exclusive {
@@ -125,7 +125,7 @@ fn describe(info: &LockInfo) -> String {
         info.user,
         info.host,
         info.pid,
-        info.created
+        crate::time::format_ns(info.created.saturating_mul(1_000_000_000))
     )
 }
 
