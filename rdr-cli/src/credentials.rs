@@ -156,9 +156,5 @@ pub fn write_new_identity(path: &Path) -> Result<rdr_core::Recipient> {
 
 /// Loads an age identity file.
 pub fn identities(path: &Path) -> Result<rdr_core::Identities> {
-    let text = Zeroizing::new(
-        std::fs::read_to_string(path)
-            .with_context(|| format!("reading identity file {}", path.display()))?,
-    );
-    rdr_core::Identities::parse(&text).with_context(|| format!("identity file {}", path.display()))
+    Ok(rdr_core::secrets::read_identity_file(path)?)
 }

@@ -169,10 +169,11 @@ pub fn open_blob_at(
     verify: bool,
 ) -> Result<bytes::Bytes, FormatError> {
     check_raw_length(blob_type, raw_length)?;
+    let have = buf.len();
     let sealed = buf.get_mut(start..).ok_or(FormatError::Truncated {
         what: "blob",
         need: start,
-        have: 0,
+        have,
     })?;
     let n = aead::open_in_place(&key.data, &blob_aad(blob_type, id), sealed)
         .map_err(|_| FormatError::Unauthenticated { what: "blob" })?
@@ -420,15 +421,15 @@ mod tests {
                 let got = open_blob_at(&k, BlobType::Data, &id, buf, start, n, verify).unwrap();
                 assert_eq!(&got[..], &data[..]);
             }
-            let open_blob_owned = |k, t, id, s, n, v| open_blob_at(k, t, id, s, 0, n, v);
+            let open_whole = |k, t, id, s, n, v| open_blob_at(k, t, id, s, 0, n, v);
             // a flipped byte fails the AEAD even without the hash check
             let mut bad = s.clone();
             bad[30] ^= 1;
-            assert!(open_blob_owned(&k, BlobType::Data, &id, bad, n, false).is_err());
+            assert!(open_whole(&k, BlobType::Data, &id, bad, n, false).is_err());
             // so does another id, and another length
             let other = blob_id(&k.id, b"other");
-            assert!(open_blob_owned(&k, BlobType::Data, &other, s.clone(), n, false).is_err());
-            assert!(open_blob_owned(&k, BlobType::Data, &id, s.clone(), n + 1, false).is_err());
+            assert!(open_whole(&k, BlobType::Data, &other, s.clone(), n, false).is_err());
+            assert!(open_whole(&k, BlobType::Data, &id, s.clone(), n + 1, false).is_err());
         }
     }
 

@@ -1,6 +1,7 @@
-//! Passwords from a file or a command, for the front ends and the recovery
-//! plan: the first line only, never echoed, wiped when dropped. Messages
-//! name the file or say "the password command", never the secret.
+//! Passwords from a file or a command, and age identity files, for the
+//! front ends and the recovery plan: a password is the first line only,
+//! never echoed, wiped when dropped. Messages name the file or say "the
+//! password command", never the secret.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -63,6 +64,22 @@ pub fn run_password_command(cmd: &str) -> Result<Zeroizing<String>> {
         ));
     }
     Ok(pw)
+}
+
+/// The age identities in an identity file.
+///
+/// # Errors
+/// [`Error::Io`] when it cannot be read, [`Error::Crypto`] when it holds
+/// no usable identity.
+pub fn read_identity_file(path: &Path) -> Result<crate::Identities> {
+    let text = Zeroizing::new(
+        std::fs::read_to_string(path)
+            .map_err(|e| Error::io(format!("reading identity file {}", path.display()), e))?,
+    );
+    crate::Identities::parse(&text).map_err(|source| Error::Crypto {
+        context: format!("identity file {}", path.display()),
+        source,
+    })
 }
 
 #[cfg(test)]

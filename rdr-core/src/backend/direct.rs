@@ -43,9 +43,8 @@ impl AlignedBuf {
         &mut self.raw[self.start..end]
     }
 
-    /// Bytes `from..to` of the aligned window, moved to the front of the
-    /// same allocation (no second buffer of the read's size).
-    /// The underlying vector cut after `to`, and where `from` is in it.
+    /// The underlying vector cut after byte `to` of the aligned window, and
+    /// where byte `from` of the window is in it (nothing is moved).
     fn into_parts(mut self, from: usize, to: usize) -> (Vec<u8>, usize) {
         let to = to.max(from);
         self.raw.truncate(self.start + to);

@@ -47,7 +47,11 @@ impl Family<'_> {
             .iter()
             .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
             .collect();
-        let _ = writeln!(self.out, "{name}{{{}}} {value}", labels.join(","));
+        if labels.is_empty() {
+            let _ = writeln!(self.out, "{name} {value}");
+        } else {
+            let _ = writeln!(self.out, "{name}{{{}}} {value}", labels.join(","));
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 use super::{Credentials, RepositorySpec};
 use crate::error::{Error, Result};
 use crate::repo::{Credential, Repository};
-use crate::{Identities, Location, Storage};
+use crate::{Location, Storage};
 
 /// `KEY=VALUE` lines (blank lines and `#` comments skipped; `export ` and
 /// quotes around the value allowed, as in a systemd or shell env file).
@@ -76,11 +76,7 @@ pub fn open_repository(spec: &RepositorySpec, cache: Option<&Path>) -> Result<Re
         Credentials::PasswordFile(f) => crate::secrets::read_password_file(f)?,
         Credentials::PasswordCommand(c) => crate::secrets::run_password_command(c)?,
         Credentials::IdentityFile(f) => {
-            let text = Zeroizing::new(
-                std::fs::read_to_string(f)
-                    .map_err(|e| Error::io(format!("reading identity file {}", f.display()), e))?,
-            );
-            let ids = Identities::parse(&text)?;
+            let ids = crate::secrets::read_identity_file(f)?;
             return Repository::open(&storage, &Credential::Identities(&ids));
         }
         Credentials::Environment => match std::env::var("RDR_PASSWORD") {

@@ -152,11 +152,8 @@ pub fn run(plan: &Plan, opts: &PlanRunOptions) -> Result<PlanRunReport> {
     })
 }
 
-fn index_of(plan: &Plan, name: &str) -> usize {
-    plan.repositories
-        .iter()
-        .position(|r| r.name == name)
-        .unwrap_or(usize::MAX)
+fn unreachable(why: &str) -> crate::Error {
+    crate::Error::InvalidInput(format!("unreachable: {why}"))
 }
 
 fn run_service(
@@ -167,38 +164,39 @@ fn run_service(
     to_prune: &mut [bool],
 ) -> Vec<StepOutcome> {
     let mut steps = Vec::new();
-    let first = &service.copies[0];
-    let Some(Ok((src, h))) = held.get(index_of(plan, first)) else {
-        let why = held
-            .get(index_of(plan, first))
-            .and_then(|h| h.as_ref().err().cloned())
-            .unwrap_or_default();
-        steps.push(step(
-            "backup",
-            first,
-            Err(crate::Error::InvalidInput(format!("unreachable: {why}"))),
-        ));
+    // (every copy names a repository: the plan was validated)
+    let copies: Vec<usize> = service
+        .copies
+        .iter()
+        .filter_map(|c| plan.repositories.iter().position(|r| &r.name == c))
+        .collect();
+    let name = |i: usize| plan.repositories[i].name.as_str();
+    let Some(&first) = copies.first() else {
         return steps;
     };
-    steps.push(step("backup", first, back_up(service, src, h, force)));
-    for name in &service.copies[1..] {
-        let outcome = match held.get(index_of(plan, name)) {
-            Some(Ok((dst, _))) => copy_service(service, src, dst),
-            Some(Err(why)) => Err(crate::Error::InvalidInput(format!("unreachable: {why}"))),
-            None => continue,
+    let (src, h) = match &held[first] {
+        Ok((repo, h)) => (repo, h),
+        Err(why) => {
+            steps.push(step("backup", name(first), Err(unreachable(why))));
+            return steps;
+        }
+    };
+    steps.push(step("backup", name(first), back_up(service, src, h, force)));
+    for &i in &copies[1..] {
+        let outcome = match &held[i] {
+            Ok((dst, _)) => copy_service(service, src, dst),
+            Err(why) => Err(unreachable(why)),
         };
-        steps.push(step("copy", name, outcome));
+        steps.push(step("copy", name(i), outcome));
     }
     let Some(policy) = &service.retention else {
         return steps;
     };
-    for name in &service.copies {
-        let i = index_of(plan, name);
-        let immutable = plan.repository(name).is_some_and(|r| r.immutable);
-        let Some(Ok((repo, _))) = held.get(i) else {
+    for &i in &copies {
+        let Ok((repo, _)) = &held[i] else {
             continue;
         };
-        if immutable || repo.append_only() {
+        if plan.repositories[i].immutable || repo.append_only() {
             continue;
         }
         let opts = ForgetOptions {
@@ -220,7 +218,7 @@ fn run_service(
         }
         steps.push(step(
             "forget",
-            name,
+            name(i),
             outcome.map(|r| format!("{} snapshots removed", r.removed)),
         ));
     }

@@ -170,6 +170,22 @@ fn release(repo: &Repository, id: LockId) -> crate::backend::BackendResult<()> {
     }
 }
 
+/// A fresh lock file of `kind` for `holder`.
+fn new_lock_info(kind: LockKind, holder: &LockHolder) -> LockInfo {
+    let created = now();
+    LockInfo {
+        exclusive: matches!(kind, LockKind::Exclusive | LockKind::ExclusiveWithBackups),
+        host: holder.host.clone(),
+        pid: holder.pid,
+        user: holder.user.clone(),
+        created,
+        time: created,
+        token: u64::from_le_bytes(crate::crypto::rng::bytes()),
+        backup: kind == LockKind::Backup,
+        excludes_backups: kind == LockKind::ExclusiveWithBackups,
+    }
+}
+
 /// The lock file a guard holds now, and what it says.
 struct Held {
     id: LockId,
@@ -311,18 +327,7 @@ impl Repository {
         if let Some(h) = self.conflicts(kind, holder, None)? {
             return Err(Error::Locked { holder: h });
         }
-        let created = now();
-        let info = LockInfo {
-            exclusive: matches!(kind, LockKind::Exclusive | LockKind::ExclusiveWithBackups),
-            host: holder.host.clone(),
-            pid: holder.pid,
-            user: holder.user.clone(),
-            created,
-            time: created,
-            token: u64::from_le_bytes(crate::crypto::rng::bytes()),
-            backup: kind == LockKind::Backup,
-            excludes_backups: kind == LockKind::ExclusiveWithBackups,
-        };
+        let info = new_lock_info(kind, holder);
         let id = self.write_lock(&info)?;
         // Someone may have locked between our check and our write: check
         // again, and back off if so.
@@ -376,19 +381,7 @@ impl Repository {
         what: &str,
     ) -> Result<LockGuard> {
         self.refuse_if_append_only(what)?;
-        let t = now();
-        let probe = LockInfo {
-            exclusive: false,
-            host: holder.host.clone(),
-            pid: holder.pid,
-            user: holder.user.clone(),
-            created: t,
-            time: t,
-            token: u64::from_le_bytes(crate::crypto::rng::bytes()),
-            backup: true,
-            excludes_backups: false,
-        };
-        let id = self.write_lock(&probe)?;
+        let id = self.write_lock(&new_lock_info(LockKind::Backup, holder))?;
         release(self, id)?;
         let mut guard = self.lock(kind, holder)?;
         guard.deletes = true;
