@@ -4,7 +4,8 @@
 # Prometheus reference parser (metrics test), tar, PostgreSQL (the tests
 # start a private server on a unix socket), runuser, and the storage servers
 # of the off-site tests: OpenSSH's sshd (SFTP) and nginx with WebDAV; restic
-# (the retention test compares forget with restic's).
+# (the retention test compares forget with restic's); valgrind (the C example
+# runs under memcheck).
 set -euo pipefail
 need=()
 command -v cc >/dev/null || need+=(gcc)
@@ -19,6 +20,7 @@ command -v ssh >/dev/null || need+=(openssh-client)
 [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 [ -e /usr/lib/nginx/modules/ngx_http_dav_ext_module.so ] || need+=(libnginx-mod-http-dav-ext)
 command -v restic >/dev/null || need+=(restic)
+command -v valgrind >/dev/null || need+=(valgrind)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing Debian packages (install them as root): ${need[*]}" >&2

@@ -128,25 +128,7 @@ pub fn recipients(list: &[String], file: Option<&Path>) -> Result<Vec<rdr_core::
 
 /// Creates a new age identity file (0600, never overwriting) and returns its recipient.
 pub fn write_new_identity(path: &Path) -> Result<rdr_core::Recipient> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let created = format!(
-        "{} (unix time {now})",
-        crate::cmd::unix_to_utc(i64::try_from(now).unwrap_or(0))
-    );
-    let (text, recipient) = rdr_core::generate_identity(&created);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("creating identity file {}", path.display()))?;
-    f.write_all(text.as_bytes())
-        .and_then(|()| f.sync_all())
-        .with_context(|| format!("writing {}", path.display()))?;
+    let recipient = rdr_core::secrets::write_new_identity(path)?;
     eprintln!(
         "wrote a new identity to {} (public key {recipient}): keep it off-site",
         path.display()

@@ -14,8 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use rdr_core::ops::progress::Progress;
-use serde_json::json;
+use rdr_core::ops::progress::{JsonProgress, Progress};
 
 use crate::cli::OutputArgs;
 
@@ -81,7 +80,6 @@ fn cancel_flag() -> Arc<AtomicBool> {
 /// Progress reporting for one command.
 pub struct Reporter {
     mode: Mode,
-    what: &'static str,
     bar: Option<ProgressBar>,
     cancel: Arc<AtomicBool>,
     files: AtomicU64,
@@ -93,6 +91,8 @@ pub struct Reporter {
     current: Mutex<String>,
     phase: Mutex<String>,
     warnings: AtomicU64,
+    /// With `--json`: rdr-core's JSON events, printed to stdout.
+    json: Option<JsonProgress>,
 }
 
 impl Reporter {
@@ -109,9 +109,18 @@ impl Reporter {
             pb.enable_steady_tick(Duration::from_millis(200));
             pb
         });
+        let json = (mode == Mode::Json).then(|| {
+            JsonProgress::new(
+                what,
+                Box::new(|v| {
+                    let _ = writeln!(std::io::stdout().lock(), "{v}");
+                }),
+            )
+            .with_cancel(Arc::clone(&cancel))
+        });
         Self {
+            json,
             mode,
-            what,
             bar,
             cancel,
             files: AtomicU64::new(0),
@@ -139,47 +148,28 @@ impl Reporter {
     }
 
     fn status(&self) {
-        let every = if self.mode == Mode::Json { 1 } else { 5 };
         {
             let mut last = self
                 .last
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if last.elapsed() < Duration::from_secs(every) {
+            if last.elapsed() < Duration::from_secs(5) {
                 return;
             }
             *last = Instant::now();
         }
         let files = self.files.load(Ordering::Relaxed);
         let bytes = self.bytes.load(Ordering::Relaxed);
-        let tf = self.total_files.load(Ordering::Relaxed);
         let tb = self.total_bytes.load(Ordering::Relaxed);
         let current = self.current.lock().map(|c| c.clone()).unwrap_or_default();
         let phase = self.phase.lock().map(|c| c.clone()).unwrap_or_default();
         let secs = self.started.elapsed().as_secs();
-        match self.mode {
-            Mode::Json => {
-                let pct = if tb > 0 {
-                    bytes as f64 / tb as f64
-                } else {
-                    0.0
-                };
-                let line = json!({
-                    "message_type": "status", "operation": self.what, "phase": phase,
-                    "seconds_elapsed": secs, "percent_done": pct.min(1.0),
-                    "files_done": files, "total_files": tf,
-                    "bytes_done": bytes, "total_bytes": tb, "current_file": current,
-                });
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{line}");
-            }
-            Mode::Lines => eprintln!(
-                "[{secs}s] {phase} {} files, {} of {} {current}",
-                files,
+        if self.mode == Mode::Lines {
+            eprintln!(
+                "[{secs}s] {phase} {files} files, {} of {} {current}",
                 crate::cmd::human_bytes(bytes),
                 crate::cmd::human_bytes(tb)
-            ),
-            _ => {}
+            );
         }
     }
 }
@@ -190,6 +180,9 @@ impl Progress for Reporter {
     }
 
     fn phase(&self, name: &str) {
+        if let Some(j) = &self.json {
+            return j.phase(name);
+        }
         self.files.store(0, Ordering::Relaxed);
         self.bytes.store(0, Ordering::Relaxed);
         self.total_files.store(0, Ordering::Relaxed);
@@ -209,19 +202,15 @@ impl Progress for Reporter {
                     b.set_message(String::new());
                 }
             }
-            Mode::Json => {
-                let line = json!({
-                    "message_type": "phase", "operation": self.what, "phase": name,
-                    "seconds_elapsed": self.started.elapsed().as_secs(),
-                });
-                let _ = writeln!(std::io::stdout().lock(), "{line}");
-            }
             Mode::Lines => eprintln!("[{}s] {name}", self.started.elapsed().as_secs()),
-            Mode::Silent => {}
+            Mode::Json | Mode::Silent => {}
         }
     }
 
     fn total(&self, files: u64, bytes: u64) {
+        if let Some(j) = &self.json {
+            return j.total(files, bytes);
+        }
         self.total_files.store(files, Ordering::Relaxed);
         self.total_bytes.store(bytes, Ordering::Relaxed);
         if let Some(b) = &self.bar {
@@ -230,6 +219,9 @@ impl Progress for Reporter {
     }
 
     fn current(&self, path: &Path) {
+        if let Some(j) = &self.json {
+            return j.current(path);
+        }
         if self.mode == Mode::Silent {
             return;
         }
@@ -244,6 +236,9 @@ impl Progress for Reporter {
     }
 
     fn advance(&self, files: u64, bytes: u64) {
+        if let Some(j) = &self.json {
+            return j.advance(files, bytes);
+        }
         self.files.fetch_add(files, Ordering::Relaxed);
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
         if let Some(b) = &self.bar {
@@ -253,18 +248,15 @@ impl Progress for Reporter {
                 let of = self.total_files.load(Ordering::Relaxed);
                 b.set_message(format!("{done}/{of}"));
             }
-        } else if matches!(self.mode, Mode::Json | Mode::Lines) {
+        } else if self.mode == Mode::Lines {
             self.status();
         }
     }
 
     fn warning(&self, path: &Path, message: &str) {
         self.warnings.fetch_add(1, Ordering::Relaxed);
-        if self.mode == Mode::Json {
-            let line = json!({
-                "message_type": "warning", "path": path.display().to_string(), "message": message,
-            });
-            let _ = writeln!(std::io::stdout().lock(), "{line}");
+        if let Some(j) = &self.json {
+            j.warning(path, message);
         } else if let Some(b) = &self.bar {
             b.suspend(|| eprintln!("warning: {}: {message}", path.display()));
         } else {

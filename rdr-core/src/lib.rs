@@ -106,6 +106,7 @@ pub mod plan;
 pub mod process;
 pub mod secrets;
 pub mod time;
+mod units;
 
 pub use backend::{BackendError, Storage};
 pub use chunk::ChunkerParams;
@@ -130,8 +131,9 @@ pub use jiff;
 pub const NEWEST_REPOSITORY_VERSION: u32 = format::APPEND_ONLY_VERSION;
 pub use kind::FileType;
 pub use location::{Endpoint, Location, LocationError};
-pub use ops::progress::{NoProgress, Progress};
+pub use ops::progress::{JsonProgress, NoProgress, Progress};
 pub use repo::{
     Credential, InitOptions, KeyInfo, LockGuard, LockHolder, LockKind, NewKey, Repository,
     SnapshotEntry, UnreadableSnapshot,
 };
+pub use units::parse_size;

@@ -82,9 +82,47 @@ pub fn read_identity_file(path: &Path) -> Result<crate::Identities> {
     })
 }
 
+/// Creates a new age identity file at `path` (mode 0600, never
+/// overwriting an existing file, synced) and returns its recipient: the
+/// public key a key slot is made for (`init` or `key add`). Keep the file
+/// off-site: it opens the repository without a password.
+///
+/// # Errors
+/// [`Error::Io`] when the file exists or cannot be written.
+pub fn write_new_identity(path: &Path) -> Result<crate::Recipient> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let created = format!("{} UTC", crate::time::format_ns(crate::time::now_ns()));
+    let (text, recipient) = crate::generate_identity(&created);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| Error::io(format!("creating identity file {}", path.display()), e))?;
+    f.write_all(text.as_bytes())
+        .and_then(|()| f.sync_all())
+        .map_err(|e| Error::io(format!("writing identity file {}", path.display()), e))?;
+    Ok(recipient)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn new_identity_files_are_private_and_never_overwritten() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("id");
+        let r = write_new_identity(&f).unwrap();
+        assert_eq!(
+            std::fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(read_identity_file(&f).unwrap().recipients(), &[r]);
+        assert!(write_new_identity(&f).is_err());
+    }
 
     #[test]
     fn first_lines_only_and_empty_refused() {

@@ -1,24 +1,58 @@
-//! C ABI over rdr-core (first slice): open or create a repository, report
-//! its config as JSON, and error codes with a thread-local last-error
-//! message. The header is `include/rdr.h`; the Python package in `python/`
-//! wraps this ABI with ctypes.
+//! C ABI over rdr-core: every operation the CLI offers, for C programs and
+//! the Python package in `python/` (ctypes over this ABI).
 //!
-//! Every function checks its pointers, catches panics, makes one rdr-core
-//! call, and maps [`rdr_core::ErrorKind`] to an `RDR_*` code.
+//! The layer is thin: each function checks its pointers, parses its JSON
+//! options into rdr-core's option structs ([`request`]), makes the same
+//! rdr-core calls the CLI makes, and returns rdr-core's serialized report.
+//! Progress events are rdr-core's [`rdr_core::JsonProgress`] events, the
+//! ones `rdr --json` prints. No panic crosses the boundary: each call
+//! catches them and reports `RDR_ERR_PANIC`.
+//!
+//! The header `include/rdr.h` is generated from this crate by cbindgen
+//! (`RDR_UPDATE_HEADER=1 cargo test -p rdr-ffi --test abi header`); a test
+//! fails when it is stale. docs/ffi.md is the guide.
+//!
+//! Thread safety: every function may be called from any thread. A
+//! repository handle may be used by several threads at once (rdr-core's
+//! `Repository` is `Sync`; its repository locks order writers exactly as
+//! between processes), but `rdr_close` must not race with other calls on
+//! the same handle. The last error is per thread.
 
 use std::cell::RefCell;
 use std::ffi::{CStr, CString, c_char, c_int};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use rdr_core::{
-    Credential, ErrorKind, InitOptions, Location, LockHolder, NewKey, Repository, Storage,
-};
+use rdr_core::{Credential, ErrorKind, Location, Repository, Storage};
+
+/// The common frame of an operation: arguments borrowed, panics caught,
+/// the report turned into a C string.
+macro_rules! op {
+    (|| $body:block) => {
+        guard(std::ptr::null_mut(), || -> FfiResult<*mut c_char> {
+            let v: Value = $body;
+            json_out(&v)
+        })
+    };
+}
+
+mod hooks;
+mod maintain;
+mod ops;
+mod repo;
+mod request;
+
+pub use hooks::{RdrCallbacks, RdrCancel, RdrProgressFn, RdrReadFn, RdrWriteFn};
+pub use hooks::{rdr_cancel_free, rdr_cancel_new, rdr_cancel_request, rdr_cancel_reset};
+pub use maintain::*;
+pub use ops::*;
+pub use repo::*;
 
 /// Success.
 pub const RDR_OK: c_int = 0;
 /// A fatal error without a more specific code.
 pub const RDR_ERR_FATAL: c_int = 1;
-/// A null pointer, non-UTF-8 string or otherwise invalid argument.
+/// A null pointer, non-UTF-8 string, bad JSON options or another invalid
+/// argument.
 pub const RDR_ERR_INVALID_ARGUMENT: c_int = 2;
 /// No repository at the location.
 pub const RDR_ERR_NO_REPOSITORY: c_int = 10;
@@ -34,18 +68,18 @@ pub const RDR_ERR_CORRUPT: c_int = 20;
 pub const RDR_ERR_STORAGE: c_int = 21;
 /// Something named does not exist.
 pub const RDR_ERR_NOT_FOUND: c_int = 22;
-/// Local I/O failed.
+/// Local I/O failed (including a read or write callback that failed).
 pub const RDR_ERR_IO: c_int = 23;
 /// Deleting was refused: the repository is append-only, or the storage
 /// may not delete. Nothing was changed.
 pub const RDR_ERR_DELETION_REFUSED: c_int = 24;
+/// The operation was cancelled (`rdr_cancel_request`). What was stored
+/// before stays valid; nothing half-written is referenced.
+pub const RDR_ERR_INTERRUPTED: c_int = 25;
+/// The data source failed: a backup command exited non-zero.
+pub const RDR_ERR_SOURCE_FAILED: c_int = 26;
 /// rdr panicked (a bug); the message says where.
 pub const RDR_ERR_PANIC: c_int = 99;
-
-/// An open repository (opaque to C).
-pub struct RdrRepo {
-    repo: Repository,
-}
 
 thread_local! {
     static LAST_ERROR: RefCell<(c_int, CString)> = RefCell::new((RDR_OK, CString::default()));
@@ -68,18 +102,42 @@ fn code_of(e: &rdr_core::Error) -> c_int {
         ErrorKind::NotFound => RDR_ERR_NOT_FOUND,
         ErrorKind::Io => RDR_ERR_IO,
         ErrorKind::DeletionRefused => RDR_ERR_DELETION_REFUSED,
+        ErrorKind::Cancelled => RDR_ERR_INTERRUPTED,
+        ErrorKind::SourceFailed => RDR_ERR_SOURCE_FAILED,
         _ => RDR_ERR_FATAL,
     }
 }
 
-type FfiResult<T> = Result<T, (c_int, String)>;
+/// An error on its way to C: its code and message.
+pub(crate) type FfiError = (c_int, String);
+pub(crate) type FfiResult<T> = Result<T, FfiError>;
 
-fn core<T>(r: rdr_core::Result<T>) -> FfiResult<T> {
-    r.map_err(|e| (code_of(&e), e.to_string()))
+/// Converts an rdr-core result, keeping the error's code and message.
+pub(crate) fn core<T>(r: rdr_core::Result<T>) -> FfiResult<T> {
+    r.map_err(|e| (code_of(&e), message(&e)))
+}
+
+/// An error's message with each cause said once.
+fn message(e: &rdr_core::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        source = s.source();
+    }
+    text
+}
+
+/// An invalid-argument error.
+pub(crate) fn invalid(msg: impl Into<String>) -> FfiError {
+    (RDR_ERR_INVALID_ARGUMENT, msg.into())
 }
 
 /// Runs `f`, catching panics, recording any error; returns `fallback` on error.
-fn guard<T>(fallback: T, f: impl FnOnce() -> FfiResult<T>) -> T {
+pub(crate) fn guard<T>(fallback: T, f: impl FnOnce() -> FfiResult<T>) -> T {
     set_error(RDR_OK, "");
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(v)) => v,
@@ -104,154 +162,80 @@ fn guard<T>(fallback: T, f: impl FnOnce() -> FfiResult<T>) -> T {
 /// # Safety
 /// `p` must be null or point to a NUL-terminated string valid for `'a`.
 #[allow(unsafe_code)]
-unsafe fn str_arg<'a>(p: *const c_char, name: &str) -> FfiResult<&'a str> {
+pub(crate) unsafe fn str_arg<'a>(p: *const c_char, name: &str) -> FfiResult<&'a str> {
     if p.is_null() {
-        return Err((RDR_ERR_INVALID_ARGUMENT, format!("{name} is NULL")));
+        return Err(invalid(format!("{name} is NULL")));
     }
     // SAFETY: non-null and NUL-terminated per the caller's contract.
     let s = unsafe { CStr::from_ptr(p) };
     s.to_str()
-        .map_err(|_| (RDR_ERR_INVALID_ARGUMENT, format!("{name} is not UTF-8")))
+        .map_err(|_| invalid(format!("{name} is not UTF-8")))
+}
+
+/// Borrows an optional C string: NULL is `None`.
+///
+/// # Safety
+/// As [`str_arg`].
+#[allow(unsafe_code)]
+pub(crate) unsafe fn opt_str_arg<'a>(p: *const c_char, name: &str) -> FfiResult<Option<&'a str>> {
+    if p.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: forwarded from this function's contract.
+    unsafe { str_arg(p, name) }.map(Some)
+}
+
+/// A JSON value as a string the caller frees with `rdr_string_free`.
+pub(crate) fn json_out(v: &serde_json::Value) -> FfiResult<*mut c_char> {
+    let text = serde_json::to_string(v).map_err(|e| (RDR_ERR_FATAL, e.to_string()))?;
+    Ok(CString::new(text)
+        .map_err(|e| (RDR_ERR_FATAL, e.to_string()))?
+        .into_raw())
 }
 
 /// The storage at a location in rdr's syntax (a path, `local:PATH`, `s3:...`).
-fn storage(location: &str) -> FfiResult<Storage> {
+pub(crate) fn storage(location: &str) -> FfiResult<Storage> {
     let location = core(Location::parse(location).map_err(rdr_core::Error::from))?;
     core(Storage::connect(&location))
 }
 
-fn boxed(repo: Repository) -> *mut RdrRepo {
-    Box::into_raw(Box::new(RdrRepo { repo }))
+/// Opens a repository with a password or an identity file.
+pub(crate) fn open_repo(
+    location: &str,
+    password: Option<&str>,
+    identity_file: Option<&str>,
+) -> FfiResult<Repository> {
+    let storage = storage(location)?;
+    match (password, identity_file) {
+        (Some(pw), None) => core(Repository::open(&storage, &Credential::Passphrase(pw))),
+        (None, Some(path)) => {
+            let ids = core(rdr_core::secrets::read_identity_file(path.as_ref()))?;
+            core(Repository::open(&storage, &Credential::Identities(&ids)))
+        }
+        _ => Err(invalid("give a password or an identity file, not both")),
+    }
 }
 
-/// Opens the repository at `location` (a path, `local:PATH`, or a remote
-/// location in rdr's syntax) with a password.
-/// Returns NULL on error (see `rdr_last_error_code`). Close with `rdr_close`.
+/// The arguments most operations share: the handle, the parsed options
+/// and the callbacks of one call.
 ///
 /// # Safety
-/// `location` and `password` must be NUL-terminated strings.
+/// `repo` NULL or a live handle; `options_json` NULL or NUL-terminated;
+/// `cb` NULL or valid callbacks (as each operation's contract says).
 #[allow(unsafe_code)]
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn rdr_open(
-    location: *const c_char,
-    password: *const c_char,
-) -> *mut RdrRepo {
-    guard(std::ptr::null_mut(), || {
-        // SAFETY: forwarded from this function's contract.
-        let (loc, pw) = unsafe {
-            (
-                str_arg(location, "location")?,
-                str_arg(password, "password")?,
-            )
-        };
-        core(Repository::open(
-            &storage(loc)?,
-            &Credential::Passphrase(pw),
+pub(crate) unsafe fn common<'a, T: serde::de::DeserializeOwned + Default>(
+    repo: *const repo::RdrRepo,
+    options_json: *const c_char,
+    cb: *const RdrCallbacks,
+    operation: &str,
+) -> FfiResult<(&'a Repository, T, hooks::Hooks)> {
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        Ok((
+            repo::handle(repo, "repo")?,
+            request::parse(opt_str_arg(options_json, "options_json")?)?,
+            hooks::Hooks::new(cb, operation),
         ))
-        .map(boxed)
-    })
-}
-
-/// Opens the repository at `location` with an age identity file.
-/// Returns NULL on error.
-///
-/// # Safety
-/// `location` and `identity_file` must be NUL-terminated strings.
-#[allow(unsafe_code)]
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn rdr_open_with_identity_file(
-    location: *const c_char,
-    identity_file: *const c_char,
-) -> *mut RdrRepo {
-    guard(std::ptr::null_mut(), || {
-        // SAFETY: forwarded from this function's contract.
-        let (loc, path) = unsafe {
-            (
-                str_arg(location, "location")?,
-                str_arg(identity_file, "identity_file")?,
-            )
-        };
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| (RDR_ERR_IO, format!("reading {path}: {e}")))?;
-        let ids = core(rdr_core::Identities::parse(&text).map_err(rdr_core::Error::from))?;
-        core(Repository::open(
-            &storage(loc)?,
-            &Credential::Identities(&ids),
-        ))
-        .map(boxed)
-    })
-}
-
-/// Creates a repository at `location` protected by `password`, with scrypt
-/// work factor `kdf_log_n` (0 for the default, 15), and returns it open.
-/// Returns NULL on error.
-///
-/// # Safety
-/// `location` and `password` must be NUL-terminated strings.
-#[allow(unsafe_code)]
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn rdr_init(
-    location: *const c_char,
-    password: *const c_char,
-    kdf_log_n: c_int,
-) -> *mut RdrRepo {
-    guard(std::ptr::null_mut(), || {
-        // SAFETY: forwarded from this function's contract.
-        let (loc, pw) = unsafe {
-            (
-                str_arg(location, "location")?,
-                str_arg(password, "password")?,
-            )
-        };
-        let log_n = if kdf_log_n == 0 {
-            rdr_core::DEFAULT_LOG_N
-        } else {
-            u8::try_from(kdf_log_n).unwrap_or(u8::MAX)
-        };
-        let key = NewKey::Passphrase {
-            passphrase: pw.to_owned().into(),
-            log_n,
-        };
-        core(Repository::init(
-            &storage(loc)?,
-            &InitOptions::default(),
-            &key,
-            &LockHolder::current(),
-        ))
-        .map(boxed)
-    })
-}
-
-/// The repository config as a JSON object (id, version, chunker, compression,
-/// pack sizes). Returns NULL on error; free the string with `rdr_string_free`.
-///
-/// # Safety
-/// `repo` must be a handle from `rdr_open`/`rdr_init` not yet closed.
-#[allow(unsafe_code)]
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn rdr_config_json(repo: *const RdrRepo) -> *mut c_char {
-    guard(std::ptr::null_mut(), || {
-        // SAFETY: a live handle per the contract, or null (checked).
-        let r = unsafe { repo.as_ref() }
-            .ok_or((RDR_ERR_INVALID_ARGUMENT, "repo is NULL".to_owned()))?;
-        let json =
-            serde_json::to_string(r.repo.config()).map_err(|e| (RDR_ERR_FATAL, e.to_string()))?;
-        Ok(CString::new(json)
-            .map_err(|e| (RDR_ERR_FATAL, e.to_string()))?
-            .into_raw())
-    })
-}
-
-/// Closes a repository handle. NULL is ignored.
-///
-/// # Safety
-/// `repo` must be NULL or a handle not yet closed.
-#[allow(unsafe_code)]
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn rdr_close(repo: *mut RdrRepo) {
-    if !repo.is_null() {
-        // SAFETY: created by Box::into_raw in this crate and not yet freed.
-        drop(unsafe { Box::from_raw(repo) });
     }
 }
 
@@ -285,75 +269,18 @@ pub extern "C" fn rdr_last_error_message() -> *const c_char {
     LAST_ERROR.with(|e| e.borrow().1.as_ptr())
 }
 
-#[cfg(test)]
+/// The library's version ("0.1.0"); a static string, do not free.
+// SAFETY: `no_mangle` exports a unique symbol name; nothing else is unsafe here.
 #[allow(unsafe_code)]
-mod tests {
-    use super::*;
-
-    fn c(s: &str) -> CString {
-        CString::new(s).unwrap()
-    }
-
-    fn last_message() -> String {
-        // SAFETY: the pointer is valid until the next call on this thread.
-        unsafe { CStr::from_ptr(rdr_last_error_message()) }
-            .to_string_lossy()
-            .into_owned()
-    }
-
-    #[test]
-    fn init_open_config_and_errors() {
-        let d = tempfile::tempdir().unwrap();
-        let loc = c(d.path().join("repo").to_str().unwrap());
-        // SAFETY: valid C strings and handles throughout.
-        unsafe {
-            let r = rdr_init(loc.as_ptr(), c("pw").as_ptr(), 10);
-            assert!(!r.is_null(), "{}", last_message());
-            rdr_close(r);
-
-            let r = rdr_open(loc.as_ptr(), c("pw").as_ptr());
-            assert!(!r.is_null());
-            let s = rdr_config_json(r);
-            let json: serde_json::Value =
-                serde_json::from_str(CStr::from_ptr(s).to_str().unwrap()).unwrap();
-            assert_eq!(json["version"], 2, "init creates format version 2");
-            rdr_string_free(s);
-            rdr_close(r);
-
-            assert!(rdr_open(loc.as_ptr(), c("bad").as_ptr()).is_null());
-            assert_eq!(rdr_last_error_code(), RDR_ERR_WRONG_PASSWORD);
-            assert!(last_message().contains("wrong password"));
-
-            let missing = c(d.path().join("none").to_str().unwrap());
-            assert!(rdr_open(missing.as_ptr(), c("pw").as_ptr()).is_null());
-            assert_eq!(rdr_last_error_code(), RDR_ERR_NO_REPOSITORY);
-
-            assert!(rdr_open(std::ptr::null(), c("pw").as_ptr()).is_null());
-            assert_eq!(rdr_last_error_code(), RDR_ERR_INVALID_ARGUMENT);
-            assert!(rdr_config_json(std::ptr::null()).is_null());
-
-            assert!(rdr_init(loc.as_ptr(), c("pw").as_ptr(), 10).is_null());
-            assert_eq!(rdr_last_error_code(), RDR_ERR_ALREADY_EXISTS);
-
-            // locations parse as in the CLI: a remote one is never a local
-            // folder (here: no such host), and one with a password in it is
-            // refused unrepeated
-            let sftp = c("sftp:user@host:/srv/repo");
-            assert!(rdr_init(sftp.as_ptr(), c("pw").as_ptr(), 10).is_null());
-            assert_eq!(rdr_last_error_code(), RDR_ERR_STORAGE);
-            assert!(
-                last_message().contains("sftp:user@host:/srv/repo"),
-                "{}",
-                last_message()
-            );
-            let secret = c("webdav:https://me:Sekr1t@dav/x");
-            assert!(rdr_open(secret.as_ptr(), c("pw").as_ptr()).is_null());
-            assert_eq!(rdr_last_error_code(), RDR_ERR_INVALID_ARGUMENT);
-            assert!(!last_message().contains("Sekr1t"));
-            let local = c(&format!("local:{}", d.path().join("repo").display()));
-            let r = rdr_open(local.as_ptr(), c("pw").as_ptr());
-            assert!(!r.is_null(), "{}", last_message());
-            rdr_close(r);
-        }
-    }
+#[unsafe(no_mangle)]
+pub extern "C" fn rdr_version() -> *const c_char {
+    static V: &CStr =
+        match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+            Ok(v) => v,
+            Err(_) => c"unknown",
+        };
+    V.as_ptr()
 }
+
+#[cfg(test)]
+mod tests;

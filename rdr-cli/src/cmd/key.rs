@@ -93,6 +93,6 @@ pub fn run(args: &Args, cmd: &KeyCommand) -> Result<()> {
 }
 
 /// `YYYY-MM-DD HH:MM:SS` for a Unix time (UTC).
-pub fn unix_to_utc(t: i64) -> String {
+fn unix_to_utc(t: i64) -> String {
     rdr_core::time::format_unix(t)
 }

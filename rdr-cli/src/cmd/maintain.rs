@@ -1,6 +1,6 @@
 //! `rdr forget`, `rdr prune` and `rdr check`: retention and maintenance.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use rdr_core::jiff::tz::TimeZone;
 use rdr_core::ops::check::{CheckOptions, ReadData, check};
 use rdr_core::ops::forget::{ForgetOptions, forget, forget_ids, removed_json};
@@ -8,7 +8,7 @@ use rdr_core::ops::policy::{KeepCount, KeepDuration, Policy};
 use rdr_core::ops::prune::{MaxUnused, PruneOptions, PruneReport, Tally, prune};
 use rdr_core::ops::select::GroupBy;
 use rdr_core::time::{now_ns, rfc3339_ns};
-use rdr_core::{LockGuard, LockHolder, LockKind, Repository, SnapshotId};
+use rdr_core::{LockHolder, LockKind, SnapshotId};
 
 use super::{filter, human_bytes, open, parse_size, tag_sets};
 use crate::cli::{Args, CheckArgs, ForgetArgs, PruneArgs, PruneOpts};
@@ -45,20 +45,7 @@ fn policy(a: &ForgetArgs) -> Result<Policy> {
 }
 
 fn prune_options(o: &PruneOpts, dry_run: bool) -> Result<PruneOptions> {
-    let max_unused = if o.max_unused.eq_ignore_ascii_case("unlimited") {
-        MaxUnused::Unlimited
-    } else if let Some(p) = o.max_unused.strip_suffix('%') {
-        let p: f64 = p
-            .trim()
-            .parse()
-            .with_context(|| format!("--max-unused {:?}", o.max_unused))?;
-        if !(0.0..100.0).contains(&p) {
-            bail!("--max-unused must be between 0% and 100%");
-        }
-        MaxUnused::Percent(p)
-    } else {
-        MaxUnused::Bytes(parse_size(&o.max_unused)?)
-    };
+    let max_unused = MaxUnused::parse(&o.max_unused).map_err(|e| anyhow::anyhow!("--{e}"))?;
     Ok(PruneOptions {
         max_unused,
         max_repack_bytes: o.max_repack_size.as_deref().map(parse_size).transpose()?,
@@ -67,22 +54,6 @@ fn prune_options(o: &PruneOpts, dry_run: bool) -> Result<PruneOptions> {
         instant_delete: o.instant_delete,
         dry_run,
     })
-}
-
-/// The lock of a prune: shared for a dry run (it only reads), exclusive
-/// (excluding backups too when it deletes at once) after checking that
-/// the repository and the storage allow deletion.
-fn prune_lock(repo: &Repository, o: &PruneOptions) -> Result<LockGuard> {
-    let me = LockHolder::current();
-    if o.dry_run {
-        return Ok(repo.lock(LockKind::Shared, &me)?);
-    }
-    let kind = if o.instant_delete {
-        LockKind::ExclusiveWithBackups
-    } else {
-        LockKind::Exclusive
-    };
-    Ok(repo.lock_to_delete(kind, &me, "prune")?)
 }
 
 /// `rdr forget`.
@@ -108,7 +79,7 @@ pub fn forget_cmd(args: &Args, a: &ForgetArgs) -> Result<i32> {
     let lock = if a.dry_run {
         repo.lock(LockKind::Shared, &LockHolder::current())?
     } else if let Some(o) = &prune_opts {
-        prune_lock(&repo, o)?
+        o.lock(&repo, &LockHolder::current())?
     } else {
         repo.lock_to_delete(LockKind::Exclusive, &LockHolder::current(), "forget")?
     };
@@ -183,7 +154,7 @@ pub fn forget_cmd(args: &Args, a: &ForgetArgs) -> Result<i32> {
 pub fn prune_cmd(args: &Args, a: &PruneArgs) -> Result<i32> {
     let repo = open(args)?;
     let opts = prune_options(&a.prune, a.dry_run)?;
-    let lock = prune_lock(&repo, &opts)?;
+    let lock = opts.lock(&repo, &LockHolder::current())?;
     let progress = Reporter::new(Mode::from(a.output), "prune");
     let report = prune(&repo, &opts, &progress, &lock)?;
     progress.finish();
@@ -301,22 +272,6 @@ pub fn check_cmd(args: &Args, a: &CheckArgs) -> Result<i32> {
 }
 
 fn parse_subset(s: &str) -> Result<ReadData> {
-    if let Some(p) = s.strip_suffix('%') {
-        let p: f64 = p
-            .trim()
-            .parse()
-            .with_context(|| format!("--read-data-subset {s:?}"))?;
-        if !(p > 0.0 && p <= 100.0) {
-            bail!("--read-data-subset percentage must be in (0, 100]");
-        }
-        return Ok(ReadData::Percent(p));
-    }
-    let (n, m) = s
-        .split_once('/')
-        .with_context(|| format!("--read-data-subset {s:?}: use N/M or P%"))?;
-    let (n, m): (u32, u32) = (n.trim().parse()?, m.trim().parse()?);
-    if n == 0 || m == 0 || n > m {
-        bail!("--read-data-subset {s:?}: need 1 <= N <= M");
-    }
-    Ok(ReadData::Subset { n, m })
+    ReadData::parse(s)
+        .map_err(|e| anyhow::anyhow!("--{}", e.replace("read-data subset", "read-data-subset")))
 }

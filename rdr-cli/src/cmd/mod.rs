@@ -23,8 +23,6 @@ use rdr_core::ops::select::SnapshotFilter;
 use crate::cli::{Args, Command, FilterArgs};
 use crate::credentials;
 
-pub use key::unix_to_utc;
-
 /// Runs the parsed command; returns the exit code.
 pub fn run(args: &Args) -> Result<i32> {
     match &args.command {
@@ -73,26 +71,13 @@ pub fn run(args: &Args) -> Result<i32> {
 
 /// The snapshot filter of the filter options.
 pub fn filter(f: &FilterArgs) -> SnapshotFilter {
-    SnapshotFilter {
-        hosts: f.hosts.clone(),
-        tags: tag_sets(&f.tags),
-        paths: f.paths.clone(),
-    }
+    SnapshotFilter::from_options(&f.hosts, &f.tags, &f.paths)
 }
 
 /// Tag options as tag sets: each option is a comma-separated set (all its
 /// tags), repeated options are alternatives.
 pub fn tag_sets(options: &[String]) -> Vec<Vec<String>> {
-    options
-        .iter()
-        .map(|t| {
-            t.split(',')
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .map(str::to_owned)
-                .collect()
-        })
-        .collect()
+    SnapshotFilter::from_options(&[], options, &[]).tags
 }
 
 /// The storage named by -r/--repo.
@@ -165,20 +150,7 @@ pub fn plural(n: usize, one: &str, many: &str) -> String {
 
 /// Parses a size such as `512KiB`, `16MiB`, `1M`, `4096`.
 pub fn parse_size(s: &str) -> Result<u64> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num.parse().with_context(|| format!("invalid size {s:?}"))?;
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        "t" | "tb" | "tib" => 1 << 40,
-        _ => bail!("invalid size unit in {s:?} (use B, KiB, MiB, GiB, TiB)"),
-    };
-    n.checked_mul(mult)
-        .with_context(|| format!("size {s:?} overflows"))
+    rdr_core::parse_size(s).map_err(anyhow::Error::msg)
 }
 
 /// Formats a byte count for people.

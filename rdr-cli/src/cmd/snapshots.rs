@@ -1,7 +1,5 @@
 //! `rdr snapshots` and `rdr tag`, and the JSON form of a snapshot.
 
-use std::collections::BTreeMap;
-
 use anyhow::{Result, bail};
 use rdr_core::Snapshot;
 use rdr_core::ops::select::snapshot_groups_json;
@@ -49,17 +47,7 @@ pub fn run(args: &Args, a: &SnapshotsArgs) -> Result<i32> {
     } else {
         crate::exit::INCOMPLETE
     };
-    let mut groups: BTreeMap<String, Vec<(SnapshotId, Snapshot)>> = by
-        .group(all)
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-    if let Some(n) = a.latest {
-        for v in groups.values_mut() {
-            let skip = v.len().saturating_sub(n);
-            v.drain(..skip);
-        }
-    }
+    let groups = by.group_latest(all, a.latest);
     if a.json {
         let out = snapshot_groups_json(&groups, by != GroupBy::default());
         println!("{out}");

@@ -29,7 +29,7 @@ pub const MAX_LOG_N: u8 = 22;
 pub type Recipient = age::x25519::Recipient;
 
 /// Identities that may open X25519 key slots.
-pub struct Identities(Vec<Box<dyn age::Identity + Send + Sync>>);
+pub struct Identities(Vec<Box<dyn age::Identity + Send + Sync>>, Vec<Recipient>);
 
 impl std::fmt::Debug for Identities {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -51,7 +51,19 @@ impl Identities {
         if ids.is_empty() {
             return Err(CryptoError::Identity("no identities found".into()));
         }
-        Ok(Self(ids))
+        let public = text
+            .lines()
+            .filter_map(|l| l.trim().parse::<age::x25519::Identity>().ok())
+            .map(|id| id.to_public())
+            .collect();
+        Ok(Self(ids, public))
+    }
+
+    /// The recipients (public keys) of the X25519 identities: a new key
+    /// slot for them opens with these identities.
+    #[must_use]
+    pub fn recipients(&self) -> &[Recipient] {
+        &self.1
     }
 }
 
@@ -217,6 +229,7 @@ mod tests {
         assert!(!is_passphrase(&f).unwrap());
         let ids = Identities::parse(&text).unwrap();
         assert_eq!(*unwrap(&f, &Unlocker::Identities(&ids)).unwrap(), [6; 32]);
+        assert_eq!(ids.recipients(), &[id.to_public()]);
         assert!(matches!(
             unwrap(&f, &Unlocker::Passphrase("pw")),
             Err(CryptoError::WrongKey)

@@ -44,6 +44,39 @@ pub enum ReadData {
 }
 
 impl ReadData {
+    /// Parses a subset as `check --read-data-subset` takes it: `N/M`
+    /// (part N of M, 1 <= N <= M) or `P%` (0 < P <= 100); `all` is every
+    /// pack.
+    ///
+    /// # Errors
+    /// A message naming the text when it is neither.
+    pub fn parse(s: &str) -> std::result::Result<Self, String> {
+        let t = s.trim();
+        if t.eq_ignore_ascii_case("all") {
+            return Ok(Self::All);
+        }
+        if let Some(p) = t.strip_suffix('%') {
+            let p: f64 = p
+                .trim()
+                .parse()
+                .map_err(|_| format!("read-data subset {s:?}: not a percentage"))?;
+            if !(p > 0.0 && p <= 100.0) {
+                return Err(format!(
+                    "read-data subset {s:?}: the percentage must be in (0, 100]"
+                ));
+            }
+            return Ok(Self::Percent(p));
+        }
+        let parsed = t.split_once('/').and_then(|(n, m)| {
+            Some((n.trim().parse::<u32>().ok()?, m.trim().parse::<u32>().ok()?))
+        });
+        match parsed {
+            Some((n, m)) if n >= 1 && n <= m => Ok(Self::Subset { n, m }),
+            Some(_) => Err(format!("read-data subset {s:?}: need 1 <= N <= M")),
+            None => Err(format!("read-data subset {s:?}: use N/M or P%")),
+        }
+    }
+
     fn selects(&self, id: &PackId) -> bool {
         let b = id.0.0;
         let x = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);

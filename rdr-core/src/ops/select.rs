@@ -24,6 +24,28 @@ pub struct SnapshotFilter {
 }
 
 impl SnapshotFilter {
+    /// A filter from options as front ends take them: hosts, tag options
+    /// (each a comma-separated set that must all be present; any option
+    /// matches) and paths.
+    #[must_use]
+    pub fn from_options(hosts: &[String], tag_options: &[String], paths: &[String]) -> Self {
+        let tags = tag_options
+            .iter()
+            .map(|t| {
+                t.split(',')
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .collect();
+        Self {
+            hosts: hosts.to_vec(),
+            tags,
+            paths: paths.to_vec(),
+        }
+    }
+
     /// Whether a snapshot passes.
     #[must_use]
     pub fn matches(&self, s: &Snapshot) -> bool {
@@ -51,6 +73,29 @@ pub struct GroupBy {
 }
 
 impl GroupBy {
+    /// The snapshots in groups keyed by their group's text, each group
+    /// oldest first and cut to its newest `latest` when given (as
+    /// `snapshots --group-by … --latest N` lists them).
+    #[must_use]
+    pub fn group_latest(
+        &self,
+        snaps: Vec<(SnapshotId, Snapshot)>,
+        latest: Option<usize>,
+    ) -> BTreeMap<String, Vec<(SnapshotId, Snapshot)>> {
+        let mut groups: BTreeMap<String, Vec<(SnapshotId, Snapshot)>> = self
+            .group(snaps)
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        if let Some(n) = latest {
+            for v in groups.values_mut() {
+                let skip = v.len().saturating_sub(n);
+                v.drain(..skip);
+            }
+        }
+        groups
+    }
+
     /// Parses a comma-separated list of `host`, `paths`, `tags` (empty: no grouping).
     ///
     /// # Errors

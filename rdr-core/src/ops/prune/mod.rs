@@ -46,6 +46,31 @@ pub enum MaxUnused {
     Unlimited,
 }
 
+impl MaxUnused {
+    /// Parses `unlimited`, a percentage (`5%`, 0 <= P < 100) or a size
+    /// (`100MiB`), as `prune --max-unused` takes it.
+    ///
+    /// # Errors
+    /// A message naming the text when it is none of those.
+    pub fn parse(s: &str) -> std::result::Result<Self, String> {
+        let t = s.trim();
+        if t.eq_ignore_ascii_case("unlimited") {
+            return Ok(Self::Unlimited);
+        }
+        if let Some(p) = t.strip_suffix('%') {
+            let p: f64 = p
+                .trim()
+                .parse()
+                .map_err(|_| format!("max-unused {s:?}: not a percentage"))?;
+            if !(0.0..100.0).contains(&p) {
+                return Err(format!("max-unused {s:?}: must be between 0% and 100%"));
+            }
+            return Ok(Self::Percent(p));
+        }
+        crate::units::parse_size(t).map(Self::Bytes)
+    }
+}
+
 /// Prune settings.
 #[derive(Debug, Clone)]
 pub struct PruneOptions {
@@ -61,6 +86,27 @@ pub struct PruneOptions {
     pub instant_delete: bool,
     /// Decide and report, change nothing.
     pub dry_run: bool,
+}
+
+impl PruneOptions {
+    /// Takes the lock this prune needs: shared for a dry run (it only
+    /// reads); otherwise exclusive (excluding backups too with
+    /// `instant_delete`) after checking that the repository and the
+    /// storage allow deletion, so a refusal changes nothing.
+    ///
+    /// # Errors
+    /// [`Error::Locked`], [`Error::AppendOnly`], or the storage's refusal.
+    pub fn lock(&self, repo: &Repository, holder: &crate::repo::LockHolder) -> Result<LockGuard> {
+        if self.dry_run {
+            return repo.lock(LockKind::Shared, holder);
+        }
+        let kind = if self.instant_delete {
+            LockKind::ExclusiveWithBackups
+        } else {
+            LockKind::Exclusive
+        };
+        repo.lock_to_delete(kind, holder, "prune")
+    }
 }
 
 impl Default for PruneOptions {
