@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::{FilterArgs, OutputArgs};
+use super::FilterArgs;
 
 /// The repository to read from (`copy`, `init --from-repo`), with its own
 /// credentials, as restic names them.
@@ -68,6 +68,4 @@ pub struct CopyArgs {
     /// Report what would be copied; store nothing.
     #[arg(short = 'n', long)]
     pub dry_run: bool,
-    #[command(flatten)]
-    pub output: OutputArgs,
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 
-use super::{FilterArgs, OutputArgs};
+use super::FilterArgs;
 
 /// Options of `rdr prune` (also used by `forget --prune`).
 #[derive(Debug, Clone, clap::Args)]
@@ -40,8 +40,6 @@ pub struct PruneArgs {
     /// Show what would be deleted and repacked; change nothing.
     #[arg(short = 'n', long)]
     pub dry_run: bool,
-    #[command(flatten)]
-    pub output: OutputArgs,
 }
 
 /// Arguments of `rdr forget`.
@@ -112,8 +110,6 @@ pub struct ForgetArgs {
     pub prune_opts: PruneOpts,
     #[command(flatten)]
     pub filter: FilterArgs,
-    #[command(flatten)]
-    pub output: OutputArgs,
 }
 
 /// Arguments of `rdr check`.
@@ -126,8 +122,6 @@ pub struct CheckArgs {
     /// or a percentage such as 10%.
     #[arg(long, value_name = "N/M|P%", conflicts_with = "read_data")]
     pub read_data_subset: Option<String>,
-    #[command(flatten)]
-    pub output: OutputArgs,
 }
 
 /// Parses a positive duration such as `15m`, `24h`, `7d`.
@@ -181,8 +175,6 @@ pub struct DrillArgs {
     pub report: Option<PathBuf>,
     #[command(flatten)]
     pub filter: FilterArgs,
-    #[command(flatten)]
-    pub output: OutputArgs,
 }
 
 /// Arguments of `rdr status`.
@@ -215,9 +207,6 @@ pub struct StatusArgs {
     pub prometheus: Option<PathBuf>,
     #[command(flatten)]
     pub filter: FilterArgs,
-    /// Print the report as JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// `rdr repair` subcommands.
@@ -246,8 +235,6 @@ pub struct RepairSnapshotsArgs {
     /// Report what would be done; change nothing.
     #[arg(long, short = 'n')]
     pub dry_run: bool,
-    #[command(flatten)]
-    pub output: OutputArgs,
 }
 
 /// Arguments of `rdr repair index`.
@@ -259,6 +246,4 @@ pub struct RepairIndexArgs {
     /// Report what would be done; change nothing.
     #[arg(long, short = 'n')]
     pub dry_run: bool,
-    #[command(flatten)]
-    pub output: OutputArgs,
 }

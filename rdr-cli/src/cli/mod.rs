@@ -23,9 +23,15 @@ pub use maintain::{
 /// (RDR_PASSWORD_COMMAND), RDR_PASSWORD, or a prompt on a terminal; an age
 /// identity file (--identity-file, RDR_IDENTITY_FILE) opens X25519 keys.
 #[derive(Debug, Parser)]
-#[command(name = "rdr", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "rdr",
+    version,
+    propagate_version = true,
+    max_term_width = 100,
+    next_help_heading = "Global options"
+)]
 pub struct Args {
-    /// Repository location (a local directory).
+    /// Repository location: a directory, or s3:, sftp:, webdav:, … (docs/backends.md).
     #[arg(
         short = 'r',
         long = "repo",
@@ -35,6 +41,22 @@ pub struct Args {
         value_name = "LOCATION"
     )]
     pub repo: Option<String>,
+
+    /// Read the repository location from the first line of this file.
+    #[arg(
+        long,
+        env = "RDR_REPOSITORY_FILE",
+        hide_env_values = true,
+        global = true,
+        value_name = "FILE",
+        conflicts_with = "repo"
+    )]
+    pub repository_file: Option<PathBuf>,
+
+    /// Wait up to DURATION (e.g. 30s, 10m) for a lock another process
+    /// holds to be released, instead of failing at once.
+    #[arg(long, global = true, value_name = "DURATION", value_parser = maintain::duration)]
+    pub retry_lock: Option<std::time::Duration>,
 
     /// Read the password from the first line of this file.
     #[arg(
@@ -82,6 +104,9 @@ pub struct Args {
         hide_env_values = true
     )]
     pub connections: Option<usize>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
 
     /// The command.
     #[command(subcommand)]
@@ -170,6 +195,20 @@ pub struct BackupArgs {
     /// Files and directories to back up.
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    /// Also back up the paths listed in FILE, one per line ("-" reads
+    /// standard input); empty lines and lines starting with # are skipped,
+    /// surrounding spaces removed. Paths are taken as written (no glob
+    /// expansion). Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub files_from: Vec<PathBuf>,
+    /// Like --files-from, but every line is a path exactly as written
+    /// (no comments, spaces kept).
+    #[arg(long, value_name = "FILE")]
+    pub files_from_verbatim: Vec<PathBuf>,
+    /// Like --files-from-verbatim, with paths separated by NUL bytes (as
+    /// `find -print0` writes them), so any file name works.
+    #[arg(long, value_name = "FILE")]
+    pub files_from_raw: Vec<PathBuf>,
     /// Back up standard input as one file (named by --stdin-filename).
     #[arg(long, conflicts_with = "stdin_from_command")]
     pub stdin: bool,
@@ -231,21 +270,21 @@ pub struct BackupArgs {
     /// interrupted backup resumes from there instead of uploading it again.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = maintain::duration)]
     pub checkpoint_interval: std::time::Duration,
-    #[command(flatten)]
-    pub output: OutputArgs,
 }
 
 /// Output style.
 #[derive(Debug, Clone, Copy, clap::Args)]
+#[command(next_help_heading = "Global options")]
 pub struct OutputArgs {
-    /// Print line-delimited JSON status messages and a final summary.
-    #[arg(long)]
+    /// Print JSON: a command's result, and line-delimited status messages
+    /// while it runs.
+    #[arg(long, global = true)]
     pub json: bool,
     /// Print progress even when stderr is not a terminal.
-    #[arg(short = 'v', long)]
+    #[arg(short = 'v', long, global = true)]
     pub verbose: bool,
-    /// No progress output.
-    #[arg(short = 'q', long, conflicts_with = "verbose")]
+    /// Print no progress and no summary: only results and errors.
+    #[arg(short = 'q', long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
 }
 
@@ -277,8 +316,6 @@ pub struct RestoreArgs {
     pub verify: bool,
     #[command(flatten)]
     pub filter: FilterArgs,
-    #[command(flatten)]
-    pub output: OutputArgs,
 }
 
 /// Arguments of `rdr dump`.
@@ -307,9 +344,6 @@ pub struct SnapshotsArgs {
     /// Only the latest N snapshots of each group.
     #[arg(long, value_name = "N")]
     pub latest: Option<usize>,
-    /// Print JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// Arguments of `rdr ls`.
@@ -326,9 +360,6 @@ pub struct LsArgs {
     /// Long listing: mode, owner, size, time.
     #[arg(short = 'l', long)]
     pub long: bool,
-    /// Print one JSON object per line.
-    #[arg(long)]
-    pub json: bool,
     #[command(flatten)]
     pub filter: FilterArgs,
 }
@@ -340,9 +371,6 @@ pub struct DiffArgs {
     pub first: String,
     /// The newer snapshot (SNAPSHOT[:SUBPATH]).
     pub second: String,
-    /// Print JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// Arguments of `rdr find`.
@@ -357,9 +385,6 @@ pub struct FindArgs {
     /// Only search these snapshots.
     #[arg(short = 's', long = "snapshot", value_name = "SNAPSHOT")]
     pub snapshots: Vec<String>,
-    /// Print JSON.
-    #[arg(long)]
-    pub json: bool,
     #[command(flatten)]
     pub filter: FilterArgs,
 }
@@ -369,9 +394,6 @@ pub struct FindArgs {
 pub struct StatsArgs {
     /// Snapshots to count (default: all that pass the filters).
     pub snapshots: Vec<String>,
-    /// Print JSON.
-    #[arg(long)]
-    pub json: bool,
     #[command(flatten)]
     pub filter: FilterArgs,
 }

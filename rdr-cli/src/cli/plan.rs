@@ -22,9 +22,6 @@ pub enum PlanCommand {
 pub struct PlanCheckArgs {
     /// The plan (TOML).
     pub file: PathBuf,
-    /// Print the report as JSON.
-    #[arg(long)]
-    pub json: bool,
     /// Also write Prometheus textfile metrics here (atomically).
     #[arg(long, value_name = "FILE")]
     pub prometheus: Option<PathBuf>,
@@ -41,9 +38,6 @@ pub struct PlanRunArgs {
     /// Back up even when no backup is due.
     #[arg(long)]
     pub force: bool,
-    /// Print the report as JSON.
-    #[arg(long)]
-    pub json: bool,
     /// Write Prometheus textfile metrics here (atomically), also when a
     /// step failed.
     #[arg(long, value_name = "FILE")]
@@ -65,7 +59,4 @@ pub struct PlanDrillArgs {
     /// Make scratch directories here (default: the temp directory).
     #[arg(long, value_name = "DIR")]
     pub scratch: Option<PathBuf>,
-    /// Print the report as JSON.
-    #[arg(long)]
-    pub json: bool,
 }

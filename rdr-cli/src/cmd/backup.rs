@@ -24,6 +24,62 @@ fn read_patterns(files: &[std::path::PathBuf]) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// How a --files-from* file separates and marks its paths.
+#[derive(Clone, Copy)]
+enum ListStyle {
+    Commented,
+    Verbatim,
+    Raw,
+}
+
+/// The paths listed in the --files-from* files.
+fn listed_paths(a: &BackupArgs) -> Result<Vec<std::path::PathBuf>> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = Vec::new();
+    let lists = a
+        .files_from
+        .iter()
+        .map(|f| (f, ListStyle::Commented))
+        .chain(
+            a.files_from_verbatim
+                .iter()
+                .map(|f| (f, ListStyle::Verbatim)),
+        )
+        .chain(a.files_from_raw.iter().map(|f| (f, ListStyle::Raw)));
+    for (f, style) in lists {
+        let bytes = if f.as_os_str() == "-" {
+            let mut b = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut b)
+                .context("reading the path list from standard input")?;
+            b
+        } else {
+            std::fs::read(f).with_context(|| format!("reading path list {}", f.display()))?
+        };
+        let sep = if matches!(style, ListStyle::Raw) {
+            b'\0'
+        } else {
+            b'\n'
+        };
+        for item in bytes.split(|&b| b == sep) {
+            let item = match style {
+                ListStyle::Commented => {
+                    let t = item.trim_ascii();
+                    if t.is_empty() || t.starts_with(b"#") {
+                        continue;
+                    }
+                    t
+                }
+                ListStyle::Verbatim => item.strip_suffix(b"\r").unwrap_or(item),
+                ListStyle::Raw => item,
+            };
+            if !item.is_empty() {
+                out.push(std::ffi::OsStr::from_bytes(item).into());
+            }
+        }
+    }
+    Ok(out)
+}
+
 fn options(args: &BackupArgs, repo: &rdr_core::Repository) -> Result<BackupOptions> {
     let mut o = BackupOptions {
         program_version: format!("rdr {}", env!("CARGO_PKG_VERSION")),
@@ -82,14 +138,16 @@ pub fn run(args: &Args, a: &BackupArgs) -> Result<i32> {
         if !a.command.is_empty() {
             bail!("a command after `--` needs --stdin-from-command");
         }
-        if a.paths.is_empty() {
-            bail!("nothing to back up: give paths, --stdin or --stdin-from-command");
+        let mut paths = a.paths.clone();
+        paths.extend(listed_paths(a)?);
+        if paths.is_empty() {
+            bail!("nothing to back up: give paths, --files-from, --stdin or --stdin-from-command");
         }
-        BackupSource::Paths(a.paths.clone())
+        BackupSource::Paths(paths)
     };
     let repo = open(args)?;
     let opts = options(a, &repo)?;
-    let progress = Reporter::new(Mode::from(a.output), "backup");
+    let progress = Reporter::new(Mode::from(args.output), "backup");
     let res = backup(&repo, source, &opts, &progress);
     progress.finish();
     let report = res?;
@@ -106,6 +164,15 @@ fn render(r: &BackupReport, mode: Mode, dry_run: bool) {
     let secs = (s.end - s.start) as f64 / 1e9;
     if mode == Mode::Json {
         println!("{}", r.to_json());
+        return;
+    }
+    if super::quiet() {
+        if r.is_incomplete() {
+            eprintln!("warning: {} entries could not be read", r.warnings.len());
+        }
+        if let Some(id) = r.id {
+            println!("{id}");
+        }
         return;
     }
     if let Some(st) = &r.snapshot.stream {

@@ -22,7 +22,7 @@ pub fn run(args: &Args, a: &CopyArgs) -> Result<i32> {
         dry_run: a.dry_run,
         ..CopyOptions::default()
     };
-    let progress = Reporter::new(Mode::from(a.output), "copy");
+    let progress = Reporter::new(Mode::from(args.output), "copy");
     let res = copy(&src, &dst, &opts, &progress);
     progress.finish();
     let report = res?;
@@ -33,6 +33,12 @@ pub fn run(args: &Args, a: &CopyArgs) -> Result<i32> {
 fn render(r: &CopyReport, mode: Mode, dry_run: bool) {
     if mode == Mode::Json {
         println!("{}", r.to_json());
+        return;
+    }
+    if super::quiet() {
+        for t in r.copied.iter().filter_map(|c| c.target) {
+            println!("{t}");
+        }
         return;
     }
     for s in &r.skipped {

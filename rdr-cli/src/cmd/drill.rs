@@ -32,7 +32,7 @@ pub fn run(args: &Args, a: &DrillArgs) -> Result<i32> {
     if let Some(d) = &a.scratch_dir {
         opts.scratch_parent.clone_from(d);
     }
-    let progress = Reporter::new(Mode::from(a.output), "drill");
+    let progress = Reporter::new(Mode::from(args.output), "drill");
     let res = drill(&repo, id, snap, &opts, &progress);
     progress.finish();
     let r = res?;
@@ -46,7 +46,7 @@ pub fn run(args: &Args, a: &DrillArgs) -> Result<i32> {
         write_atomically(path, &text)
             .with_context(|| format!("writing the drill report {}", path.display()))?;
     }
-    if a.output.json {
+    if args.output.json {
         println!("{json}");
     } else {
         print_human(&r);

@@ -48,6 +48,10 @@ pub fn run(args: &Args, a: &InitArgs) -> Result<()> {
         NewKey::Recipients(recipients)
     };
     let repo = Repository::init(&storage, &opts, &key, &LockHolder::current())?;
+    if super::quiet() {
+        println!("{}", repo.config().id);
+        return Ok(());
+    }
     eprintln!(
         "created repository {} at {}",
         repo.config().id.short(),

@@ -72,7 +72,7 @@ pub fn forget_cmd(args: &Args, a: &ForgetArgs) -> Result<i32> {
         .then(|| prune_options(&a.prune_opts, false))
         .transpose()?
         .filter(|_| !a.dry_run);
-    if a.prune && a.dry_run && !a.output.json {
+    if a.prune && a.dry_run && !args.output.json {
         eprintln!("--prune is skipped in a dry run (no snapshot is removed)");
     }
     // a dry run removes nothing: a shared lock lets it run beside backups
@@ -83,7 +83,7 @@ pub fn forget_cmd(args: &Args, a: &ForgetArgs) -> Result<i32> {
     } else {
         repo.lock_to_delete(LockKind::Exclusive, &LockHolder::current(), "forget")?
     };
-    let json = a.output.json;
+    let json = args.output.json;
     let removed;
     if a.snapshots.is_empty() {
         let opts = ForgetOptions {
@@ -137,12 +137,12 @@ pub fn forget_cmd(args: &Args, a: &ForgetArgs) -> Result<i32> {
             }
         }
     }
-    if !json {
+    if !json && !super::quiet() {
         let verb = if a.dry_run { "would remove" } else { "removed" };
         eprintln!("{verb} {removed} snapshots");
     }
     if let Some(opts) = prune_opts {
-        let progress = Reporter::new(Mode::from(a.output), "prune");
+        let progress = Reporter::new(Mode::from(args.output), "prune");
         let report = prune(&repo, &opts, &progress, &lock)?;
         progress.finish();
         print_prune(&report, json);
@@ -155,16 +155,19 @@ pub fn prune_cmd(args: &Args, a: &PruneArgs) -> Result<i32> {
     let repo = open(args)?;
     let opts = prune_options(&a.prune, a.dry_run)?;
     let lock = opts.lock(&repo, &LockHolder::current())?;
-    let progress = Reporter::new(Mode::from(a.output), "prune");
+    let progress = Reporter::new(Mode::from(args.output), "prune");
     let report = prune(&repo, &opts, &progress, &lock)?;
     progress.finish();
-    print_prune(&report, a.output.json);
+    print_prune(&report, args.output.json);
     Ok(0)
 }
 
 fn print_prune(r: &PruneReport, json: bool) {
     if json {
         println!("{}", r.to_json());
+        return;
+    }
+    if super::quiet() {
         return;
     }
     let t = |x: Tally| format!("{} packs, {}", x.packs, human_bytes(x.bytes));
@@ -222,7 +225,7 @@ pub fn check_cmd(args: &Args, a: &CheckArgs) -> Result<i32> {
         None
     };
     let lock = repo.lock(LockKind::Shared, &LockHolder::current())?;
-    let progress = Reporter::new(Mode::from(a.output), "check");
+    let progress = Reporter::new(Mode::from(args.output), "check");
     let opts = CheckOptions { read_data };
     let report = check(&repo, &opts, &progress, &lock)?;
     progress.finish();
@@ -230,7 +233,7 @@ pub fn check_cmd(args: &Args, a: &CheckArgs) -> Result<i32> {
     if let Err(e) = repo.save_record(&report.record(&opts)) {
         eprintln!("warning: the check record could not be stored: {e}");
     }
-    if a.output.json {
+    if args.output.json {
         println!("{}", report.to_json());
     } else {
         for w in &report.warnings {
@@ -245,30 +248,37 @@ pub fn check_cmd(args: &Args, a: &CheckArgs) -> Result<i32> {
                 eprintln!("  snapshot {} {}", snap.short(), crate::quote::quote(path));
             }
         }
-        println!(
-            "{} index files, {} packs, {} snapshots, {} blobs ({} used){}",
-            report.index_files,
-            report.packs,
-            report.snapshots,
-            report.blobs,
-            report.blobs_used,
-            if read_data.is_some() {
-                format!(
-                    "; read {} packs ({})",
-                    report.packs_read,
-                    human_bytes(report.bytes_read)
-                )
-            } else {
-                String::new()
-            }
-        );
-        if report.is_ok() {
-            println!("no errors found");
-        } else {
+        if !super::quiet() {
+            print_check_summary(&report, read_data.is_some());
+        }
+        if !report.is_ok() {
             println!("{} errors found", report.errors.len());
         }
     }
     Ok(if report.is_ok() { 0 } else { exit::DAMAGED })
+}
+
+fn print_check_summary(report: &rdr_core::ops::check::CheckReport, read_data: bool) {
+    println!(
+        "{} index files, {} packs, {} snapshots, {} blobs ({} used){}",
+        report.index_files,
+        report.packs,
+        report.snapshots,
+        report.blobs,
+        report.blobs_used,
+        if read_data {
+            format!(
+                "; read {} packs ({})",
+                report.packs_read,
+                human_bytes(report.bytes_read)
+            )
+        } else {
+            String::new()
+        }
+    );
+    if report.is_ok() {
+        println!("no errors found");
+    }
 }
 
 fn parse_subset(s: &str) -> Result<ReadData> {

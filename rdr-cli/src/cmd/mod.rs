@@ -23,8 +23,16 @@ use rdr_core::ops::select::SnapshotFilter;
 use crate::cli::{Args, Command, FilterArgs};
 use crate::credentials;
 
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether `-q` asked for results and errors only (no summaries).
+pub fn quiet() -> bool {
+    QUIET.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Runs the parsed command; returns the exit code.
 pub fn run(args: &Args) -> Result<i32> {
+    QUIET.store(args.output.quiet, std::sync::atomic::Ordering::Relaxed);
     match &args.command {
         Command::Init(a) => init::run(args, a).map(|()| 0),
         Command::Key(k) => key::run(args, k).map(|()| 0),
@@ -82,9 +90,14 @@ pub fn tag_sets(options: &[String]) -> Vec<Vec<String>> {
 
 /// The storage named by -r/--repo.
 pub fn storage(args: &Args) -> Result<Storage> {
-    let Some(text) = &args.repo else {
-        bail!("no repository given: use -r/--repo or set RDR_REPOSITORY");
+    let text = match (&args.repo, &args.repository_file) {
+        (Some(t), _) => t.clone(),
+        (None, Some(f)) => repository_file(f)?,
+        (None, None) => {
+            bail!("no repository given: use -r/--repo or --repository-file, or set RDR_REPOSITORY")
+        }
     };
+    let text = &text;
     // the parse error never repeats the location (it may hold a pasted secret)
     let location = Location::parse(text).context("repository location")?;
     let storage = Storage::connect(&location).with_context(|| format!("repository {location}"))?;
@@ -94,12 +107,24 @@ pub fn storage(args: &Args) -> Result<Storage> {
     })
 }
 
-/// Opens the repository with the identity file if one is given, else the password.
+/// The location in the first line of a repository file.
+fn repository_file(f: &std::path::Path) -> Result<String> {
+    let text = std::fs::read_to_string(f)
+        .with_context(|| format!("reading repository file {}", f.display()))?;
+    match text.lines().next().map(str::trim) {
+        Some(line) if !line.is_empty() => Ok(line.to_owned()),
+        _ => bail!("repository file {} is empty", f.display()),
+    }
+}
+
+/// Opens the repository with the identity file if one is given, else the
+/// password; its locks wait as long as --retry-lock says.
 pub fn open(args: &Args) -> Result<Repository> {
     let storage = storage(args)?;
-    open_storage(&storage, args.identity_file.as_deref(), || {
+    let repo = open_storage(&storage, args.identity_file.as_deref(), || {
         credentials::password(args, false)
-    })
+    })?;
+    Ok(repo.with_lock_retry(args.retry_lock.unwrap_or_default()))
 }
 
 fn open_storage(

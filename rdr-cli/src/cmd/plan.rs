@@ -24,7 +24,7 @@ pub fn run(args: &Args, cmd: &PlanCommand) -> Result<i32> {
             let plan = load(&a.file)?;
             let r = rdr_core::plan::check(&plan, cache.as_deref(), now_ns());
             metrics(a.prometheus.as_deref(), &r, None)?;
-            if a.json {
+            if args.output.json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
             } else {
                 print_check(&r);
@@ -40,7 +40,7 @@ pub fn run(args: &Args, cmd: &PlanCommand) -> Result<i32> {
             };
             let r = rdr_core::plan::run(&plan, &opts)?;
             metrics(a.prometheus.as_deref(), &r.check, Some(&r))?;
-            if a.json {
+            if args.output.json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
             } else {
                 print_run(&r);
@@ -60,7 +60,7 @@ pub fn run(args: &Args, cmd: &PlanCommand) -> Result<i32> {
                 cache,
             };
             let r = rdr_core::plan::drill(&plan, &opts)?;
-            if a.json {
+            if args.output.json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
             } else {
                 print_drill(&r);

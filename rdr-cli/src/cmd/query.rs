@@ -57,7 +57,7 @@ pub fn ls_cmd(args: &Args, a: &LsArgs) -> Result<i32> {
         format!("{sub}/{}", a.path)
     };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    if !a.json {
+    if !args.output.json {
         eprintln!(
             "snapshot {} of {:?} at {}:",
             id.short(),
@@ -67,7 +67,7 @@ pub fn ls_cmd(args: &Args, a: &LsArgs) -> Result<i32> {
     }
     let mut err = None;
     ls(&repo, snap, &path, !a.no_recursive, &mut |p, n| {
-        let line = if a.json {
+        let line = if args.output.json {
             node_json(p, n).to_string()
         } else if a.long {
             long_line(p, n)
@@ -98,7 +98,7 @@ pub fn diff_cmd(args: &Args, a: &DiffArgs) -> Result<i32> {
     let (ib, sb) = find_snapshot(&repo, rb, &none)?;
     let r = diff(&repo, &sa, pa, &sb, pb)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    if a.json {
+    if args.output.json {
         for line in r.json_lines(&ia, &ib) {
             writeln!(out, "{line}")?;
         }
@@ -132,7 +132,7 @@ pub fn find_cmd(args: &Args, a: &FindArgs) -> Result<i32> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut last = None;
     for m in matches {
-        if a.json {
+        if args.output.json {
             writeln!(out, "{}", m.to_json())?;
             continue;
         }
@@ -148,7 +148,7 @@ pub fn find_cmd(args: &Args, a: &FindArgs) -> Result<i32> {
         writeln!(out, "  {}", long_line(&m.path, &m.node))?;
     }
     out.flush()?;
-    if !a.json {
+    if !args.output.json {
         eprintln!(
             "{} in {} searched",
             plural(matches.len(), "match", "matches"),
@@ -177,7 +177,7 @@ pub fn stats_cmd(args: &Args, a: &StatsArgs) -> Result<i32> {
         crate::exit::INCOMPLETE
     };
     let r = stats(&repo, &snaps)?;
-    if a.json {
+    if args.output.json {
         println!("{}", serde_json::to_string(&r)?);
         return Ok(code);
     }

@@ -44,7 +44,7 @@ fn snapshots(args: &Args, a: &RepairSnapshotsArgs) -> Result<i32> {
     };
     let r = repair_snapshots(&repo, &snaps, &unreadable, &opts, &lock)?;
     let text = |p: &[u8]| crate::quote::quote(p).into_owned();
-    if a.output.json {
+    if args.output.json {
         println!("{}", r.to_json());
     } else {
         for s in &r.repaired {
@@ -89,14 +89,14 @@ fn index(args: &Args, a: &RepairIndexArgs) -> Result<i32> {
         // it replaces the index files
         repo.lock_to_delete(LockKind::Exclusive, &me, "repair index")?
     };
-    let progress = Reporter::new(Mode::from(a.output), "repair index");
+    let progress = Reporter::new(Mode::from(args.output), "repair index");
     let opts = RepairIndexOptions {
         read_data: a.read_data,
         dry_run: a.dry_run,
     };
     let r = repair_index(&repo, &opts, &progress, &lock)?;
     progress.finish();
-    if a.output.json {
+    if args.output.json {
         println!("{}", r.to_json());
     } else {
         let would = if a.dry_run { "would be " } else { "" };

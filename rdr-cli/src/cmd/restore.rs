@@ -22,7 +22,7 @@ pub fn run(args: &Args, a: &RestoreArgs) -> Result<i32> {
     opts.include.clone_from(&a.include);
     opts.exclude.clone_from(&a.exclude);
     opts.verify = a.verify;
-    let progress = Reporter::new(Mode::from(a.output), "restore");
+    let progress = Reporter::new(Mode::from(args.output), "restore");
     let res = restore(&repo, snap, subpath, &opts, &progress);
     progress.finish();
     let r = res?;
@@ -37,7 +37,7 @@ pub fn run(args: &Args, a: &RestoreArgs) -> Result<i32> {
         let mut v = r.to_json();
         v["snapshot_id"] = id.to_hex().into();
         println!("{v}");
-    } else {
+    } else if !super::quiet() {
         eprintln!(
             "restored snapshot {} to {}: {} files, {} dirs, {} other, {} hard links; wrote {} in {secs:.2}s",
             id.short(),

@@ -48,7 +48,7 @@ pub fn run(args: &Args, a: &SnapshotsArgs) -> Result<i32> {
         crate::exit::INCOMPLETE
     };
     let groups = by.group_latest(all, a.latest);
-    if a.json {
+    if args.output.json {
         let out = snapshot_groups_json(&groups, by != GroupBy::default());
         println!("{out}");
         return Ok(code);

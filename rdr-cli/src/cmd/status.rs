@@ -28,7 +28,7 @@ pub fn run(args: &Args, a: &StatusArgs) -> Result<i32> {
         write_atomically(path, &prometheus_text(&r, &repo_id))
             .with_context(|| format!("writing metrics to {}", path.display()))?;
     }
-    if a.json {
+    if args.output.json {
         println!("{}", r.to_json());
     } else {
         println!(

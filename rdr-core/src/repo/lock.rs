@@ -320,10 +320,27 @@ impl Repository {
     }
 
     /// Takes a lock, refreshed in the background until the guard is dropped.
+    /// A conflicting live lock is waited for up to the retry time set with
+    /// [`Repository::with_lock_retry`].
     ///
     /// # Errors
     /// [`Error::Locked`] naming the holder of a conflicting live lock.
     pub fn lock(&self, kind: LockKind, holder: &LockHolder) -> Result<LockGuard> {
+        let deadline = std::time::Instant::now() + self.lock_retry;
+        let mut pause = Duration::from_millis(250);
+        loop {
+            match self.try_lock(kind, holder) {
+                Err(Error::Locked { .. }) if std::time::Instant::now() < deadline => {
+                    let left = deadline.saturating_duration_since(std::time::Instant::now());
+                    std::thread::sleep(pause.min(left));
+                    pause = (pause * 2).min(Duration::from_secs(10));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn try_lock(&self, kind: LockKind, holder: &LockHolder) -> Result<LockGuard> {
         if let Some(h) = self.conflicts(kind, holder, None)? {
             return Err(Error::Locked { holder: h });
         }

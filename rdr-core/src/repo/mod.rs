@@ -9,6 +9,7 @@ mod foreign;
 mod id_sets;
 mod index;
 mod index_io;
+mod init_options;
 mod keys;
 mod lock;
 mod packer;
@@ -34,6 +35,7 @@ use rayon::prelude::*;
 pub use id_sets::BlobIdSet;
 pub use id_sets::DedupSet;
 pub use index::{BlobLocation, MasterIndex};
+pub use init_options::InitOptions;
 pub use keys::{Credential, KeyInfo, NewKey};
 #[cfg(feature = "internals")]
 pub use lock::STALE_AFTER_SECS;
@@ -42,7 +44,7 @@ pub use lock::{LockGuard, LockHolder, LockKind};
 pub use packer::{Packer, PackerOptions};
 
 use crate::backend::{Backend, BackendError, FileType, Storage};
-use crate::chunk::{ChunkerConfig, ChunkerParams};
+use crate::chunk::ChunkerConfig;
 use crate::codec;
 use crate::crypto::keys::{BlobIdentity, MasterKey, SecretKey};
 use crate::error::{Error, Result};
@@ -58,54 +60,6 @@ pub(crate) type LoadedAll<T> = (Vec<(Id, T)>, Vec<(Id, Error)>);
 
 /// A pack read in full: its header entries, and each damaged blob with its error.
 pub type VerifiedPack = (Vec<PackEntry>, Vec<(PackEntry, Error)>);
-
-/// Settings chosen at `init`.
-#[derive(Debug, Clone)]
-pub struct InitOptions {
-    /// Chunk size parameters.
-    pub chunker: ChunkerParams,
-    /// zstd level (0 = off).
-    pub compression: i32,
-    /// Target data pack size in bytes.
-    pub pack_size: u32,
-    /// Chunk and name data as another repository does (its
-    /// [`Repository::blob_identity`]); `chunker` is then ignored.
-    pub blob_identity: Option<BlobIdentity>,
-    /// Record that rdr must never delete from this repository (format
-    /// version 4): forget, prune, repair index, tag and key changes are
-    /// refused on it, before they change anything.
-    pub append_only: bool,
-}
-
-impl Default for InitOptions {
-    fn default() -> Self {
-        Self {
-            chunker: ChunkerParams::default(),
-            compression: 3,
-            pack_size: 16 << 20,
-            blob_identity: None,
-            append_only: false,
-        }
-    }
-}
-
-impl InitOptions {
-    /// The defaults for a repository on `storage`: 16 MiB data packs on a
-    /// local disk, 8 MiB on remote storage, where each pack in upload is
-    /// held in memory (measured on S3: as fast as 16 MiB, with 13 MB less
-    /// peak memory; docs/performance.md).
-    #[must_use]
-    pub fn for_storage(storage: &Storage) -> Self {
-        Self {
-            pack_size: if storage.is_remote() {
-                8 << 20
-            } else {
-                16 << 20
-            },
-            ..Self::default()
-        }
-    }
-}
 
 struct Inner {
     backend: Arc<dyn Backend>,
@@ -127,6 +81,8 @@ pub struct Repository {
     inner: Arc<Inner>,
     /// Whether this handle reads through the cache (see [`Self::without_cache`]).
     cached: bool,
+    /// How long taking a lock waits for a conflicting one to go away.
+    lock_retry: std::time::Duration,
 }
 
 impl std::fmt::Debug for Repository {
@@ -273,6 +229,7 @@ impl Repository {
                 index: RwLock::new(None),
             }),
             cached: true,
+            lock_retry: std::time::Duration::ZERO,
         })
     }
 
@@ -283,7 +240,18 @@ impl Repository {
         Self {
             inner: Arc::clone(&self.inner),
             cached: false,
+            lock_retry: self.lock_retry,
         }
+    }
+
+    /// This repository, with locks that wait up to `retry` for a
+    /// conflicting lock to be released (checking again with a growing
+    /// pause, at most 10 s) before failing with [`Error::Locked`]. The
+    /// default is not to wait.
+    #[must_use]
+    pub fn with_lock_retry(mut self, retry: std::time::Duration) -> Self {
+        self.lock_retry = retry;
+        self
     }
 
     /// How many requests go to the storage at once (and uploads run).

@@ -1,6 +1,7 @@
 //! Unit tests of the repository: damaged objects are named, index races.
 use super::*;
 use crate::backend::MemoryBackend;
+use crate::chunk::ChunkerParams;
 
 use crate::format::index::IndexFile;
 use crate::id::IndexId;

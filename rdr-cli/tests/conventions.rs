@@ -1,0 +1,263 @@
+//! restic's conventions, through the real binary: --json, -q and -v are
+//! global flags; --repository-file; --retry-lock; backup --files-from*.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use common::{Env, PASSWORD, assert_ok, last_json};
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn source(env: &Env) -> std::path::PathBuf {
+    let src = env.path("src");
+    std::fs::create_dir_all(src.join("d")).unwrap();
+    std::fs::write(src.join("a.txt"), b"alpha\n").unwrap();
+    std::fs::write(src.join("d/b.txt"), b"beta\n").unwrap();
+    src
+}
+
+#[test]
+fn json_quiet_and_verbose_are_global() {
+    let env = Env::new();
+    let src = source(&env);
+    let s = src.to_str().unwrap();
+
+    // -q: the snapshot id on stdout, nothing else
+    let o = env.run(&["-q", "backup", s]);
+    assert_ok(&o, &["-q", "backup"]);
+    let id = text(&o.stdout).trim().to_owned();
+    assert_eq!(id.len(), 64, "{id}");
+    assert_eq!(text(&o.stderr), "", "-q backup printed a summary");
+    // the flag after the command works as before
+    let o = env.run(&["backup", s, "--quiet"]);
+    assert_ok(&o, &["backup", "--quiet"]);
+    assert_eq!(text(&o.stderr), "");
+
+    // --json before the command
+    let before = env.ok(&["--json", "snapshots"]);
+    let after = env.ok(&["snapshots", "--json"]);
+    assert_eq!(before, after);
+    let list: serde_json::Value = serde_json::from_str(&before).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    let summary = last_json(&env.ok(&["--json", "backup", s]));
+    assert_eq!(summary["message_type"], "summary");
+    let ls = env.ok(&["--json", "ls", &id]);
+    assert!(
+        ls.lines()
+            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok())
+    );
+
+    // -q silences summaries of restore, check, forget and prune; results stay
+    let target = env.path("restored");
+    let o = env.run(&["-q", "restore", &id, "--target", target.to_str().unwrap()]);
+    assert_ok(&o, &["-q", "restore"]);
+    assert_eq!(text(&o.stderr), "");
+    assert!(
+        target
+            .join(src.strip_prefix("/").unwrap())
+            .join("d/b.txt")
+            .exists()
+    );
+    let o = env.run(&["-q", "check", "--read-data"]);
+    assert_ok(&o, &["-q", "check"]);
+    assert_eq!(
+        (text(&o.stdout), text(&o.stderr)),
+        (String::new(), String::new())
+    );
+    let o = env.run(&[
+        "-q",
+        "forget",
+        "--keep-last",
+        "1",
+        "--prune",
+        "--instant-delete",
+    ]);
+    assert_ok(&o, &["-q", "forget"]);
+    assert_eq!(text(&o.stderr), "");
+    assert!(
+        !text(&o.stdout).contains("size after"),
+        "{}",
+        text(&o.stdout)
+    );
+    let o = env.run(&["-q", "-v", "snapshots"]);
+    assert_ne!(o.status.code(), Some(0), "-q and -v conflict");
+
+    // -v before the command: progress lines on stderr even without a terminal
+    let o = env.run(&["-v", "check"]);
+    assert_ok(&o, &["-v", "check"]);
+    assert!(text(&o.stdout).contains("no errors found"));
+}
+
+#[test]
+fn help_shows_a_commands_own_flags_apart_from_the_global_ones() {
+    let env = Env::new();
+    let help = env.ok(&["backup", "--help"]);
+    let global = help.find("Global options:").expect(&help);
+    for own in ["--tag", "--exclude", "--files-from", "--stdin"] {
+        let at = help.find(own).expect(own);
+        assert!(
+            at < global,
+            "{own} is listed among the global options:\n{help}"
+        );
+    }
+    for g in [
+        "--repo",
+        "--json",
+        "--quiet",
+        "--retry-lock",
+        "--repository-file",
+    ] {
+        let at = help.rfind(g).expect(g);
+        assert!(at > global, "{g} is not under Global options:\n{help}");
+    }
+}
+
+#[test]
+fn repository_file() {
+    let env = Env::new();
+    let file = env.path("repo-location");
+    std::fs::write(&file, format!("{}\n# rest ignored\n", env.repo().display())).unwrap();
+    let rdr = |args: &[&str], envs: &[(&str, &str)]| {
+        Command::new(env!("CARGO_BIN_EXE_rdr"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("RDR_PASSWORD", PASSWORD)
+            .envs(envs.iter().copied())
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let f = file.to_str().unwrap();
+    let o = rdr(&["--repository-file", f, "snapshots", "--json"], &[]);
+    assert_ok(&o, &["--repository-file", "snapshots"]);
+    assert_eq!(text(&o.stdout).trim(), "[]");
+    let o = rdr(&["snapshots"], &[("RDR_REPOSITORY_FILE", f)]);
+    assert_ok(&o, &["snapshots (RDR_REPOSITORY_FILE)"]);
+    // -r and --repository-file together are refused
+    let o = rdr(&["-r", "/x", "--repository-file", f, "snapshots"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    // an empty or missing file names itself
+    let empty = env.path("empty");
+    std::fs::write(&empty, "\n").unwrap();
+    let o = rdr(
+        &["--repository-file", empty.to_str().unwrap(), "snapshots"],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("is empty"), "{}", text(&o.stderr));
+    let o = rdr(&["--repository-file", "/nonexistent/loc", "snapshots"], &[]);
+    assert!(
+        text(&o.stderr).contains("/nonexistent/loc"),
+        "{}",
+        text(&o.stderr)
+    );
+    // the help names the variable, never its value
+    let o = rdr(&["--help"], &[("RDR_REPOSITORY_FILE", f)]);
+    let help = text(&o.stdout);
+    assert!(
+        help.contains("RDR_REPOSITORY_FILE") && !help.contains(f),
+        "{help}"
+    );
+}
+
+#[test]
+fn retry_lock_waits_for_a_lock_to_go() {
+    let env = Env::new();
+    // a stream backup holds its lock until its input ends
+    let mut backup = env.spawn_piped(&["backup", "--stdin", "--stdin-filename", "s"]);
+    let mut input = backup.stdin.take().unwrap();
+    input.write_all(b"first part").unwrap();
+    input.flush().unwrap();
+    // wait until the backup's lock is there
+    let locks = env.repo().join("locks");
+    for _ in 0..200 {
+        if std::fs::read_dir(&locks).map(|d| d.count()).unwrap_or(0) > 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // prune that deletes at once excludes backups: without waiting it fails
+    let o = env.run(&["prune", "--instant-delete"]);
+    assert_eq!(o.status.code(), Some(11), "{}", text(&o.stderr));
+    // with --retry-lock it waits for the backup to finish, then runs
+    let mut prune = env
+        .cmd(&["--retry-lock", "2m", "prune", "--instant-delete"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(prune.try_wait().unwrap().is_none(), "prune did not wait");
+    drop(input);
+    assert!(backup.wait().unwrap().success());
+    let out = prune.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // a lock that outlasts the retry time still fails, with exit 11
+    let mut holder = env.spawn_piped(&["backup", "--stdin"]);
+    let keep = holder.stdin.take().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let o = env.run(&["--retry-lock", "1s", "prune", "--instant-delete"]);
+    assert_eq!(o.status.code(), Some(11), "{}", text(&o.stderr));
+    drop(keep);
+    assert!(holder.wait().unwrap().success());
+}
+
+#[test]
+fn files_from_lists() {
+    let env = Env::new();
+    let dir = env.path("data");
+    std::fs::create_dir_all(&dir).unwrap();
+    for name in ["a", "b", " c d", "e\nf"] {
+        std::fs::write(dir.join(name), name.as_bytes()).unwrap();
+    }
+    let p = |n: &str| dir.join(n).to_str().unwrap().to_owned();
+    let commented = env.path("list.txt");
+    std::fs::write(
+        &commented,
+        format!("# the database\n  {}  \n\n{}\n", p("a"), p("b")),
+    )
+    .unwrap();
+    let verbatim = env.path("verbatim.txt");
+    std::fs::write(&verbatim, format!("{}\n", p(" c d"))).unwrap();
+    let raw = env.path("raw.bin");
+    std::fs::write(&raw, format!("{}\0", p("e\nf"))).unwrap();
+
+    let s = last_json(&env.ok(&[
+        "backup",
+        "--json",
+        "--files-from",
+        commented.to_str().unwrap(),
+        "--files-from-verbatim",
+        verbatim.to_str().unwrap(),
+        "--files-from-raw",
+        raw.to_str().unwrap(),
+    ]));
+    assert_eq!(s["files_new"], 4, "{s}");
+    let snaps = env.snapshots();
+    let mut paths: Vec<String> = snaps[0]["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    paths.sort();
+    let mut want = vec![p("a"), p("b"), p(" c d"), p("e\nf")];
+    want.sort();
+    assert_eq!(paths, want);
+
+    // "-" reads the list from standard input
+    let o = env.run_stdin(&["backup", "--files-from", "-"], p("a").as_bytes());
+    assert_ok(&o, &["backup", "--files-from", "-"]);
+    // a list naming nothing backs up nothing
+    let empty = env.path("empty.txt");
+    std::fs::write(&empty, "# nothing\n").unwrap();
+    let o = env.run(&["backup", "--files-from", empty.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("nothing to back up"));
+}
