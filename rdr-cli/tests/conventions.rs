@@ -1,5 +1,6 @@
 //! restic's conventions, through the real binary: --json, -q and -v are
-//! global flags; --repository-file; --retry-lock; backup --files-from*.
+//! global flags; --repository-file; --retry-lock; backup --files-from*;
+//! shell completions and man pages.
 
 mod common;
 
@@ -260,4 +261,87 @@ fn files_from_lists() {
     let o = env.run(&["backup", "--files-from", empty.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stderr).contains("nothing to back up"));
+}
+
+#[test]
+fn completions_and_man_pages() {
+    let env = Env::new();
+    let dir = env.path("gen");
+    std::fs::create_dir(&dir).unwrap();
+    let f = |n: &str| dir.join(n).to_str().unwrap().to_owned();
+    env.ok(&[
+        "generate",
+        "--bash-completion",
+        &f("rdr.bash"),
+        "--zsh-completion",
+        &f("_rdr"),
+        "--fish-completion",
+        &f("rdr.fish"),
+        "--man",
+        &f("man"),
+    ]);
+    // bash completes commands and a command's flags
+    let script = format!(
+        "source {}; COMP_WORDS=(rdr ba); COMP_CWORD=1; _rdr rdr ba rdr; echo \"${{COMPREPLY[@]}}\"; \
+         COMP_WORDS=(rdr backup --files); COMP_CWORD=2; _rdr rdr --files backup; echo \"${{COMPREPLY[@]}}\"",
+        f("rdr.bash")
+    );
+    let o = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .unwrap();
+    let out = text(&o.stdout);
+    assert!(
+        out.lines().next() == Some("backup"),
+        "{out}{}",
+        text(&o.stderr)
+    );
+    assert!(out.contains("--files-from-raw"), "{out}");
+    assert!(
+        std::fs::read_to_string(f("_rdr"))
+            .unwrap()
+            .starts_with("#compdef rdr")
+    );
+    assert!(
+        std::fs::read_to_string(f("rdr.fish"))
+            .unwrap()
+            .contains("complete -c rdr")
+    );
+    // a page per command, rendered by man(1) when it is there
+    let page = std::fs::read_to_string(dir.join("man/rdr-backup.1")).unwrap();
+    assert!(
+        page.contains(".TH rdr-backup 1") && page.contains("files\\-from"),
+        "{page}"
+    );
+    for name in [
+        "rdr.1",
+        "rdr-restore.1",
+        "rdr-plan-drill.1",
+        "rdr-key-add.1",
+    ] {
+        assert!(dir.join("man").join(name).exists(), "{name}");
+    }
+    if let Ok(o) = Command::new("man")
+        .arg("-l")
+        .arg(dir.join("man/rdr-backup.1"))
+        .env("MANPAGER", "cat")
+        .env("MANWIDTH", "100")
+        .output()
+        && o.status.success()
+    {
+        assert!(
+            text(&o.stdout).contains("--files-from"),
+            "{}",
+            text(&o.stdout)
+        );
+    }
+    // the same script on standard output
+    let o = env.run(&["generate", "--bash-completion", "-"]);
+    assert_eq!(
+        text(&o.stdout),
+        std::fs::read_to_string(f("rdr.bash")).unwrap()
+    );
+    let o = env.run(&["generate"]);
+    assert_eq!(o.status.code(), Some(1));
 }

@@ -5,10 +5,12 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 mod copy;
+mod generate;
 mod maintain;
 mod plan;
 
 pub use copy::{CopyArgs, FromRepoArgs};
+pub use generate::GenerateArgs;
 pub use plan::PlanCommand;
 
 pub use maintain::{
@@ -164,6 +166,8 @@ pub enum Command {
     Unlock,
     /// Print the version, the platform, the repository formats read and the storage backends built in.
     Version,
+    /// Write shell completions (bash, zsh, fish) and man pages.
+    Generate(GenerateArgs),
 }
 
 /// Which snapshots to consider (also decides what `latest` means).

@@ -5,6 +5,7 @@ mod backup;
 mod cat;
 mod copy;
 mod drill;
+mod generate;
 mod init;
 mod key;
 mod maintain;
@@ -48,6 +49,7 @@ pub fn run(args: &Args) -> Result<i32> {
             );
             Ok(0)
         }
+        Command::Generate(a) => generate::run(a),
         Command::Unlock => {
             let repo = open(args)?;
             let removed = repo.remove_stale_locks(&rdr_core::LockHolder::current())?;
