@@ -1,4 +1,4 @@
-//! Arguments of `rdr generate`.
+//! Arguments of `rdr generate` and `rdr mount`.
 
 use std::path::PathBuf;
 
@@ -22,4 +22,26 @@ pub struct GenerateArgs {
     /// Write a man page per command (rdr.1, rdr-backup.1, …) into DIR.
     #[arg(long, value_name = "DIR")]
     pub man: Option<PathBuf>,
+}
+
+/// Arguments of `rdr mount`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Layout (as restic's):
+  ids/<short id>/...       the files of each snapshot
+  snapshots/<time>         links to ids/, and snapshots/latest
+  hosts/<host>/<time>      per host, with a latest link
+  tags/<tag>/<time>        per tag, with a latest link
+
+File contents are read on demand (only the chunks a read touches), through
+a cache of at most 32 MiB. Needs /dev/fuse; as a user, fusermount3 (Debian
+package fuse3). Ctrl-C or `umount MOUNTPOINT` ends it.")]
+pub struct MountArgs {
+    /// An empty directory to mount on.
+    pub mountpoint: PathBuf,
+    /// Let other users read the mount (needs user_allow_other in /etc/fuse.conf unless root).
+    #[arg(long)]
+    pub allow_other: bool,
+    /// Requests served at once.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub threads: usize,
 }

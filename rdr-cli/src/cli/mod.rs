@@ -10,7 +10,7 @@ mod maintain;
 mod plan;
 
 pub use copy::{CopyArgs, FromRepoArgs};
-pub use generate::GenerateArgs;
+pub use generate::{GenerateArgs, MountArgs};
 pub use plan::PlanCommand;
 
 pub use maintain::{
@@ -168,6 +168,8 @@ pub enum Command {
     Version,
     /// Write shell completions (bash, zsh, fish) and man pages.
     Generate(GenerateArgs),
+    /// Mount the repository read-only (FUSE): snapshots by id, time, host and tag.
+    Mount(MountArgs),
 }
 
 /// Which snapshots to consider (also decides what `latest` means).

@@ -9,6 +9,7 @@ mod generate;
 mod init;
 mod key;
 mod maintain;
+mod mount;
 mod plan;
 mod query;
 mod repair;
@@ -50,6 +51,7 @@ pub fn run(args: &Args) -> Result<i32> {
             Ok(0)
         }
         Command::Generate(a) => generate::run(a),
+        Command::Mount(a) => mount::run(args, a),
         Command::Unlock => {
             let repo = open(args)?;
             let removed = repo.remove_stale_locks(&rdr_core::LockHolder::current())?;

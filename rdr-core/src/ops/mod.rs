@@ -1,5 +1,6 @@
 //! Operations over a repository, one module each: [`backup`], [`copy`], [`restore`],
-//! [`dump`], the ways to look into snapshots ([`ls`], [`diff`], [`find`],
+//! [`dump`], the ways to look into snapshots ([`ls`], [`browse`] for
+//! `mount`, [`diff`], [`find`],
 //! [`stats`], [`tag`], [`select`]), retention ([`forget`] with its
 //! [`policy`], [`prune`]), integrity ([`check`], [`repair`]) and recovery
 //! readiness ([`drill`], [`status`], [`metrics`]).
@@ -10,6 +11,7 @@
 
 mod affected;
 pub mod backup;
+pub mod browse;
 pub mod check;
 mod content;
 pub mod copy;
