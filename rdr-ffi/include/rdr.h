@@ -250,7 +250,10 @@ char *rdr_ls(const struct RdrRepo *repo, const char *snapshot, const char *optio
 
 // Restores a snapshot (`"latest"`, an id, or `ID:subfolder`) into
 // `target`. Options: `include`, `exclude` (patterns), `verify` (read
-// every restored file back and compare). Returns the report with
+// every restored file back and compare), `overwrite` ("always",
+// "if-changed", "if-newer", "never"), `delete` (remove what the snapshot
+// does not have), `dry_run` (change nothing; report what would happen).
+// Returns the report with
 // `snapshot_id`; entries that could not be restored make it fail with
 // `RDR_ERR_IO`, naming them.
 //

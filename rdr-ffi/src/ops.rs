@@ -199,7 +199,10 @@ pub unsafe extern "C" fn rdr_ls(
 
 /// Restores a snapshot (`"latest"`, an id, or `ID:subfolder`) into
 /// `target`. Options: `include`, `exclude` (patterns), `verify` (read
-/// every restored file back and compare). Returns the report with
+/// every restored file back and compare), `overwrite` ("always",
+/// "if-changed", "if-newer", "never"), `delete` (remove what the snapshot
+/// does not have), `dry_run` (change nothing; report what would happen).
+/// Returns the report with
 /// `snapshot_id`; entries that could not be restored make it fail with
 /// `RDR_ERR_IO`, naming them.
 ///
@@ -233,6 +236,11 @@ pub unsafe extern "C" fn rdr_restore(
         o.include = req.include;
         o.exclude = req.exclude;
         o.verify = req.verify;
+        if let Some(w) = &req.overwrite {
+            o.overwrite = rdr_core::ops::restore::Overwrite::parse(w).map_err(invalid)?;
+        }
+        o.delete = req.delete;
+        o.dry_run = req.dry_run;
         let r = core(restore(repo, &chosen.snapshot, subpath, &o, &hooks))?;
         if !r.errors.is_empty() {
             let first: Vec<&str> = r.errors.iter().take(3).map(String::as_str).collect();

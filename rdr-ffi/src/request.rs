@@ -163,6 +163,9 @@ pub(crate) struct RestoreRequest {
     pub include: Vec<String>,
     pub exclude: Vec<String>,
     pub verify: bool,
+    pub overwrite: Option<String>,
+    pub delete: bool,
+    pub dry_run: bool,
 }
 
 /// A count as a number or a string ("unlimited").

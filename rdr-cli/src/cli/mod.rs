@@ -320,6 +320,19 @@ pub struct RestoreArgs {
     /// Read everything back after writing and compare with the snapshot.
     #[arg(long)]
     pub verify: bool,
+    /// What to do with files already in the target: always (write them
+    /// again), if-changed (write those whose content differs), if-newer
+    /// (only when the snapshot's copy is newer), never (keep them).
+    #[arg(long, value_name = "WHEN", default_value = "if-changed",
+          value_parser = ["always", "if-changed", "if-newer", "never"])]
+    pub overwrite: String,
+    /// Remove files and folders in the target that are not in the
+    /// snapshot, so the target mirrors it (not with --include/--exclude).
+    #[arg(long)]
+    pub delete: bool,
+    /// Change nothing: say what would be written, kept and deleted.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub filter: FilterArgs,
 }

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use anyhow::{Result, bail};
 use rdr_core::ops::dump::dump;
-use rdr_core::ops::restore::{RestoreOptions, restore};
+use rdr_core::ops::restore::{Overwrite, RestoreOptions, restore};
 use rdr_core::ops::select::{choose_snapshot, split_reference};
 
 use super::{filter, human_bytes, open};
@@ -22,6 +22,9 @@ pub fn run(args: &Args, a: &RestoreArgs) -> Result<i32> {
     opts.include.clone_from(&a.include);
     opts.exclude.clone_from(&a.exclude);
     opts.verify = a.verify;
+    opts.overwrite = Overwrite::parse(&a.overwrite).map_err(anyhow::Error::msg)?;
+    opts.delete = a.delete;
+    opts.dry_run = a.dry_run;
     let progress = Reporter::new(Mode::from(args.output), "restore");
     let res = restore(&repo, snap, subpath, &opts, &progress);
     progress.finish();
@@ -37,7 +40,36 @@ pub fn run(args: &Args, a: &RestoreArgs) -> Result<i32> {
         let mut v = r.to_json();
         v["snapshot_id"] = id.to_hex().into();
         println!("{v}");
+    } else if a.dry_run {
+        for d in &r.deleted {
+            println!("would delete {d}");
+        }
+        eprintln!(
+            "dry run of snapshot {} into {}: would write {} of {} files ({}); {} identical, {} kept; would delete {}",
+            id.short(),
+            a.target.display(),
+            r.files - r.files_skipped - r.files_kept,
+            r.files,
+            human_bytes(r.bytes_written),
+            r.files_skipped,
+            r.files_kept,
+            super::plural(r.deleted.len(), "entry", "entries")
+        );
     } else if !super::quiet() {
+        for d in &r.deleted {
+            eprintln!("deleted {d}");
+        }
+        if r.files_kept > 0 {
+            eprintln!(
+                "{} kept as they were (--overwrite {})",
+                super::plural(
+                    usize::try_from(r.files_kept).unwrap_or(usize::MAX),
+                    "existing file",
+                    "existing files"
+                ),
+                a.overwrite
+            );
+        }
         eprintln!(
             "restored snapshot {} to {}: {} files, {} dirs, {} other, {} hard links; wrote {} in {secs:.2}s",
             id.short(),

@@ -219,6 +219,7 @@ impl RestoreReport {
             "files": self.files, "dirs": self.dirs, "others": self.others, "links": self.links,
             "bytes_written": self.bytes_written, "files_skipped": self.files_skipped,
             "bytes_skipped": self.bytes_skipped, "files_verified": self.files_verified,
+            "files_kept": self.files_kept, "deleted": self.deleted, "dry_run": self.dry_run,
             "warnings": self.warnings, "errors": self.errors,
             "seconds": self.elapsed.as_secs_f64(),
         })

@@ -311,11 +311,16 @@ class Repository:
 
     def restore(self, snapshot: str, target: PathLike, *, include: Optional[List[str]] = None,
                 exclude: Optional[List[str]] = None, verify: bool = False,
+                overwrite: Optional[str] = None, delete: bool = False, dry_run: bool = False,
                 progress: Progress = None) -> Dict[str, Any]:
         """Restores a snapshot (an id, a prefix, ``"latest"``, or
         ``"ID:subfolder"``) into ``target``; ``verify`` reads every
-        restored file back. Returns the restore report."""
-        opts = _lib.options({"include": include, "exclude": exclude, "verify": verify})
+        restored file back. ``overwrite``: "always", "if-changed" (the
+        default), "if-newer" or "never"; ``delete`` removes what the
+        snapshot does not have; ``dry_run`` changes nothing and reports
+        what would happen. Returns the restore report."""
+        opts = _lib.options({"include": include, "exclude": exclude, "verify": verify,
+                             "overwrite": overwrite, "delete": delete, "dry_run": dry_run})
         call = _lib.Call(progress)
         return call.run(_lib.lib.rdr_restore, self._handle, snapshot.encode(),
                         os.fsencode(target), opts)

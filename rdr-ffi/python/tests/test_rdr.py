@@ -94,6 +94,11 @@ def test_every_operation_locally(tmp_path, source):
         assert r["files_verified"] == 2 and r["snapshot_id"] == snap.id
         (source / "skip.tmp").unlink()
         same_tree(source, str(out) + str(source))
+        (out / str(source).lstrip("/") / "stray.txt").write_text("not in the snapshot")
+        dry = repo.restore(snap.id, out, delete=True, dry_run=True)
+        assert dry["dry_run"] and len(dry["deleted"]) == 1
+        assert repo.restore(snap.id, out, overwrite="never")["files_kept"] == 2
+        assert len(repo.restore(snap.id, out, delete=True)["deleted"]) == 1
         part = tmp_path / "part"
         repo.restore(snap.id, part, include=["*/sub/*"])
         assert (part / str(source).lstrip("/") / "sub" / "b.bin").exists()

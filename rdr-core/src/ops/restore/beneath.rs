@@ -154,6 +154,33 @@ impl Beneath {
         })
     }
 
+    /// Opens the target if it exists, creating nothing.
+    pub(super) fn open_existing(target: &Path) -> io::Result<Option<Self>> {
+        if std::fs::symlink_metadata(target).is_err() {
+            return Ok(None);
+        }
+        Self::open(target).map(Some)
+    }
+
+    /// The names in the directory `path` (the target, or under it).
+    pub(super) fn list(&self, path: &Path) -> io::Result<Vec<std::ffi::OsString>> {
+        let rel = if path == self.path {
+            Path::new("")
+        } else {
+            self.rel(path)?
+        };
+        let fd = self.open_rel(rel, DIR_FLAGS, Mode::empty())?;
+        let mut dir = nix::dir::Dir::from_fd(fd)?;
+        let mut names = Vec::new();
+        for entry in dir.iter() {
+            let n = entry?.file_name().to_bytes().to_vec();
+            if n != b"." && n != b".." {
+                names.push(<OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&n).to_owned());
+            }
+        }
+        Ok(names)
+    }
+
     /// Creates `path` and the directories leading to it (mode 0700 until
     /// the metadata step); existing directories are kept.
     pub(super) fn mkdir_all(&self, path: &Path) -> io::Result<()> {

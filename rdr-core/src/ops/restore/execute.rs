@@ -10,9 +10,9 @@ use std::path::Path;
 use std::time::Instant;
 
 use super::beneath::Beneath;
+use super::existing::{Decision, decide, delete_extra};
 use super::jobs::{PackGrouper, PackJobs};
 use super::plan::Plan;
-use super::verify::file_matches;
 use super::{RestoreOptions, RestoreReport, data, verify};
 use crate::error::{Error, Result};
 use crate::format::tree::NodeKind;
@@ -36,7 +36,7 @@ pub(super) fn execute(
     let mut report = RestoreReport::default();
     let fs = Beneath::open(&opts.target).map_err(|e| io_err(&opts.target, e))?;
     create_entries(&fs, plan, &mut report, progress)?;
-    let (mut packs, failed) = create_files(&fs, repo, index, plan, &mut report, progress)?;
+    let (mut packs, untouched) = create_files(&fs, repo, index, plan, opts, &mut report, progress)?;
 
     // Read packs in parallel and write blobs.
     report.timings.prepare = started.elapsed();
@@ -57,7 +57,11 @@ pub(super) fn execute(
     report.timings.write = data.write;
 
     let finish_started = Instant::now();
-    link_and_apply_metadata(&fs, plan, &failed, opts, &mut report);
+    // after the data is written, before directory times are set
+    if opts.delete {
+        delete_extra(&fs, plan, &opts.target, false, &mut report)?;
+    }
+    link_and_apply_metadata(&fs, plan, &untouched, opts, &mut report);
     report.timings.finish = finish_started.elapsed();
 
     let verify_started = Instant::now();
@@ -107,8 +111,10 @@ fn create_entries(
 }
 
 /// Regular files: those already identical on disk (a re-run after an
-/// interruption) are skipped, the rest created at their size; returns the
-/// blob jobs of the files to write, and the files that cannot be restored.
+/// interruption) are skipped, those the overwrite policy keeps are left
+/// alone, the rest created at their size; returns the blob jobs of the
+/// files to write, and the files left untouched (kept, or that cannot be
+/// restored), which get no metadata either.
 /// A file whose blobs are not all indexed is reported (and left as it is
 /// on disk), and the rest of the snapshot is still restored.
 fn create_files(
@@ -116,10 +122,11 @@ fn create_files(
     repo: &Repository,
     index: &MasterIndex,
     plan: &Plan,
+    opts: &RestoreOptions,
     report: &mut RestoreReport,
     progress: &dyn Progress,
 ) -> Result<(Vec<PackJobs>, HashSet<usize>)> {
-    let mut failed = HashSet::new();
+    let mut untouched = HashSet::new();
     let total: u64 = plan.files.iter().map(|f| f.size).sum();
     progress.total(plan.files.len() as u64 + plan.others.len() as u64, total);
     let mut jobs = PackGrouper::default();
@@ -131,7 +138,7 @@ fn create_files(
             Ok(l) => l,
             Err(e) => {
                 report.errors.push(e.to_string());
-                failed.insert(fi);
+                untouched.insert(fi);
                 continue;
             }
         };
@@ -139,11 +146,20 @@ fn create_files(
         if let Some(parent) = f.path.parent() {
             fs.mkdir_all(parent).map_err(|e| io_err(parent, e))?;
         }
-        if matches!(file_matches(repo, fs, &f.path, f.size, &lay), Ok(true)) {
-            report.files_skipped += 1;
-            report.bytes_skipped += f.size;
-            progress.advance(1, f.size);
-            continue;
+        match decide(repo, fs, f, &lay, opts.overwrite) {
+            Decision::Identical => {
+                report.files_skipped += 1;
+                report.bytes_skipped += f.size;
+                progress.advance(1, f.size);
+                continue;
+            }
+            Decision::Kept => {
+                report.files_kept += 1;
+                untouched.insert(fi);
+                progress.advance(1, f.size);
+                continue;
+            }
+            Decision::Write => {}
         }
         fs.clear(&f.path, false).map_err(|e| io_err(&f.path, e))?;
         let file = fs.create_file(&f.path).map_err(|e| io_err(&f.path, e))?;
@@ -151,7 +167,7 @@ fn create_files(
         jobs.add_file(fi, &lay);
         progress.advance(1, 0);
     }
-    Ok((jobs.finish(), failed))
+    Ok((jobs.finish(), untouched))
 }
 
 /// Hard links, then metadata: files and others, then directories deepest

@@ -31,6 +31,7 @@ use plan::plan;
 mod beneath;
 mod data;
 mod execute;
+mod existing;
 mod jobs;
 mod plan;
 #[cfg(test)]
@@ -52,6 +53,47 @@ pub struct RestoreOptions {
     pub owners: bool,
     /// Parallel pack reads.
     pub threads: usize,
+    /// What to do with files already at a restored path.
+    pub overwrite: Overwrite,
+    /// Remove what is in the target's restored folders (and the target
+    /// itself) but not in the snapshot, so the target mirrors it.
+    pub delete: bool,
+    /// Change nothing: report what would be written, kept and deleted.
+    pub dry_run: bool,
+}
+
+/// What a restore does with a file already at a path it restores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Overwrite {
+    /// Write every file again.
+    Always,
+    /// Write files whose content differs (the default; identical files are
+    /// skipped, so a re-run after an interruption is cheap).
+    #[default]
+    IfChanged,
+    /// Write a file only when the snapshot's copy is newer (by mtime) than
+    /// the one on disk.
+    IfNewer,
+    /// Never replace an existing file.
+    Never,
+}
+
+impl Overwrite {
+    /// Parses `always`, `if-changed`, `if-newer` or `never`.
+    ///
+    /// # Errors
+    /// A message naming the text for anything else.
+    pub fn parse(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "always" => Ok(Self::Always),
+            "if-changed" => Ok(Self::IfChanged),
+            "if-newer" => Ok(Self::IfNewer),
+            "never" => Ok(Self::Never),
+            _ => Err(format!(
+                "overwrite {s:?}: use always, if-changed, if-newer or never"
+            )),
+        }
+    }
 }
 
 impl RestoreOptions {
@@ -65,6 +107,9 @@ impl RestoreOptions {
             verify: false,
             owners: fsmeta::is_root(),
             threads: 4,
+            overwrite: Overwrite::default(),
+            delete: false,
+            dry_run: false,
         }
     }
 }
@@ -86,6 +131,14 @@ pub struct RestoreReport {
     pub files_skipped: u64,
     /// Their bytes.
     pub bytes_skipped: u64,
+    /// Existing files kept as they are by the overwrite policy.
+    pub files_kept: u64,
+    /// Paths removed because the snapshot does not have them (`delete`),
+    /// or that would be (`dry_run`).
+    pub deleted: Vec<String>,
+    /// Whether this was a dry run: nothing was written or removed, and
+    /// `files`, `bytes_written` and `deleted` say what would be.
+    pub dry_run: bool,
     /// Files read back and found identical (with `verify`).
     pub files_verified: u64,
     /// Metadata that could not be applied (the content is restored).
@@ -142,7 +195,17 @@ pub fn restore(
     // headers: one bad file must not stop the restore of every snapshot
     let (index, index_warnings) = repo.index_for_reading()?;
     let plan = plan(repo, snap.tree, subpath, opts)?;
-    let mut report = execute(repo, &index, &plan, opts, progress, started)?;
+    if opts.delete && !(opts.include.is_empty() && opts.exclude.is_empty()) {
+        return Err(crate::error::Error::InvalidInput(
+            "delete mirrors the whole snapshot: it cannot be combined with include or exclude"
+                .into(),
+        ));
+    }
+    let mut report = if opts.dry_run {
+        existing::dry_run(repo, &index, &plan, opts)?
+    } else {
+        execute(repo, &index, &plan, opts, progress, started)?
+    };
     report.warnings.extend(index_warnings);
     report.elapsed = started.elapsed();
     Ok(report)

@@ -84,6 +84,11 @@ impl FileEntry {
     }
 
     /// Its blobs and pieces; `shown` names it in errors.
+    /// The snapshot's modification time of the file (ns).
+    pub(super) fn mtime(&self) -> i64 {
+        self.mtime
+    }
+
     pub(super) fn layout(&self, index: &MasterIndex, shown: &str) -> Result<Layout> {
         layout_of(index, &self.content, &self.holes, self.size, shown)
     }

@@ -1,0 +1,130 @@
+//! `restore --dry-run`, `--delete` and `--overwrite always|if-changed|if-newer|never`
+//! through the real binary, into a target that already holds files.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use common::{Env, last_json};
+
+fn json(env: &Env, args: &[&str]) -> serde_json::Value {
+    let mut a = vec!["--json", "restore"];
+    a.extend_from_slice(args);
+    last_json(&env.ok(&a))
+}
+
+fn set_old(p: &Path) {
+    filetime::set_file_mtime(p, filetime::FileTime::from_unix_time(1_000_000_000, 0)).unwrap();
+}
+
+#[test]
+fn restore_into_a_target_that_holds_files() {
+    let env = Env::new();
+    let src = env.path("src");
+    fs::create_dir_all(src.join("d")).unwrap();
+    fs::write(src.join("a.txt"), b"A1").unwrap();
+    fs::write(src.join("d/b.txt"), b"B1").unwrap();
+    set_old(&src.join("a.txt"));
+    let id = env
+        .ok(&["-q", "backup", src.to_str().unwrap()])
+        .trim()
+        .to_owned();
+    let spec = format!("{id}:{}", src.display());
+    let target = env.path("target");
+    let t = target.to_str().unwrap();
+
+    let r = json(&env, &[&spec, "--target", t]);
+    assert_eq!(
+        (r["files"].as_u64(), r["dry_run"].as_bool()),
+        (Some(2), Some(false))
+    );
+    // local changes: an edited file (newer than the snapshot's), extras
+    fs::write(target.join("a.txt"), b"local edit").unwrap();
+    fs::write(target.join("extra.txt"), b"x").unwrap();
+    fs::create_dir_all(target.join("d/extra-dir/deeper")).unwrap();
+    fs::write(target.join("d/extra-dir/deeper/f"), b"y").unwrap();
+
+    // a dry run changes nothing and says what would happen
+    let out = env.ok(&["restore", &spec, "--target", t, "--delete", "--dry-run"]);
+    assert!(
+        out.contains(&format!(
+            "would delete {}",
+            target.join("extra.txt").display()
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "would delete {}",
+            target.join("d/extra-dir").display()
+        )),
+        "{out}"
+    );
+    let r = json(&env, &[&spec, "--target", t, "--delete", "-n"]);
+    assert_eq!(r["dry_run"], true);
+    assert_eq!(r["bytes_written"], 2, "only a.txt would be written: {r}");
+    assert_eq!(r["files_skipped"], 1);
+    assert_eq!(r["deleted"].as_array().unwrap().len(), 2);
+    assert_eq!(fs::read(target.join("a.txt")).unwrap(), b"local edit");
+    assert!(target.join("extra.txt").exists() && target.join("d/extra-dir/deeper/f").exists());
+    // a dry run into a folder that does not exist creates nothing
+    let none = env.path("none");
+    let r = json(
+        &env,
+        &[&spec, "--target", none.to_str().unwrap(), "--dry-run"],
+    );
+    assert_eq!(
+        (r["bytes_written"].as_u64(), none.exists()),
+        (Some(4), false)
+    );
+
+    // never: the edited file stays
+    let r = json(&env, &[&spec, "--target", t, "--overwrite", "never"]);
+    assert_eq!(r["files_kept"], 2, "{r}");
+    assert_eq!(fs::read(target.join("a.txt")).unwrap(), b"local edit");
+    // if-newer: the local edit is newer than the snapshot's copy, so it stays
+    let r = json(&env, &[&spec, "--target", t, "--overwrite", "if-newer"]);
+    assert_eq!(r["files_kept"], 2, "{r}");
+    assert_eq!(fs::read(target.join("a.txt")).unwrap(), b"local edit");
+    // …until it is older
+    fs::write(target.join("a.txt"), b"old local").unwrap();
+    filetime::set_file_mtime(
+        target.join("a.txt"),
+        filetime::FileTime::from_unix_time(900_000_000, 0),
+    )
+    .unwrap();
+    let r = json(&env, &[&spec, "--target", t, "--overwrite", "if-newer"]);
+    assert_eq!(fs::read(target.join("a.txt")).unwrap(), b"A1", "{r}");
+    // if-changed (the default) skips identical files; always writes them
+    let r = json(&env, &[&spec, "--target", t]);
+    assert_eq!(
+        (r["files_skipped"].as_u64(), r["bytes_written"].as_u64()),
+        (Some(2), Some(0))
+    );
+    let r = json(&env, &[&spec, "--target", t, "--overwrite", "always"]);
+    assert_eq!(
+        (r["files_skipped"].as_u64(), r["bytes_written"].as_u64()),
+        (Some(0), Some(4))
+    );
+
+    // delete: the target mirrors the snapshot
+    let r = json(&env, &[&spec, "--target", t, "--delete"]);
+    assert_eq!(r["deleted"].as_array().unwrap().len(), 2, "{r}");
+    assert!(!target.join("extra.txt").exists() && !target.join("d/extra-dir").exists());
+    assert_eq!(fs::read(target.join("d/b.txt")).unwrap(), b"B1");
+    // not with include or exclude
+    let o = env.run(&[
+        "restore",
+        &spec,
+        "--target",
+        t,
+        "--delete",
+        "--include",
+        "*.txt",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("include or exclude"));
+    let o = env.run(&["restore", &spec, "--target", t, "--overwrite", "sometimes"]);
+    assert_eq!(o.status.code(), Some(2));
+}
