@@ -128,3 +128,62 @@ fn restore_into_a_target_that_holds_files() {
     let o = env.run(&["restore", &spec, "--target", t, "--overwrite", "sometimes"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn dump_a_folder_as_zip() {
+    let env = Env::new();
+    let src = env.path("src");
+    fs::create_dir_all(src.join("sub/empty")).unwrap();
+    let big = common::random_bytes(3 << 20, 11);
+    fs::write(src.join("sub/big.bin"), &big).unwrap();
+    fs::write(src.join("é.txt"), b"utf-8 name").unwrap();
+    std::os::unix::fs::symlink("é.txt", src.join("link")).unwrap();
+    let id = env
+        .ok(&["-q", "backup", src.to_str().unwrap()])
+        .trim()
+        .to_owned();
+    let out = env
+        .cmd(&["dump", &id, src.to_str().unwrap(), "--archive", "zip"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let zip = env.path("d.zip");
+    fs::write(&zip, &out.stdout).unwrap();
+    let rel = src.strip_prefix("/").unwrap().display().to_string();
+    // Python's zipfile checks every CRC and reads the central directory
+    let check = r#"
+import zipfile, stat, sys
+z = zipfile.ZipFile(sys.argv[1])
+assert z.testzip() is None
+names = z.namelist()
+base = sys.argv[2]
+assert base + "/sub/empty/" in names, names
+assert z.read(base + "/é.txt") == b"utf-8 name"
+info = z.getinfo(base + "/link")
+assert stat.S_ISLNK(info.external_attr >> 16) and z.read(info) == "é.txt".encode()
+sys.stdout.buffer.write(z.read(base + "/sub/big.bin"))
+"#;
+    let py = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(check)
+        .arg(&zip)
+        .arg(&rel)
+        .output()
+        .unwrap();
+    assert!(
+        py.status.success(),
+        "{}",
+        String::from_utf8_lossy(&py.stderr)
+    );
+    assert!(py.stdout == big, "big.bin differs after the zip round trip");
+    // tar stays the default
+    let tar = env
+        .cmd(&["dump", &id, src.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(&tar.stdout[257..262], b"ustar");
+}

@@ -339,12 +339,18 @@ pub struct RestoreArgs {
 
 /// Arguments of `rdr dump`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example: rdr dump latest appdb.sql | psql appdb")]
+#[command(after_help = "Examples:
+  rdr dump latest appdb.sql | psql appdb
+  rdr dump latest /srv/www --archive zip > www.zip")]
 pub struct DumpArgs {
     /// Snapshot id, unique prefix or `latest`.
     pub snapshot: String,
-    /// Path in the snapshot (a file, or a directory for a tar stream).
+    /// Path in the snapshot (a file, or a directory for a tar or zip stream).
     pub path: String,
+    /// How a directory is written: tar (every kind of entry, owners, hard
+    /// links) or zip (files, folders and symlinks).
+    #[arg(long, value_name = "FORMAT", default_value = "tar", value_parser = ["tar", "zip"])]
+    pub archive: String,
     #[command(flatten)]
     pub filter: FilterArgs,
 }

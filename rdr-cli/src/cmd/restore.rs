@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use anyhow::{Result, bail};
-use rdr_core::ops::dump::dump;
+use rdr_core::ops::dump::{Archive, dump_archive};
 use rdr_core::ops::restore::{Overwrite, RestoreOptions, restore};
 use rdr_core::ops::select::{choose_snapshot, split_reference};
 
@@ -117,7 +117,8 @@ pub fn dump_cmd(args: &Args, a: &DumpArgs) -> Result<i32> {
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
-    let outcome = dump(&repo, snap, &path, &mut out)?;
+    let archive = Archive::parse(&a.archive).map_err(anyhow::Error::msg)?;
+    let outcome = dump_archive(&repo, snap, &path, archive, &mut out)?;
     out.flush()?;
     for w in &outcome.warnings {
         eprintln!("rdr: warning: {w}");

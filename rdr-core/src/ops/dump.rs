@@ -1,5 +1,5 @@
 //! `dump`: one file of a snapshot to a writer (`rdr dump latest
-//! appdb.sql | psql`), or a directory as a tar stream.
+//! appdb.sql | psql`), or a directory as a tar or zip stream.
 
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -13,6 +13,7 @@ use crate::format::snapshot::Snapshot;
 use crate::format::tree::{Node, NodeKind};
 use crate::ops::content;
 use crate::ops::nav;
+use crate::ops::zip::ZipWriter;
 use crate::repo::Repository;
 
 /// What `dump` wrote, and what it could not use.
@@ -34,6 +35,35 @@ pub enum DumpFormat {
     File,
     /// A tar stream of a directory.
     Tar,
+    /// A zip archive of a directory.
+    Zip,
+}
+
+/// The archive a directory is dumped as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Archive {
+    /// tar (GNU format): every kind of entry, owners, hard links.
+    #[default]
+    Tar,
+    /// zip (stored entries, ZIP64 when needed): files, folders and
+    /// symlinks with their modes and times; hard-linked files are stored
+    /// once per path; devices, fifos and sockets are left out (each is
+    /// named in the warnings).
+    Zip,
+}
+
+impl Archive {
+    /// Parses `tar` or `zip`.
+    ///
+    /// # Errors
+    /// A message naming the text for anything else.
+    pub fn parse(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "tar" => Ok(Self::Tar),
+            "zip" => Ok(Self::Zip),
+            _ => Err(format!("archive {s:?}: use tar or zip")),
+        }
+    }
 }
 
 fn write_err(e: io::Error) -> Error {
@@ -53,8 +83,22 @@ pub fn dump(
     path: &str,
     out: &mut dyn Write,
 ) -> Result<DumpOutcome> {
-    let (_, warnings) = repo.index_for_reading()?;
-    let format = write_dump(repo, snap, path, out)?;
+    dump_archive(repo, snap, path, Archive::Tar, out)
+}
+
+/// [`dump`], with a directory written as `archive`.
+///
+/// # Errors
+/// As [`dump`].
+pub fn dump_archive(
+    repo: &Repository,
+    snap: &Snapshot,
+    path: &str,
+    archive: Archive,
+    out: &mut dyn Write,
+) -> Result<DumpOutcome> {
+    let (_, mut warnings) = repo.index_for_reading()?;
+    let format = write_dump(repo, snap, path, archive, out, &mut warnings)?;
     Ok(DumpOutcome { format, warnings })
 }
 
@@ -62,7 +106,9 @@ fn write_dump(
     repo: &Repository,
     snap: &Snapshot,
     path: &str,
+    archive: Archive,
     out: &mut dyn Write,
+    warnings: &mut Vec<String>,
 ) -> Result<DumpFormat> {
     let node = nav::lookup(repo, snap.tree, path.as_bytes())?;
     match node.kind {
@@ -77,6 +123,20 @@ fn write_dump(
             })?;
             out.flush().map_err(write_err)?;
             Ok(DumpFormat::File)
+        }
+        NodeKind::Dir if archive == Archive::Zip => {
+            let base = nav::normalize(path.as_bytes());
+            let mut zip = ZipWriter::new(out);
+            if !base.is_empty() {
+                append_zip(repo, &mut zip, &base, &node, warnings)?;
+            }
+            let sub = node.subtree.unwrap_or_default();
+            nav::walk(repo, sub, &base, &mut |p, n| {
+                append_zip(repo, &mut zip, p, n, warnings)?;
+                Ok(true)
+            })?;
+            zip.finish().map_err(write_err)?;
+            Ok(DumpFormat::Zip)
         }
         NodeKind::Dir => {
             let base = nav::normalize(path.as_bytes());
@@ -101,6 +161,39 @@ fn write_dump(
             "{path} is a {k:?}, not a file or directory; nothing to dump"
         ))),
     }
+}
+
+fn append_zip(
+    repo: &Repository,
+    zip: &mut ZipWriter<&mut dyn Write>,
+    path: &[u8],
+    n: &Node,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    let rel = path.strip_prefix(b"/").unwrap_or(path);
+    let res = match n.kind {
+        NodeKind::File => {
+            let shown = String::from_utf8_lossy(path).into_owned();
+            let mut r = content::reader(repo, n, &shown)?;
+            zip.add_file(rel, n.mode, n.mtime, &mut r)
+        }
+        NodeKind::Dir => zip.add_dir(rel, n.mode, n.mtime),
+        NodeKind::Symlink => {
+            let t = n.target.as_ref().map(|t| t.to_vec()).unwrap_or_default();
+            zip.add_symlink(rel, &t, n.mtime)
+        }
+        k => {
+            warnings.push(format!(
+                "{}: a {k:?} cannot be stored in a zip archive; left out",
+                String::from_utf8_lossy(path)
+            ));
+            return Ok(());
+        }
+    };
+    res.map_err(|e| match e.downcast::<Error>() {
+        Ok(inner) => inner,
+        Err(e) => write_err(e),
+    })
 }
 
 fn append(

@@ -37,3 +37,4 @@ pub mod stats;
 pub mod status;
 pub mod tag;
 mod usage;
+mod zip;
