@@ -345,3 +345,113 @@ fn completions_and_man_pages() {
     let o = env.run(&["generate"]);
     assert_eq!(o.status.code(), Some(1));
 }
+
+/// Every pack file of the local repository, with the lines of its header
+/// ("data|tree ID offset … length … raw …").
+fn packs(env: &Env) -> Vec<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    for sub in std::fs::read_dir(env.repo().join("data")).unwrap() {
+        for f in std::fs::read_dir(sub.unwrap().path()).unwrap() {
+            let name = f.unwrap().file_name().into_string().unwrap();
+            let lines = env
+                .ok(&["cat", "pack-header", &name])
+                .lines()
+                .map(str::to_owned)
+                .collect();
+            out.push((name, lines));
+        }
+    }
+    out
+}
+
+#[test]
+fn find_objects_stats_modes_and_compact_snapshots() {
+    let env = Env::new();
+    let src = env.path("src");
+    std::fs::create_dir_all(src.join("d")).unwrap();
+    std::fs::write(src.join("a.txt"), b"the same bytes").unwrap();
+    std::fs::write(src.join("d/b.txt"), b"the same bytes").unwrap();
+    std::fs::write(src.join("c.txt"), b"other bytes").unwrap();
+    let s = src.to_str().unwrap();
+    env.ok(&["-q", "backup", s, "--tag", "t1"]);
+
+    let all = packs(&env);
+    let header = |kind: &str| -> Vec<String> {
+        all.iter()
+            .flat_map(|(_, l)| l.iter())
+            .filter(|l| l.starts_with(kind))
+            .map(|l| l.split(' ').nth(1).unwrap().to_owned())
+            .collect()
+    };
+    // the data blob of "the same bytes": used by a.txt and d/b.txt
+    let data = header("data ");
+    let mut found = Vec::new();
+    for blob in &data {
+        let out = env.ok(&["find", "--blob", &blob[..12]]);
+        found.push(out);
+    }
+    let both = found
+        .iter()
+        .find(|o| o.contains("a.txt"))
+        .expect("a.txt's blob");
+    assert!(both.contains("b.txt") && !both.contains("c.txt"), "{both}");
+    // a tree: the folder it describes
+    let trees = header("tree ");
+    let mut dirs = String::new();
+    for t in &trees {
+        dirs += &env.ok(&["find", "--tree", t]);
+    }
+    assert!(dirs.contains(&format!("{s}/d")), "{dirs}");
+    // a pack: everything using what it holds
+    let (data_pack, _) = all
+        .iter()
+        .find(|(_, l)| l.iter().any(|x| x.starts_with("data ")))
+        .unwrap();
+    let out = env.ok(&["--json", "find", "--pack", &data_pack[..10]]);
+    let paths: Vec<String> = out
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["path"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert!(paths.iter().any(|p| p.ends_with("/c.txt")), "{paths:?}");
+    let o = env.run(&["find", "--pack", "zz"]);
+    assert_eq!(o.status.code(), Some(1));
+    let o = env.run(&["find", "--blob", "--tree", "ab"]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "--blob and --tree exclude each other"
+    );
+
+    // stats modes: two files with the same bytes are one content
+    let j: serde_json::Value = serde_json::from_str(&env.ok(&["--json", "stats"])).unwrap();
+    assert_eq!(
+        (j["files"].as_u64(), j["unique_files"].as_u64()),
+        (Some(3), Some(2))
+    );
+    assert_eq!(j["unique_files_size"], 25);
+    let by_contents = env.ok(&["stats", "--mode", "files-by-contents"]);
+    assert!(
+        by_contents.contains("2 distinct") && !by_contents.contains("restore size"),
+        "{by_contents}"
+    );
+    let raw = env.ok(&["stats", "--mode", "raw-data"]);
+    assert!(
+        raw.contains("stored size") && !raw.contains("distinct"),
+        "{raw}"
+    );
+
+    // snapshots --compact, and a count that agrees with its noun
+    let c = env.ok(&["snapshots", "--compact"]);
+    let lines: Vec<&str> = c.lines().collect();
+    assert!(
+        lines[0].starts_with("ID") && lines[0].ends_with("Tags") && !c.contains("Paths"),
+        "{c}"
+    );
+    assert!(lines[1].ends_with("t1"), "{c}");
+    assert_eq!(lines.last(), Some(&"1 snapshot"));
+}

@@ -369,6 +369,9 @@ pub struct SnapshotsArgs {
     /// Only the latest N snapshots of each group.
     #[arg(long, value_name = "N")]
     pub latest: Option<usize>,
+    /// One short line per snapshot: id, time, host and tags.
+    #[arg(short = 'c', long)]
+    pub compact: bool,
 }
 
 /// Arguments of `rdr ls`.
@@ -401,9 +404,20 @@ pub struct DiffArgs {
 /// Arguments of `rdr find`.
 #[derive(Debug, clap::Args)]
 pub struct FindArgs {
-    /// Patterns (`*.sql` anywhere, `/srv/x/*` anchored).
+    /// Patterns (`*.sql` anywhere, `/srv/x/*` anchored); with --blob,
+    /// --tree or --pack, object ids or their prefixes.
     #[arg(required = true)]
     pub patterns: Vec<String>,
+    /// The arguments are data blob ids: find the files that use them.
+    #[arg(long, group = "object")]
+    pub blob: bool,
+    /// The arguments are tree ids: find the folders they describe.
+    #[arg(long, group = "object")]
+    pub tree: bool,
+    /// The arguments are pack ids: find what uses any blob they hold
+    /// (after `check` names a damaged pack).
+    #[arg(long, group = "object")]
+    pub pack: bool,
     /// Ignore case.
     #[arg(short = 'i', long)]
     pub ignore_case: bool,
@@ -419,6 +433,11 @@ pub struct FindArgs {
 pub struct StatsArgs {
     /// Snapshots to count (default: all that pass the filters).
     pub snapshots: Vec<String>,
+    /// Which sizes: restore-size (what a restore writes), files-by-contents
+    /// (each distinct file content once), raw-data (the unique data, before
+    /// and after compression); all of them when not given.
+    #[arg(long, value_name = "MODE", value_parser = ["restore-size", "files-by-contents", "raw-data"])]
+    pub mode: Option<String>,
     #[command(flatten)]
     pub filter: FilterArgs,
 }

@@ -5,7 +5,7 @@ use std::io::Write;
 use anyhow::Result;
 use rdr_core::Node;
 use rdr_core::ops::diff::diff;
-use rdr_core::ops::find::find;
+use rdr_core::ops::find::{ObjectKind, find, find_objects};
 use rdr_core::ops::ls::{ls, node_json};
 use rdr_core::ops::select::{SnapshotFilter, choose_snapshot, find_snapshot, split_reference};
 use rdr_core::ops::stats::stats;
@@ -127,7 +127,19 @@ pub fn diff_cmd(args: &Args, a: &DiffArgs) -> Result<i32> {
 pub fn find_cmd(args: &Args, a: &FindArgs) -> Result<i32> {
     let repo = open(args)?;
     let (snaps, unreadable) = select(&repo, &a.snapshots, &a.filter)?;
-    let report = find(&repo, &snaps, &a.patterns, a.ignore_case)?;
+    let object = if a.blob {
+        Some(ObjectKind::Blob)
+    } else if a.tree {
+        Some(ObjectKind::Tree)
+    } else if a.pack {
+        Some(ObjectKind::Pack)
+    } else {
+        None
+    };
+    let report = match object {
+        Some(kind) => find_objects(&repo, &snaps, kind, &a.patterns)?,
+        None => find(&repo, &snaps, &a.patterns, a.ignore_case)?,
+    };
     let matches = &report.matches;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut last = None;
@@ -181,14 +193,26 @@ pub fn stats_cmd(args: &Args, a: &StatsArgs) -> Result<i32> {
         println!("{}", serde_json::to_string(&r)?);
         return Ok(code);
     }
-    println!("snapshots:            {}", r.snapshots);
-    println!("files (all snapshots): {}", r.files);
-    println!("restore size:         {}", human_bytes(r.restore_size));
-    println!("unique blobs:         {}", r.unique_blobs);
-    println!("unique raw size:      {}", human_bytes(r.unique_raw));
-    println!("stored size:          {}", human_bytes(r.unique_stored));
-    println!("dedup ratio:          {:.2}x", r.dedup_ratio);
-    println!("compression ratio:    {:.2}x", r.compression_ratio);
+    let mode = a.mode.as_deref();
+    println!("snapshots:             {}", r.snapshots);
+    if matches!(mode, None | Some("restore-size")) {
+        println!("files (all snapshots): {}", r.files);
+        println!("restore size:          {}", human_bytes(r.restore_size));
+    }
+    if matches!(mode, None | Some("files-by-contents")) {
+        println!("file contents:         {} distinct", r.unique_files);
+        println!(
+            "their size:            {}",
+            human_bytes(r.unique_files_size)
+        );
+    }
+    if matches!(mode, None | Some("raw-data")) {
+        println!("unique blobs:          {}", r.unique_blobs);
+        println!("unique raw size:       {}", human_bytes(r.unique_raw));
+        println!("stored size:           {}", human_bytes(r.unique_stored));
+        println!("dedup ratio:           {:.2}x", r.dedup_ratio);
+        println!("compression ratio:     {:.2}x", r.compression_ratio);
+    }
     Ok(code)
 }
 

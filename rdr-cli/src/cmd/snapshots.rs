@@ -58,6 +58,20 @@ pub fn run(args: &Args, a: &SnapshotsArgs) -> Result<i32> {
         if !key.is_empty() {
             println!("{key}");
         }
+        if a.compact {
+            println!("{:<10} {:<19} {:<16} Tags", "ID", "Time", "Host");
+            for (id, s) in v {
+                println!(
+                    "{:<10} {:<19} {:<16} {}",
+                    id.short(),
+                    format_ns(s.time),
+                    s.hostname,
+                    s.tags.join(",")
+                );
+                count += 1;
+            }
+            continue;
+        }
         println!(
             "{:<10} {:<19} {:<16} {:<16} {:>10}  Paths",
             "ID", "Time", "Host", "Tags", "Size"
@@ -81,7 +95,7 @@ pub fn run(args: &Args, a: &SnapshotsArgs) -> Result<i32> {
         }
         println!();
     }
-    println!("{count} snapshots");
+    println!("{}", super::plural(count, "snapshot", "snapshots"));
     Ok(code)
 }
 

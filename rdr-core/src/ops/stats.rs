@@ -20,6 +20,11 @@ pub struct StatsReport {
     pub files: u64,
     /// Bytes a restore of every snapshot would write.
     pub restore_size: u64,
+    /// Distinct file contents (restic's files-by-contents: two files with
+    /// the same bytes count once, wherever and whenever they are).
+    pub unique_files: u64,
+    /// Their bytes.
+    pub unique_files_size: u64,
     /// Distinct blobs referenced (data and tree).
     pub unique_blobs: u64,
     /// Their plaintext bytes.
@@ -36,6 +41,9 @@ struct Counter<'a> {
     repo: &'a Repository,
     memo: HashMap<BlobId, (u64, u64)>,
     blobs: HashSet<BlobId>,
+    /// The contents seen (a hash of the blob list and size).
+    contents: HashSet<crate::id::Id>,
+    unique_files_size: u64,
     /// Trees open above the current one (bounded by `nav::MAX_DEPTH`).
     depth: usize,
 }
@@ -55,6 +63,14 @@ impl Counter<'_> {
                     files += 1;
                     bytes += n.size;
                     self.blobs.extend(n.content.iter().copied());
+                    let mut key = Vec::with_capacity(8 + 32 * n.content.len());
+                    key.extend_from_slice(&n.size.to_le_bytes());
+                    for b in &n.content {
+                        key.extend_from_slice(&b.0.0);
+                    }
+                    if self.contents.insert(crate::id::Id::hash_of(&key)) {
+                        self.unique_files_size += n.size;
+                    }
                 }
                 NodeKind::Dir => {
                     if let Some(s) = n.subtree {
@@ -86,6 +102,8 @@ pub fn stats(repo: &Repository, snapshots: &[(SnapshotId, Snapshot)]) -> Result<
         repo,
         memo: HashMap::new(),
         blobs: HashSet::new(),
+        contents: HashSet::new(),
+        unique_files_size: 0,
         depth: 0,
     };
     let mut r = StatsReport::default();
@@ -104,6 +122,8 @@ pub fn stats(repo: &Repository, snapshots: &[(SnapshotId, Snapshot)]) -> Result<
         r.unique_stored += u64::from(loc.length);
     }
     r.unique_blobs = c.blobs.len() as u64;
+    r.unique_files = c.contents.len() as u64;
+    r.unique_files_size = c.unique_files_size;
     let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
     r.dedup_ratio = ratio(r.restore_size, r.unique_raw);
     r.compression_ratio = ratio(r.unique_raw, r.unique_stored);
