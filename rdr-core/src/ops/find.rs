@@ -48,11 +48,21 @@ pub fn find(
     } else {
         Patterns::new(patterns, &[])?
     };
+    Ok(search(repo, snapshots, |p, _| set.matches_bytes(p)))
+}
+
+/// The entries of `snapshots` for which `wanted` holds; a snapshot that
+/// cannot be searched to the end is reported with its error.
+fn search(
+    repo: &Repository,
+    snapshots: &[(SnapshotId, Snapshot)],
+    wanted: impl Fn(&[u8], &Node) -> bool,
+) -> FindReport {
     let mut out = Vec::new();
     let mut errors = Vec::new();
     for (id, snap) in snapshots {
         let walked = nav::walk(repo, snap.tree, b"", &mut |p, n| {
-            if set.matches_bytes(p) {
+            if wanted(p, n) {
                 out.push(FindMatch {
                     snapshot: *id,
                     path: p.to_vec(),
@@ -65,10 +75,10 @@ pub fn find(
             errors.push((*id, e.to_string()));
         }
     }
-    Ok(FindReport {
+    FindReport {
         matches: out,
         errors,
-    })
+    }
 }
 
 /// What [`find_objects`] looks for.
@@ -124,27 +134,8 @@ pub fn find_objects(
         }
         _ => false,
     };
-    let mut out = Vec::new();
-    let mut errors = Vec::new();
-    for (id, snap) in snapshots {
-        let walked = nav::walk(repo, snap.tree, b"", &mut |p, n| {
-            let uses = n.content.iter().any(|b| hit(ObjectKind::Blob, b))
-                || n.subtree.as_ref().is_some_and(|t| hit(ObjectKind::Tree, t));
-            if uses {
-                out.push(FindMatch {
-                    snapshot: *id,
-                    path: p.to_vec(),
-                    node: n.clone(),
-                });
-            }
-            Ok(true)
-        });
-        if let Err(e) = walked {
-            errors.push((*id, e.to_string()));
-        }
-    }
-    Ok(FindReport {
-        matches: out,
-        errors,
-    })
+    Ok(search(repo, snapshots, |_, n| {
+        n.content.iter().any(|b| hit(ObjectKind::Blob, b))
+            || n.subtree.as_ref().is_some_and(|t| hit(ObjectKind::Tree, t))
+    }))
 }
