@@ -455,3 +455,82 @@ fn find_objects_stats_modes_and_compact_snapshots() {
     assert!(lines[1].ends_with("t1"), "{c}");
     assert_eq!(lines.last(), Some(&"1 snapshot"));
 }
+
+#[test]
+fn drills_and_rpos_are_per_group() {
+    let env = Env::new();
+    let src = source(&env);
+    env.ok(&["-q", "backup", src.to_str().unwrap(), "--host", "db1"]);
+    let o = env.run_stdin(
+        &[
+            "-q",
+            "backup",
+            "--stdin",
+            "--stdin-filename",
+            "tiny",
+            "--host",
+            "web",
+        ],
+        b"abc",
+    );
+    assert_ok(&o, &["backup tiny"]);
+    // drilling the 3-byte stream must not make db1 look drilled
+    env.ok(&[
+        "drill",
+        "--host",
+        "web",
+        "--scratch-dir",
+        env.dir.path().to_str().unwrap(),
+    ]);
+    let prom = env.path("rdr.prom");
+    let o = env.run(&[
+        "--json",
+        "status",
+        "--drill-max-age",
+        "1d",
+        "--prometheus",
+        prom.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(6), "{}", text(&o.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let problems = j["problems"].to_string();
+    assert!(
+        problems.contains("db1") && problems.contains("no drill of this group"),
+        "{problems}"
+    );
+    assert!(!problems.contains("web"), "{problems}");
+    let groups = j["groups"].as_array().unwrap();
+    assert_eq!(groups[0]["last_drill"], serde_json::Value::Null);
+    assert_eq!(groups[1]["last_drill"]["passed"], true);
+    let metrics = std::fs::read_to_string(&prom).unwrap();
+    let line = |host: &str| {
+        metrics
+            .lines()
+            .find(|l| {
+                l.starts_with("rdr_group_drill_last_passed{")
+                    && l.contains(&format!("host=\"{host}\""))
+            })
+            .unwrap_or_else(|| panic!("{metrics}"))
+            .to_owned()
+    };
+    assert!(
+        line("db1").ends_with(" 0") && line("web").ends_with(" 1"),
+        "{metrics}"
+    );
+    // an RPO per group: db1 held to 1s goes stale, web to the default
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let o = env.run(&["status", "--rpo", "host=db1:1s", "--rpo", "24h"]);
+    assert_eq!(o.status.code(), Some(6));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("db1") && err.contains("RPO of 1s") && !err.contains("web"),
+        "{err}"
+    );
+    let out = text(&o.stdout);
+    assert!(
+        out.contains("1 snapshot,") && out.contains("last drill of this group: never"),
+        "{out}"
+    );
+    let o = env.run(&["status", "--rpo", "disk=x:1h"]);
+    assert_eq!(o.status.code(), Some(2));
+}

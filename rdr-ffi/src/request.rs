@@ -365,8 +365,20 @@ pub(crate) struct StatusRequest {
 
 impl StatusRequest {
     pub(crate) fn options(&self) -> FfiResult<rdr_core::ops::status::StatusOptions> {
+        let rule = self
+            .rpo
+            .as_deref()
+            .map(rdr_core::ops::status::RpoRule::parse)
+            .transpose()
+            .map_err(invalid)?;
+        let (rpo, rpo_rules) = match rule {
+            Some(r) if r.is_default() => (Some(r.rpo), Vec::new()),
+            Some(r) => (None, vec![r]),
+            None => (None, Vec::new()),
+        };
         Ok(rdr_core::ops::status::StatusOptions {
-            rpo: duration(self.rpo.as_deref(), "rpo")?,
+            rpo,
+            rpo_rules,
             check_max_age: duration(self.check_max_age.as_deref(), "check_max_age")?,
             drill_max_age: duration(self.drill_max_age.as_deref(), "drill_max_age")?,
             group_by: core(GroupBy::parse(

@@ -177,18 +177,29 @@ pub struct DrillArgs {
     pub filter: FilterArgs,
 }
 
+fn rpo_rule(s: &str) -> Result<rdr_core::ops::status::RpoRule, String> {
+    rdr_core::ops::status::RpoRule::parse(s)
+}
+
 /// Arguments of `rdr status`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Example (cron, every 5 minutes):
   rdr status --rpo 24h --drill-max-age 8d --prometheus /var/lib/node_exporter/rdr.prom
+  rdr status --rpo host=db1,paths=/appdb.sql:15m --rpo 24h
+
+Drills count per group: a group is drilled when one of its own snapshots
+was; drilling another group's snapshot never makes it look drilled.
 
 Exit codes: 0 healthy; 6 a group is older than the RPO, or the last check or
 drill failed, or one is older than its limit (each problem is printed);
 1 the repository could not be read.")]
 pub struct StatusArgs {
-    /// Recovery point objective: a group whose newest snapshot is older is stale.
-    #[arg(long, value_name = "DURATION", value_parser = duration)]
-    pub rpo: Option<std::time::Duration>,
+    /// Recovery point objective: a group whose newest snapshot is older is
+    /// stale. Repeatable; `host=db1,paths=/appdb.sql:15m` holds only the
+    /// groups it selects (keys host, paths, tags) to its own RPO, the first
+    /// match wins, and a bare duration is for the others.
+    #[arg(long, value_name = "[SELECTOR:]DURATION", value_parser = rpo_rule)]
+    pub rpo: Vec<rdr_core::ops::status::RpoRule>,
     /// A problem when no check has passed within this long.
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub check_max_age: Option<std::time::Duration>,

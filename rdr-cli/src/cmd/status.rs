@@ -14,8 +14,10 @@ use crate::exit;
 
 pub fn run(args: &Args, a: &StatusArgs) -> Result<i32> {
     let repo = open(args)?;
+    let (defaults, rules): (Vec<_>, Vec<_>) = a.rpo.iter().cloned().partition(|r| r.is_default());
     let opts = StatusOptions {
-        rpo: a.rpo,
+        rpo: defaults.last().map(|r| r.rpo),
+        rpo_rules: rules,
         check_max_age: a.check_max_age,
         drill_max_age: a.drill_max_age,
         group_by: GroupBy::parse(&a.group_by)?,
@@ -37,20 +39,21 @@ pub fn run(args: &Args, a: &StatusArgs) -> Result<i32> {
             human_bytes(r.repository_size)
         );
         for g in &r.groups {
-            let verdict = match (g.stale, r.rpo) {
+            let verdict = match (g.stale, g.rpo) {
                 (true, Some(rpo)) => format!("STALE (RPO {})", format_duration(rpo)),
                 (false, Some(rpo)) => format!("ok (RPO {})", format_duration(rpo)),
                 _ => String::new(),
             };
             println!(
-                "{}: {} snapshots, newest {} {} ({} old, {}) {verdict}",
+                "{}: {}, newest {} {} ({} old, {}) {verdict}",
                 describe(&g.key),
-                g.snapshots,
+                super::plural(g.snapshots, "snapshot", "snapshots"),
                 g.latest.short(),
                 format_ns(g.latest_time),
                 format_duration(g.age),
                 human_bytes(g.latest_size)
             );
+            println!("  last drill of this group: {}", last(&g.drill, r.now));
         }
         let now = r.now;
         println!("last check: {}", last(&r.check, now));

@@ -106,14 +106,44 @@ pub fn prometheus_text(report: &StatusReport, repository: &str) -> String {
     per_group(&mut f, "rdr_snapshots", "Snapshots in the group.", &|i| {
         report.groups[i].snapshots as f64
     });
-    if let Some(rpo) = report.rpo {
-        per_group(
-            &mut f,
-            "rdr_snapshot_rpo_seconds",
-            "Recovery point objective the group is held to.",
-            &|_| rpo.as_secs_f64(),
-        );
+    if report.groups.iter().any(|g| g.rpo.is_some()) {
+        // only the groups held to an RPO: an alert compares against it
+        let name = "rdr_snapshot_rpo_seconds";
+        f.header(name, "Recovery point objective the group is held to.");
+        for (g, (h, p, t)) in report.groups.iter().zip(&groups) {
+            if let Some(rpo) = g.rpo {
+                let labels = [
+                    ("repository", repository),
+                    ("host", h.as_str()),
+                    ("paths", p.as_str()),
+                    ("tags", t.as_str()),
+                ];
+                f.sample(name, &labels, rpo.as_secs_f64());
+            }
+        }
     }
+    per_group(
+        &mut f,
+        "rdr_group_drill_last_success_timestamp_seconds",
+        "End of the last passing drill of one of the group's snapshots (0: never).",
+        &|i| {
+            report.groups[i]
+                .drill
+                .1
+                .as_ref()
+                .map_or(0.0, |r| secs(r.end))
+        },
+    );
+    per_group(
+        &mut f,
+        "rdr_group_drill_last_passed",
+        "1 when the last drill of one of the group's snapshots passed, 0 when it failed or none ran.",
+        &|i| {
+            f64::from(u8::from(
+                report.groups[i].drill.0.as_ref().is_some_and(|r| r.ok),
+            ))
+        },
+    );
     f.header(
         "rdr_repository_size_bytes",
         "Bytes of all pack files in the repository.",
