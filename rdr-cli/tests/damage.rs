@@ -213,6 +213,48 @@ fn repair(f: &Fixture, read_data: bool) -> serde_json::Value {
             !snaps.iter().any(|s| s["id"] == r["original"]),
             "original forgotten"
         );
+        // degraded, with the size of what is left
+        assert_eq!(new["degraded"], true, "{new}");
+        let id = new["id"].as_str().unwrap();
+        let stats: serde_json::Value =
+            serde_json::from_str(&f.env.ok(&["--json", "stats", id])).unwrap();
+        assert_eq!(
+            new["summary"]["bytes_total"], stats["restore_size"],
+            "{new}"
+        );
+    }
+    if let Some(r) = v["repaired"].as_array().unwrap().first() {
+        let id = r["new"].as_str().unwrap();
+        let o = f.env.run(&["--json", "status"]);
+        assert_eq!(o.status.code(), Some(6));
+        let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert!(
+            s["groups"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|g| g["degraded"] == true),
+            "{s}"
+        );
+        assert!(
+            s["problems"]
+                .to_string()
+                .contains("repaired and is degraded"),
+            "{s}"
+        );
+        let scratch = f.env.path("scratch");
+        std::fs::create_dir_all(&scratch).unwrap();
+        let d = f.env.run(&[
+            "--json",
+            "drill",
+            id,
+            "--scratch-dir",
+            scratch.to_str().unwrap(),
+        ]);
+        let d: serde_json::Value =
+            serde_json::from_str(String::from_utf8_lossy(&d.stdout).lines().last().unwrap())
+                .unwrap();
+        assert_eq!(d["degraded"], true, "{d}");
     }
     v
 }

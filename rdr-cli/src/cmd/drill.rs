@@ -61,6 +61,12 @@ pub fn run(args: &Args, a: &DrillArgs) -> Result<i32> {
 }
 
 fn print_human(r: &DrillReport) {
+    if r.snapshot_tags.iter().any(|t| t == "repaired") {
+        eprintln!(
+            "warning: snapshot {} was made by repair snapshots: it is degraded (data was lost from it)",
+            r.snapshot.short()
+        );
+    }
     for w in &r.warnings {
         eprintln!("warning: {w}");
     }

@@ -82,6 +82,9 @@ pub fn run(args: &Args, a: &SnapshotsArgs) -> Result<i32> {
             if s.incomplete.is_some() {
                 flags.push_str(" (incomplete)");
             }
+            if s.is_degraded() {
+                flags.push_str(" (repaired: degraded)");
+            }
             println!(
                 "{:<10} {:<19} {:<16} {:<16} {:>10}  {}{flags}",
                 id.short(),

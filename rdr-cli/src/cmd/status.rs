@@ -39,11 +39,14 @@ pub fn run(args: &Args, a: &StatusArgs) -> Result<i32> {
             human_bytes(r.repository_size)
         );
         for g in &r.groups {
-            let verdict = match (g.stale, g.rpo) {
+            let mut verdict = match (g.stale, g.rpo) {
                 (true, Some(rpo)) => format!("STALE (RPO {})", format_duration(rpo)),
                 (false, Some(rpo)) => format!("ok (RPO {})", format_duration(rpo)),
                 _ => String::new(),
             };
+            if g.degraded {
+                verdict.push_str(" DEGRADED (repaired)");
+            }
             println!(
                 "{}: {}, newest {} {} ({} old, {}) {verdict}",
                 describe(&g.key),

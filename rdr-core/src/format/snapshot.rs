@@ -113,6 +113,14 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// Whether `repair snapshots` made this snapshot from a damaged one
+    /// (it carries the tag `repaired`): what was lost is gone, and a new
+    /// backup is due.
+    #[must_use]
+    pub fn is_degraded(&self) -> bool {
+        self.tags.iter().any(|t| t == "repaired")
+    }
+
     /// CBOR encoding.
     #[must_use]
     pub fn encode(&self) -> Vec<u8> {

@@ -124,6 +124,12 @@ pub fn prometheus_text(report: &StatusReport, repository: &str) -> String {
     }
     per_group(
         &mut f,
+        "rdr_snapshot_latest_degraded",
+        "1 when the group's newest snapshot was made by repair snapshots (data was lost from it).",
+        &|i| f64::from(u8::from(report.groups[i].degraded)),
+    );
+    per_group(
+        &mut f,
         "rdr_group_drill_last_success_timestamp_seconds",
         "End of the last passing drill of one of the group's snapshots (0: never).",
         &|i| {

@@ -42,6 +42,7 @@ pub fn snapshot_json(id: &SnapshotId, s: &Snapshot) -> Value {
         "tree": s.tree.to_hex(), "paths": s.paths, "hostname": s.hostname,
         "username": s.username, "uid": s.uid, "gid": s.gid, "tags": s.tags,
         "parent": s.parent.map(|p| p.to_hex()), "original": s.original.map(|p| p.to_hex()),
+        "degraded": s.is_degraded(),
         "program_version": s.program_version, "excludes": s.excludes,
         "stream": s.stream.as_ref().map(stream_json),
         "incomplete": s.incomplete.as_ref().map(|i| json!({"count": i.count, "errors": i.errors})),

@@ -93,6 +93,19 @@ impl Counter<'_> {
     }
 }
 
+/// Files and bytes below a tree (what a restore of it writes).
+pub(crate) fn tree_size(repo: &Repository, tree: BlobId) -> Result<(u64, u64)> {
+    let mut c = Counter {
+        repo,
+        memo: HashMap::new(),
+        blobs: HashSet::new(),
+        contents: HashSet::new(),
+        unique_files_size: 0,
+        depth: 0,
+    };
+    c.tree(tree)
+}
+
 /// Computes the sizes of `snapshots`.
 ///
 /// # Errors

@@ -73,6 +73,9 @@ pub struct GroupStatus {
     pub stale: bool,
     /// The RPO the group is held to.
     pub rpo: Option<Duration>,
+    /// The newest snapshot was made by `repair snapshots`: data is lost
+    /// from it (a problem until a new backup replaces it).
+    pub degraded: bool,
     /// The newest drill of one of the group's snapshots, and the newest
     /// that passed: a drill of another group never counts for this one.
     pub drill: (Option<Record>, Option<Record>),
@@ -213,6 +216,13 @@ pub fn status(repo: &Repository, opts: &StatusOptions) -> Result<StatusReport> {
                 format_duration(rpo)
             ));
         }
+        if newest.is_degraded() {
+            report.problems.push(format!(
+                "{}: the newest snapshot ({}) was repaired and is degraded: data was lost from it; take a new backup",
+                describe(&key),
+                id.short()
+            ));
+        }
         let ids: std::collections::HashSet<SnapshotId> = members.iter().map(|(i, _)| *i).collect();
         let drilled: Vec<RecordEntry> = records
             .iter()
@@ -228,6 +238,7 @@ pub fn status(repo: &Repository, opts: &StatusOptions) -> Result<StatusReport> {
             age,
             stale,
             rpo,
+            degraded: newest.is_degraded(),
             drill: last_of(&drilled, RecordKind::Drill),
         });
     }
@@ -377,6 +388,7 @@ impl StatusReport {
                 "latest_size_bytes": g.latest_size,
                 "age_seconds": g.age.as_secs(), "stale": g.stale,
                 "rpo_seconds": g.rpo.map(|d| d.as_secs()),
+                "degraded": g.degraded,
                 "last_drill": rec(&g.drill.0),
                 "last_passing_drill": rec(&g.drill.1),
             })).collect::<Vec<_>>(),

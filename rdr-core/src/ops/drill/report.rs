@@ -127,6 +127,7 @@ impl DrillReport {
         json!({
             "schema": SCHEMA,
             "passed": self.passed(),
+            "degraded": self.snapshot_tags.iter().any(|t| t == crate::ops::repair::REPAIRED_TAG),
             "snapshot": {
                 "id": self.snapshot.to_hex(),
                 "time": rfc3339_ns(self.snapshot_time),

@@ -135,7 +135,10 @@ pub fn repair_snapshots(
         f.packs = packs;
         repo.save_index(&f)?;
     }
-    for ((old, snap), r) in new_snaps.iter().zip(&mut report.repaired) {
+    for ((old, snap), r) in new_snaps.iter_mut().zip(&mut report.repaired) {
+        // the size of what is left, so status and the metrics show what a
+        // restore of the repaired snapshot really gives back
+        snap.summary.bytes_total = crate::ops::stats::tree_size(repo, snap.tree)?.1;
         r.new = Some(repo.save_snapshot(snap)?);
         if opts.forget {
             repo.remove_snapshot(old)?;
