@@ -48,7 +48,18 @@ struct Counter<'a> {
     depth: usize,
 }
 
-impl Counter<'_> {
+impl<'a> Counter<'a> {
+    fn new(repo: &'a Repository) -> Self {
+        Counter {
+            repo,
+            memo: HashMap::new(),
+            blobs: HashSet::new(),
+            contents: HashSet::new(),
+            unique_files_size: 0,
+            depth: 0,
+        }
+    }
+
     /// (files, bytes) below a tree, memoized by tree id.
     fn tree(&mut self, id: BlobId) -> Result<(u64, u64)> {
         if let Some(v) = self.memo.get(&id) {
@@ -95,14 +106,7 @@ impl Counter<'_> {
 
 /// Files and bytes below a tree (what a restore of it writes).
 pub(crate) fn tree_size(repo: &Repository, tree: BlobId) -> Result<(u64, u64)> {
-    let mut c = Counter {
-        repo,
-        memo: HashMap::new(),
-        blobs: HashSet::new(),
-        contents: HashSet::new(),
-        unique_files_size: 0,
-        depth: 0,
-    };
+    let mut c = Counter::new(repo);
     c.tree(tree)
 }
 
@@ -111,14 +115,7 @@ pub(crate) fn tree_size(repo: &Repository, tree: BlobId) -> Result<(u64, u64)> {
 /// # Errors
 /// Tree load errors; [`Error::NotFound`] for a blob missing from the index.
 pub fn stats(repo: &Repository, snapshots: &[(SnapshotId, Snapshot)]) -> Result<StatsReport> {
-    let mut c = Counter {
-        repo,
-        memo: HashMap::new(),
-        blobs: HashSet::new(),
-        contents: HashSet::new(),
-        unique_files_size: 0,
-        depth: 0,
-    };
+    let mut c = Counter::new(repo);
     let mut r = StatsReport::default();
     for (_, s) in snapshots {
         let (f, b) = c.tree(s.tree)?;
