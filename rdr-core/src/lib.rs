@@ -133,7 +133,7 @@ pub use kind::FileType;
 pub use location::{Endpoint, Location, LocationError};
 pub use ops::progress::{JsonProgress, NoProgress, Progress};
 pub use repo::{
-    Credential, InitOptions, KeyInfo, LockGuard, LockHolder, LockKind, NewKey, Repository,
-    SnapshotEntry, UnreadableSnapshot,
+    BACKUP_WAITS_FOR, Credential, InitOptions, KeyInfo, LockGuard, LockHolder, LockKind, NewKey,
+    Repository, SnapshotEntry, UnreadableSnapshot,
 };
 pub use units::parse_size;

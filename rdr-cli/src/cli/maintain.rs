@@ -30,8 +30,10 @@ pub struct PruneOpts {
 /// Arguments of `rdr prune`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Prune marks packs that no snapshot uses and deletes them in a later prune,
-once the grace period is over, so a backup running meanwhile never loses data.
+    after_help = "When no backup is running, prune deletes what no snapshot uses in the same run
+(a backup that starts meanwhile waits for it). While a backup runs, prune marks
+those packs instead and a later prune deletes them once the grace period is
+over, so the running backup never loses data.
 Partly used packs are repacked when their unused data exceeds --max-unused."
 )]
 pub struct PruneArgs {

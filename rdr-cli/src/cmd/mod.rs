@@ -122,13 +122,17 @@ fn repository_file(f: &std::path::Path) -> Result<String> {
 }
 
 /// Opens the repository with the identity file if one is given, else the
-/// password; its locks wait as long as --retry-lock says.
+/// password; its locks wait as long as --retry-lock says (by default only
+/// a backup waits, for a prune that deletes at once).
 pub fn open(args: &Args) -> Result<Repository> {
     let storage = storage(args)?;
     let repo = open_storage(&storage, args.identity_file.as_deref(), || {
         credentials::password(args, false)
     })?;
-    Ok(repo.with_lock_retry(args.retry_lock.unwrap_or_default()))
+    Ok(match args.retry_lock {
+        Some(d) => repo.with_lock_retry(d),
+        None => repo,
+    })
 }
 
 fn open_storage(

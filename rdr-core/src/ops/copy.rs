@@ -161,6 +161,8 @@ pub fn copy(
     };
     let mut report = CopyReport::default();
     if !opts.dry_run {
+        // afresh under the lock, as a backup does
+        dst.reload_index()?;
         report.adopted_packs = adopt::adopt_orphans(dst, &holder)?.packs;
     }
     let wanted: HashSet<SnapshotId> = opts.snapshots.iter().copied().collect();

@@ -33,6 +33,8 @@ pub enum LockKind {
     /// One holder; excludes everyone but backups.
     Exclusive,
     /// Held by a backup: excludes only [`LockKind::ExclusiveWithBackups`].
+    /// Taking it waits up to [`BACKUP_WAITS_FOR`] for such a lock to go
+    /// (a prune deleting at once: it takes one only when no backup runs).
     Backup,
     /// One holder; excludes everyone, backups included (what deletes data
     /// at once, which a running backup may be about to reference).
@@ -49,6 +51,10 @@ impl LockKind {
         }
     }
 }
+
+/// How long a backup waits for a lock that excludes backups (held by a
+/// prune that deletes at once) before it fails with [`Error::Locked`].
+pub const BACKUP_WAITS_FOR: Duration = Duration::from_secs(30 * 60);
 
 /// Who takes a lock or adds a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -326,7 +332,12 @@ impl Repository {
     /// # Errors
     /// [`Error::Locked`] naming the holder of a conflicting live lock.
     pub fn lock(&self, kind: LockKind, holder: &LockHolder) -> Result<LockGuard> {
-        let deadline = std::time::Instant::now() + self.lock_retry;
+        let retry = match (self.lock_retry, kind) {
+            (Some(r), _) => r,
+            (None, LockKind::Backup) => BACKUP_WAITS_FOR,
+            (None, _) => Duration::ZERO,
+        };
+        let deadline = std::time::Instant::now() + retry;
         let mut pause = Duration::from_millis(250);
         loop {
             match self.try_lock(kind, holder) {
@@ -487,11 +498,20 @@ mod tests {
         }
         drop((b1, b2, b3));
         let instant = r.lock(LockKind::ExclusiveWithBackups, &me).unwrap();
+        let no_wait = r.clone().with_lock_retry(Duration::ZERO);
         assert!(matches!(
-            r.lock(LockKind::Backup, &other_host()),
+            no_wait.lock(LockKind::Backup, &other_host()),
             Err(Error::Locked { .. })
         ));
+        // a backup waits for what deletes at once to finish
+        let waiting = std::thread::spawn({
+            let r = r.clone().with_lock_retry(Duration::from_secs(30));
+            move || r.lock(LockKind::Backup, &other_host()).map(|g| g.kind())
+        });
+        std::thread::sleep(Duration::from_millis(400));
+        assert!(!waiting.is_finished(), "the backup did not wait");
         drop(instant);
+        assert_eq!(waiting.join().unwrap().unwrap(), LockKind::Backup);
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub use keys::{Credential, KeyInfo, NewKey};
 #[cfg(feature = "internals")]
 pub use lock::STALE_AFTER_SECS;
 pub(crate) use lock::is_stale;
-pub use lock::{LockGuard, LockHolder, LockKind};
+pub use lock::{BACKUP_WAITS_FOR, LockGuard, LockHolder, LockKind};
 pub use packer::{Packer, PackerOptions};
 
 use crate::backend::{Backend, BackendError, FileType, Storage};
@@ -81,8 +81,9 @@ pub struct Repository {
     inner: Arc<Inner>,
     /// Whether this handle reads through the cache (see [`Self::without_cache`]).
     cached: bool,
-    /// How long taking a lock waits for a conflicting one to go away.
-    lock_retry: std::time::Duration,
+    /// How long taking a lock waits for a conflicting one to go away
+    /// (`None`: backups wait up to `BACKUP_WAITS_FOR`, others not at all).
+    lock_retry: Option<std::time::Duration>,
 }
 
 impl std::fmt::Debug for Repository {
@@ -229,7 +230,7 @@ impl Repository {
                 index: RwLock::new(None),
             }),
             cached: true,
-            lock_retry: std::time::Duration::ZERO,
+            lock_retry: None,
         })
     }
 
@@ -246,11 +247,12 @@ impl Repository {
 
     /// This repository, with locks that wait up to `retry` for a
     /// conflicting lock to be released (checking again with a growing
-    /// pause, at most 10 s) before failing with [`Error::Locked`]. The
-    /// default is not to wait.
+    /// pause, at most 10 s) before failing with [`Error::Locked`]. By
+    /// default only a backup waits (up to [`BACKUP_WAITS_FOR`], for a
+    /// prune that deletes at once); everything else fails at once.
     #[must_use]
     pub fn with_lock_retry(mut self, retry: std::time::Duration) -> Self {
-        self.lock_retry = retry;
+        self.lock_retry = Some(retry);
         self
     }
 

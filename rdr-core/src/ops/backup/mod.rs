@@ -207,10 +207,14 @@ pub fn backup(
     } else {
         Some(repo.lock(LockKind::Backup, &holder)?)
     };
-    // what a killed backup uploaded is indexed before it is uploaded again
+    // The index is read afresh under the lock: a handle kept open for
+    // long (an embedder, `plan run`) must not dedup against packs a prune
+    // deleted since it last looked. Then what a killed backup uploaded is
+    // indexed before it is uploaded again.
     let adopted = if opts.dry_run {
         adopt::Adopted::default()
     } else {
+        repo.reload_index()?;
         adopt::adopt_orphans(repo, &holder)?
     };
     let mut saver = Saver::new(repo, opts.threads, opts.dry_run, opts.index_interval)?;

@@ -89,10 +89,13 @@ pub struct PruneOptions {
 }
 
 impl PruneOptions {
-    /// Takes the lock this prune needs: shared for a dry run (it only
-    /// reads); otherwise exclusive (excluding backups too with
-    /// `instant_delete`) after checking that the repository and the
-    /// storage allow deletion, so a refusal changes nothing.
+    /// Takes the lock this prune needs, after checking that the repository
+    /// and the storage allow deletion (so a refusal changes nothing):
+    /// shared for a dry run (it only reads); with `instant_delete`, one
+    /// that excludes backups; otherwise one that excludes backups when no
+    /// backup runs now (the prune then deletes in this run, and a backup
+    /// that starts meanwhile waits for it), else one that lets backups run
+    /// (unused packs are marked and deleted once the grace period is over).
     ///
     /// # Errors
     /// [`Error::Locked`], [`Error::AppendOnly`], or the storage's refusal.
@@ -100,12 +103,14 @@ impl PruneOptions {
         if self.dry_run {
             return repo.lock(LockKind::Shared, holder);
         }
-        let kind = if self.instant_delete {
-            LockKind::ExclusiveWithBackups
-        } else {
-            LockKind::Exclusive
-        };
-        repo.lock_to_delete(kind, holder, "prune")
+        if self.instant_delete {
+            return repo.lock_to_delete(LockKind::ExclusiveWithBackups, holder, "prune");
+        }
+        let at_once = repo.clone().with_lock_retry(Duration::ZERO);
+        match at_once.lock_to_delete(LockKind::ExclusiveWithBackups, holder, "prune") {
+            Err(Error::Locked { .. }) => repo.lock_to_delete(LockKind::Exclusive, holder, "prune"),
+            other => other,
+        }
     }
 }
 
@@ -181,6 +186,18 @@ pub fn prune(
     progress: &dyn Progress,
     lock: &LockGuard,
 ) -> Result<PruneReport> {
+    // under a lock that excludes backups, nothing can start referencing
+    // what is unused now: delete it in this run, grace period or not
+    let upgraded;
+    let opts = if !opts.dry_run && lock.kind() == LockKind::ExclusiveWithBackups {
+        upgraded = PruneOptions {
+            instant_delete: true,
+            ..opts.clone()
+        };
+        &upgraded
+    } else {
+        opts
+    };
     if opts.instant_delete && !opts.dry_run && lock.kind() != LockKind::ExclusiveWithBackups {
         return Err(Error::InvalidInput(
             "an instant deletion needs a lock that excludes backups (LockKind::ExclusiveWithBackups)"
