@@ -26,14 +26,14 @@ RUSTDOCFLAGS="-D missing_docs -D rustdoc::broken_intra_doc_links" \
 cargo test --workspace --all-targets --locked
 cargo test --workspace --doc --locked
 # The Python package: built into a wheel around the librdr that `cargo
-# test` just built (RDR_LIB; building rdr-ffi alone would compile rdr-core
+# test` just built (target/debug/deps; building rdr-ffi alone would compile rdr-core
 # again with other features), installed into a fresh venv, and tested
 # there with pytest against a local repository and an S3 server.
 pyenv=target/py-venv
 rm -rf "$pyenv" target/wheels
 python3 -m venv "$pyenv"
 "$pyenv/bin/pip" install --quiet --disable-pip-version-check pytest==9.2.0
-RDR_LIB="$PWD/target/debug/librdr.so" "$pyenv/bin/pip" wheel --quiet --disable-pip-version-check \
+RDR_LIB="$PWD/target/debug/deps/librdr.so" "$pyenv/bin/pip" wheel --quiet --disable-pip-version-check \
   --no-deps --wheel-dir target/wheels ./rdr-ffi
 "$pyenv/bin/pip" install --quiet --disable-pip-version-check target/wheels/rdr-*.whl
 (cd rdr-ffi/python/tests && RDR_EXPECT_INSTALLED=1 "../../../$pyenv/bin/python" -m pytest -q -p no:cacheprovider)
