@@ -1,5 +1,5 @@
 //! Arguments of the maintenance and recovery-proof commands: forget,
-//! prune, check, repair, drill, status.
+//! prune, check, repair, rewrite, drill, status.
 
 use std::path::PathBuf;
 
@@ -259,4 +259,33 @@ pub struct RepairIndexArgs {
     /// Report what would be done; change nothing.
     #[arg(long, short = 'n')]
     pub dry_run: bool,
+}
+
+/// Arguments of `rdr rewrite`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  rdr rewrite --exclude /srv/app/.env --forget        drop a file from every snapshot
+  rdr rewrite latest --host db1 --exclude '*.key' -n  show what would be dropped
+To purge the data from storage, rewrite every snapshot that holds it with --forget, then run `rdr prune`.")]
+pub struct RewriteArgs {
+    /// Snapshots to rewrite (default: all that pass the filters).
+    #[arg(value_name = "SNAPSHOT")]
+    pub snapshots: Vec<String>,
+    /// Paths to drop.
+    #[command(flatten)]
+    pub excludes: super::ExcludeArgs,
+    /// Record this host name in the rewritten snapshots.
+    #[arg(long, value_name = "HOST")]
+    pub new_host: Option<String>,
+    /// Record this time in the rewritten snapshots (UTC, YYYY-MM-DD HH:MM:SS).
+    #[arg(long, value_name = "TIME")]
+    pub new_time: Option<String>,
+    /// Remove each original once its rewritten copy is saved.
+    #[arg(long)]
+    pub forget: bool,
+    /// Report what would be dropped; change nothing.
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub filter: FilterArgs,
 }

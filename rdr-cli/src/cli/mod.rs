@@ -15,7 +15,7 @@ pub use plan::PlanCommand;
 
 pub use maintain::{
     CheckArgs, DrillArgs, ForgetArgs, PruneArgs, PruneOpts, RepairCommand, RepairIndexArgs,
-    RepairSnapshotsArgs, StatusArgs,
+    RepairSnapshotsArgs, RewriteArgs, StatusArgs,
 };
 
 /// rdr: deduplicating, encrypted backups built for disaster recovery.
@@ -107,6 +107,28 @@ pub struct Args {
     )]
     pub connections: Option<usize>,
 
+    /// Send at most this many KiB/s to the storage, over all connections.
+    #[arg(
+        long,
+        global = true,
+        value_name = "KiB/s",
+        env = "RDR_LIMIT_UPLOAD",
+        hide_env_values = true,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub limit_upload: Option<u64>,
+
+    /// Read at most this many KiB/s from the storage, over all connections.
+    #[arg(
+        long,
+        global = true,
+        value_name = "KiB/s",
+        env = "RDR_LIMIT_DOWNLOAD",
+        hide_env_values = true,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub limit_download: Option<u64>,
+
     #[command(flatten)]
     pub output: OutputArgs,
 
@@ -140,6 +162,9 @@ pub enum Command {
     Stats(StatsArgs),
     /// Add, remove or replace snapshot tags.
     Tag(TagArgs),
+    /// Drop paths from existing snapshots (a secret backed up by mistake);
+    /// the originals stay unless --forget.
+    Rewrite(RewriteArgs),
     /// Remove snapshots by id or by a retention policy (then `prune`).
     Forget(ForgetArgs),
     /// Reclaim the space of data no snapshot uses (crash-safe, two-phase).
@@ -244,19 +269,8 @@ pub struct BackupArgs {
     /// Read every file, even those the parent says are unchanged.
     #[arg(long)]
     pub force: bool,
-    /// Exclude paths matching PATTERN (repeatable; `*.tmp` matches at any
-    /// depth, `/srv/cache` only there; `**` crosses directories).
-    #[arg(short = 'e', long = "exclude", value_name = "PATTERN")]
-    pub exclude: Vec<String>,
-    /// Like --exclude, ignoring case.
-    #[arg(long = "iexclude", value_name = "PATTERN")]
-    pub iexclude: Vec<String>,
-    /// Read exclude patterns from a file (one per line, # comments).
-    #[arg(long = "exclude-file", value_name = "FILE")]
-    pub exclude_file: Vec<PathBuf>,
-    /// Read case-insensitive exclude patterns from a file.
-    #[arg(long = "iexclude-file", value_name = "FILE")]
-    pub iexclude_file: Vec<PathBuf>,
+    #[command(flatten)]
+    pub excludes: ExcludeArgs,
     /// Skip the contents of directories holding a CACHEDIR.TAG.
     #[arg(long)]
     pub exclude_caches: bool,
@@ -458,6 +472,24 @@ pub struct TagArgs {
     pub set: Vec<String>,
     #[command(flatten)]
     pub filter: FilterArgs,
+}
+
+/// The exclude patterns of `backup` and `rewrite`.
+#[derive(Debug, clap::Args)]
+pub struct ExcludeArgs {
+    /// Exclude paths matching PATTERN (repeatable; `*.tmp` matches at any
+    /// depth, `/srv/cache` only there; `**` crosses directories).
+    #[arg(short = 'e', long = "exclude", value_name = "PATTERN")]
+    pub exclude: Vec<String>,
+    /// Like --exclude, ignoring case.
+    #[arg(long = "iexclude", value_name = "PATTERN")]
+    pub iexclude: Vec<String>,
+    /// Read exclude patterns from a file (one per line, # comments).
+    #[arg(long = "exclude-file", value_name = "FILE")]
+    pub exclude_file: Vec<PathBuf>,
+    /// Read case-insensitive exclude patterns from a file.
+    #[arg(long = "iexclude-file", value_name = "FILE")]
+    pub iexclude_file: Vec<PathBuf>,
 }
 
 /// Arguments of `rdr init`.

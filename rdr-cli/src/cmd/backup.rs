@@ -4,25 +4,10 @@ use anyhow::{Context, Result, bail};
 use rdr_core::ops::backup::{BackupOptions, BackupReport, BackupSource, ExcludeOptions, backup};
 use rdr_core::ops::select::{SnapshotFilter, find_snapshot};
 
-use super::{human_bytes, open, parse_size};
+use super::{human_bytes, open, parse_size, read_patterns};
 use crate::cli::{Args, BackupArgs};
 use crate::exit;
 use crate::progress::{Mode, Reporter};
-
-fn read_patterns(files: &[std::path::PathBuf]) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    for f in files {
-        let text = std::fs::read_to_string(f)
-            .with_context(|| format!("reading exclude file {}", f.display()))?;
-        out.extend(
-            text.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(str::to_owned),
-        );
-    }
-    Ok(out)
-}
 
 /// How a --files-from* file separates and marks its paths.
 #[derive(Clone, Copy)]
@@ -98,10 +83,7 @@ fn options(args: &BackupArgs, repo: &rdr_core::Repository) -> Result<BackupOptio
     o.force = args.force;
     o.dry_run = args.dry_run;
     o.index_interval = args.checkpoint_interval;
-    let mut patterns = args.exclude.clone();
-    patterns.extend(read_patterns(&args.exclude_file)?);
-    let mut ipatterns = args.iexclude.clone();
-    ipatterns.extend(read_patterns(&args.iexclude_file)?);
+    let (patterns, ipatterns) = read_patterns(&args.excludes)?;
     o.excludes = ExcludeOptions {
         patterns,
         ipatterns,
@@ -197,8 +179,8 @@ fn render(r: &BackupReport, mode: Mode, dry_run: bool) {
     }
     if r.adopted_packs > 0 {
         eprintln!(
-            "adopted {} packs an interrupted backup had uploaded but not indexed",
-            r.adopted_packs
+            "adopted {} an interrupted backup had uploaded but not indexed",
+            super::counted(r.adopted_packs, "pack")
         );
     }
     let verb = if dry_run { "Would add" } else { "Added" };

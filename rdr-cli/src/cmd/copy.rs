@@ -55,8 +55,8 @@ fn render(r: &CopyReport, mode: Mode, dry_run: bool) {
     }
     if r.adopted_packs > 0 {
         eprintln!(
-            "adopted {} packs an interrupted copy or backup had uploaded but not indexed",
-            r.adopted_packs
+            "adopted {} an interrupted copy or backup had uploaded but not indexed",
+            super::counted(r.adopted_packs, "pack")
         );
     }
     let verb = if dry_run { "would add" } else { "added" };

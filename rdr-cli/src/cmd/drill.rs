@@ -82,12 +82,12 @@ fn print_human(r: &DrillReport) {
         r.snapshot_paths.join(", ")
     );
     println!(
-        "  restored {} files ({} verified), {} dirs, {} other, {} links, {} into {}{}",
-        r.files,
+        "  restored {} ({} verified), {}, {} other, {}, {} into {}{}",
+        super::counted(r.files, "file"),
         r.files_verified,
-        r.dirs,
+        super::counted(r.dirs, "dir"),
         r.others,
-        r.links,
+        super::counted(r.links, "link"),
         human_bytes(r.bytes),
         r.target.display(),
         if r.kept { " (kept)" } else { " (removed)" }

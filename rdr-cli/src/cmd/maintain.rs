@@ -10,7 +10,7 @@ use rdr_core::ops::select::GroupBy;
 use rdr_core::time::{now_ns, rfc3339_ns};
 use rdr_core::{LockHolder, LockKind, SnapshotId};
 
-use super::{filter, human_bytes, open, parse_size, tag_sets};
+use super::{counted, filter, human_bytes, open, parse_size, tag_sets};
 use crate::cli::{Args, CheckArgs, ForgetArgs, PruneArgs, PruneOpts};
 use crate::exit;
 use crate::progress::{Mode, Reporter};
@@ -105,7 +105,7 @@ pub fn forget_cmd(args: &Args, a: &ForgetArgs) -> Result<i32> {
                 if !key.is_empty() {
                     println!("{key}");
                 }
-                println!("keep {} snapshots:", g.keep.len());
+                println!("keep {}:", counted(g.keep.len(), "snapshot"));
                 for e in &g.keep {
                     println!(
                         "  {}  {}  {}",
@@ -114,7 +114,7 @@ pub fn forget_cmd(args: &Args, a: &ForgetArgs) -> Result<i32> {
                         e.reasons.join(", ")
                     );
                 }
-                println!("remove {} snapshots:", g.remove.len());
+                println!("remove {}:", counted(g.remove.len(), "snapshot"));
                 for e in &g.remove {
                     println!("  {}  {}", e.id.short(), rfc3339_ns(e.snapshot.time));
                 }
@@ -139,7 +139,7 @@ pub fn forget_cmd(args: &Args, a: &ForgetArgs) -> Result<i32> {
     }
     if !json && !super::quiet() {
         let verb = if a.dry_run { "would remove" } else { "removed" };
-        eprintln!("{verb} {removed} snapshots");
+        eprintln!("{verb} {}", counted(removed, "snapshot"));
     }
     if let Some(opts) = prune_opts {
         let progress = Reporter::new(Mode::from(args.output), "prune");
@@ -170,14 +170,14 @@ fn print_prune(r: &PruneReport, json: bool) {
     if super::quiet() {
         return;
     }
-    let t = |x: Tally| format!("{} packs, {}", x.packs, human_bytes(x.bytes));
+    let t = |x: Tally| format!("{}, {}", counted(x.packs, "pack"), human_bytes(x.bytes));
     let would = if r.dry_run { "would be " } else { "" };
     println!(
-        "repository: {} in use by {} snapshots ({} of {} blobs)",
+        "repository: {} in use by {} ({} of {} used)",
         human_bytes(r.used_bytes),
-        r.snapshots,
+        counted(r.snapshots, "snapshot"),
         r.blobs_used,
-        r.blobs
+        counted(r.blobs, "blob")
     );
     println!("before:       {}", t(r.size_before));
     println!("{would}deleted:  {}", t(r.deleted));
@@ -252,7 +252,7 @@ pub fn check_cmd(args: &Args, a: &CheckArgs) -> Result<i32> {
             print_check_summary(&report, read_data.is_some());
         }
         if !report.is_ok() {
-            println!("{} errors found", report.errors.len());
+            println!("{} found", counted(report.errors.len(), "error"));
         }
     }
     Ok(if report.is_ok() { 0 } else { exit::DAMAGED })
@@ -260,16 +260,16 @@ pub fn check_cmd(args: &Args, a: &CheckArgs) -> Result<i32> {
 
 fn print_check_summary(report: &rdr_core::ops::check::CheckReport, read_data: bool) {
     println!(
-        "{} index files, {} packs, {} snapshots, {} blobs ({} used){}",
-        report.index_files,
-        report.packs,
-        report.snapshots,
-        report.blobs,
+        "{}, {}, {}, {} ({} used){}",
+        counted(report.index_files, "index file"),
+        counted(report.packs, "pack"),
+        counted(report.snapshots, "snapshot"),
+        counted(report.blobs, "blob"),
         report.blobs_used,
         if read_data {
             format!(
-                "; read {} packs ({})",
-                report.packs_read,
+                "; read {} ({})",
+                counted(report.packs_read, "pack"),
                 human_bytes(report.bytes_read)
             )
         } else {

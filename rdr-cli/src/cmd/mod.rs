@@ -14,6 +14,7 @@ mod plan;
 mod query;
 mod repair;
 mod restore;
+mod rewrite;
 mod snapshots;
 mod status;
 
@@ -71,6 +72,7 @@ pub fn run(args: &Args) -> Result<i32> {
         Command::Find(a) => query::find_cmd(args, a),
         Command::Stats(a) => query::stats_cmd(args, a),
         Command::Tag(a) => snapshots::tag_cmd(args, a),
+        Command::Rewrite(a) => rewrite::run(args, a),
         Command::Forget(a) => maintain::forget_cmd(args, a),
         Command::Prune(a) => maintain::prune_cmd(args, a),
         Command::Check(a) => maintain::check_cmd(args, a),
@@ -105,10 +107,22 @@ pub fn storage(args: &Args) -> Result<Storage> {
     // the parse error never repeats the location (it may hold a pasted secret)
     let location = Location::parse(text).context("repository location")?;
     let storage = Storage::connect(&location).with_context(|| format!("repository {location}"))?;
-    Ok(match Storage::default_cache_dir() {
-        Some(dir) if storage.is_remote() && !args.no_cache => storage.with_cache(dir),
-        _ => storage,
-    })
+    Ok(tune(args, storage))
+}
+
+/// The cache, the connections and the rate limits the options ask for.
+fn tune(args: &Args, mut storage: Storage) -> Storage {
+    if let Some(dir) = Storage::default_cache_dir()
+        && storage.is_remote()
+        && !args.no_cache
+    {
+        storage = storage.with_cache(dir);
+    }
+    if let Some(n) = args.connections {
+        storage = storage.with_connections(n);
+    }
+    let kib = |v: Option<u64>| v.map(|k| k.saturating_mul(1024));
+    storage.with_rate_limits(kib(args.limit_upload), kib(args.limit_download))
 }
 
 /// The location in the first line of a repository file.
@@ -162,18 +176,42 @@ pub fn open_source(args: &Args, from: &crate::cli::FromRepoArgs) -> Result<Repos
         bail!("no source repository given: use --from-repo or set RDR_FROM_REPOSITORY");
     };
     let location = Location::parse(text).context("source repository location")?;
-    let mut storage =
+    let storage =
         Storage::connect(&location).with_context(|| format!("source repository {location}"))?;
-    if let Some(dir) = Storage::default_cache_dir()
-        && storage.is_remote()
-        && !args.no_cache
-    {
-        storage = storage.with_cache(dir);
-    }
+    let storage = tune(args, storage);
     open_storage(&storage, from.from_identity_file.as_deref(), || {
         credentials::source_password(from)
     })
     .with_context(|| format!("source repository {location}"))
+}
+
+/// The exclude patterns, case-sensitive and not, with those of the
+/// exclude files (one per line, blank lines and `#` comments skipped).
+pub fn read_patterns(a: &crate::cli::ExcludeArgs) -> Result<(Vec<String>, Vec<String>)> {
+    let read = |given: &[String], files: &[std::path::PathBuf]| -> Result<Vec<String>> {
+        let mut out = given.to_vec();
+        for f in files {
+            let text = std::fs::read_to_string(f)
+                .with_context(|| format!("reading exclude file {}", f.display()))?;
+            out.extend(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                    .map(str::to_owned),
+            );
+        }
+        Ok(out)
+    };
+    Ok((
+        read(&a.exclude, &a.exclude_file)?,
+        read(&a.iexclude, &a.iexclude_file)?,
+    ))
+}
+
+/// "1 snapshot", "2 snapshots": a count and a noun that takes an s.
+pub fn counted(n: impl TryInto<u64>, noun: &str) -> String {
+    let n: u64 = n.try_into().unwrap_or(u64::MAX);
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
 /// "1 snapshot", "2 snapshots".

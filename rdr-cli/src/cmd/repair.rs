@@ -6,7 +6,7 @@ use rdr_core::ops::repair::{
 };
 use rdr_core::{LockHolder, LockKind, SnapshotId};
 
-use super::open;
+use super::{counted, open};
 use crate::cli::{Args, RepairCommand, RepairIndexArgs, RepairSnapshotsArgs};
 use crate::progress::{Mode, Reporter};
 
@@ -71,10 +71,10 @@ fn snapshots(args: &Args, a: &RepairSnapshotsArgs) -> Result<i32> {
             );
         }
         println!(
-            "{} snapshots repaired, {} whole, {} originals removed",
-            r.repaired.len(),
+            "{} repaired, {} whole, {} removed",
+            counted(r.repaired.len(), "snapshot"),
             r.whole,
-            r.forgotten
+            counted(r.forgotten, "original")
         );
     }
     Ok(0)
@@ -107,13 +107,13 @@ fn index(args: &Args, a: &RepairIndexArgs) -> Result<i32> {
             eprintln!("damaged pack {p}: readable blobs copied out, pack {would}removed");
         }
         println!(
-            "{} packs, {} blobs indexed; {} damaged packs, {} blobs salvaged, {} lost; {} index files {would}written, {} {would}removed",
-            r.packs,
-            r.blobs,
-            r.salvaged_packs.len(),
-            r.blobs_salvaged,
+            "{}, {} indexed; {}, {} salvaged, {} lost; {} {would}written, {} {would}removed",
+            counted(r.packs, "pack"),
+            counted(r.blobs, "blob"),
+            counted(r.salvaged_packs.len(), "damaged pack"),
+            counted(r.blobs_salvaged, "blob"),
             r.blobs_lost.len(),
-            r.index_files_written,
+            counted(r.index_files_written, "index file"),
             r.index_files_removed
         );
         if !r.blobs_lost.is_empty() {

@@ -7,7 +7,7 @@ use rdr_core::ops::dump::{Archive, dump_archive};
 use rdr_core::ops::restore::{Overwrite, RestoreOptions, restore};
 use rdr_core::ops::select::{choose_snapshot, split_reference};
 
-use super::{filter, human_bytes, open};
+use super::{counted, filter, human_bytes, open};
 use crate::cli::{Args, DumpArgs, RestoreArgs};
 use crate::exit;
 use crate::progress::{Mode, Reporter};
@@ -45,11 +45,11 @@ pub fn run(args: &Args, a: &RestoreArgs) -> Result<i32> {
             println!("would delete {d}");
         }
         eprintln!(
-            "dry run of snapshot {} into {}: would write {} of {} files ({}); {} identical, {} kept; would delete {}",
+            "dry run of snapshot {} into {}: would write {} of {} ({}); {} identical, {} kept; would delete {}",
             id.short(),
             a.target.display(),
             r.files - r.files_skipped - r.files_kept,
-            r.files,
+            counted(r.files, "file"),
             human_bytes(r.bytes_written),
             r.files_skipped,
             r.files_kept,
@@ -71,24 +71,24 @@ pub fn run(args: &Args, a: &RestoreArgs) -> Result<i32> {
             );
         }
         eprintln!(
-            "restored snapshot {} to {}: {} files, {} dirs, {} other, {} hard links; wrote {} in {secs:.2}s",
+            "restored snapshot {} to {}: {}, {}, {} other, {}; wrote {} in {secs:.2}s",
             id.short(),
             a.target.display(),
-            r.files,
-            r.dirs,
+            counted(r.files, "file"),
+            counted(r.dirs, "dir"),
             r.others,
-            r.links,
+            counted(r.links, "hard link"),
             human_bytes(r.bytes_written)
         );
         if r.files_skipped > 0 {
             eprintln!(
-                "{} files ({}) were already identical and skipped",
-                r.files_skipped,
+                "{} ({}) already identical, skipped",
+                counted(r.files_skipped, "file"),
                 human_bytes(r.bytes_skipped)
             );
         }
         if a.verify {
-            eprintln!("verified {} files", r.files_verified);
+            eprintln!("verified {}", counted(r.files_verified, "file"));
         }
     }
     if !r.errors.is_empty() {

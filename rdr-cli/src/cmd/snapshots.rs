@@ -125,6 +125,6 @@ pub fn tag_cmd(args: &Args, a: &TagArgs) -> Result<i32> {
     for (old, new) in &changed {
         eprintln!("snapshot {} -> {}", old.short(), new.short());
     }
-    eprintln!("{} snapshots changed", changed.len());
+    eprintln!("{} changed", super::counted(changed.len(), "snapshot"));
     Ok(0)
 }

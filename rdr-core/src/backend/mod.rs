@@ -23,6 +23,7 @@ mod s3;
 mod sftp;
 mod staged;
 mod storage;
+mod throttled;
 #[cfg(feature = "webdav")]
 mod webdav;
 

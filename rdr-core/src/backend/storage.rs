@@ -15,6 +15,8 @@ pub struct Storage {
     remote: bool,
     cache: Option<std::path::PathBuf>,
     connections: Option<usize>,
+    /// Bytes per second up and down (`None`: as fast as it goes).
+    limits: (Option<u64>, Option<u64>),
 }
 
 impl std::fmt::Debug for Storage {
@@ -124,6 +126,7 @@ impl Storage {
             remote: !matches!(location, Location::Local { .. }),
             cache: None,
             connections: None,
+            limits: (None, None),
         })
     }
 
@@ -144,6 +147,7 @@ impl Storage {
             remote: false,
             cache: None,
             connections: None,
+            limits: (None, None),
         }
     }
 
@@ -155,6 +159,17 @@ impl Storage {
     #[must_use]
     pub fn with_connections(mut self, n: usize) -> Self {
         self.connections = Some(n.max(1));
+        self
+    }
+
+    /// Paces the bytes sent to the storage to `upload` and those read from
+    /// it to `download` bytes per second (`None`: unpaced), over all
+    /// threads together; for a link shared with other work. Uploads are
+    /// paced a write at a time as packs are staged; see the `throttled`
+    /// backend for how.
+    #[must_use]
+    pub fn with_rate_limits(mut self, upload: Option<u64>, download: Option<u64>) -> Self {
+        self.limits = (upload, download);
         self
     }
 
@@ -225,14 +240,19 @@ impl Storage {
     /// The backend a repository on it uses: with at most
     /// [`Self::connections`] requests in flight, for remote storage or
     /// when asked.
+    /// And paced to the rate limits, when set.
     pub(crate) fn bounded_backend(&self) -> Arc<dyn Backend> {
-        if self.remote || self.connections.is_some() {
+        let bounded: Arc<dyn Backend> = if self.remote || self.connections.is_some() {
             Arc::new(super::limited::Limited::new(
                 Arc::clone(&self.backend),
                 self.connections(),
             ))
         } else {
             Arc::clone(&self.backend)
+        };
+        match self.limits {
+            (None, None) => bounded,
+            (up, down) => Arc::new(super::throttled::Throttled::new(bounded, up, down)),
         }
     }
 

@@ -1,7 +1,7 @@
 //! Operations over a repository, one module each: [`backup`], [`copy`], [`restore`],
 //! [`dump`], the ways to look into snapshots ([`ls`], [`browse`] for
 //! `mount`, [`diff`], [`find`],
-//! [`stats`], [`tag`], [`select`]), retention ([`forget`] with its
+//! [`stats`], [`tag`], [`rewrite`], [`select`]), retention ([`forget`] with its
 //! [`policy`], [`prune`]), integrity ([`check`], [`repair`]) and recovery
 //! readiness ([`drill`], [`status`], [`metrics`]).
 //!
@@ -32,6 +32,7 @@ mod record;
 pub mod repair;
 mod report_json;
 pub mod restore;
+pub mod rewrite;
 pub mod select;
 pub mod stats;
 pub mod status;

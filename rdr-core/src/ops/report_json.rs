@@ -13,6 +13,7 @@ use super::forget::{ForgetEntry, ForgetReport};
 use super::prune::{PruneReport, Tally};
 use super::repair::{RepairIndexReport, RepairSnapshotsReport};
 use super::restore::RestoreReport;
+use super::rewrite::RewriteReport;
 use crate::format::pack::PackEntry;
 use crate::format::snapshot::{Snapshot, StreamInfo};
 use crate::format::tree::Node;
@@ -243,6 +244,22 @@ impl RepairSnapshotsReport {
                     .map(|(p, kept, was)| json!({"path": text(p), "kept": kept, "size": was}))
                     .collect::<Vec<_>>(),
                 "emptied": s.emptied.iter().map(|p| text(p)).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
+impl RewriteReport {
+    /// What was rewritten or forgotten, as JSON.
+    #[must_use]
+    pub fn to_json(&self) -> Value {
+        json!({
+            "dry_run": self.dry_run, "unchanged": self.unchanged, "forgotten": self.forgotten,
+            "rewritten": self.rewritten.iter().map(|s| json!({
+                "original": s.original.to_string(),
+                "new": s.new.map(|n| n.to_string()),
+                "dropped": s.dropped.iter().map(|p| text(p)).collect::<Vec<_>>(),
+                "files_dropped": s.files_dropped, "bytes_dropped": s.bytes_dropped,
             })).collect::<Vec<_>>(),
         })
     }
