@@ -5,7 +5,8 @@
 # start a private server on a unix socket), runuser, and the storage servers
 # of the off-site tests: OpenSSH's sshd (SFTP) and nginx with WebDAV; restic
 # (the retention test compares forget with restic's); valgrind (the C example
-# runs under memcheck).
+# runs under memcheck); fusermount3 from fuse3 when neither it nor fuse's
+# fusermount is there (the mount test, when not run as root).
 set -euo pipefail
 need=()
 command -v cc >/dev/null || need+=(gcc)
@@ -21,6 +22,7 @@ command -v ssh >/dev/null || need+=(openssh-client)
 [ -e /usr/lib/nginx/modules/ngx_http_dav_ext_module.so ] || need+=(libnginx-mod-http-dav-ext)
 command -v restic >/dev/null || need+=(restic)
 command -v valgrind >/dev/null || need+=(valgrind)
+command -v fusermount3 >/dev/null || command -v fusermount >/dev/null || need+=(fuse3)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing Debian packages (install them as root): ${need[*]}" >&2
