@@ -6,7 +6,9 @@
 #   TOOLS="rdr restic" DATASETS=pgdump RUNS=1 benches/peers.sh   # a quick look
 #
 # Writes the raw CSV and logs to target/bench-results/ and the side-by-side
-# table (ratio to the best peer on every row) to target/bench-results/peers.md;
+# table (ratio to the best peer on every row) to target/bench-results/peers.md,
+# below the machine's facts and bounds (benches/machine.sh: CPU, SIMD, the
+# disk's dd write rates, the backup pipeline's time without a disk);
 # docs/performance.md quotes it. Env is passed through to the harness (RUNS,
 # CHECK_RUNS, SKIP_INSTALL, DATA, REPOS).
 set -euo pipefail
@@ -22,12 +24,15 @@ export EXTRA=${EXTRA:-""}
 export SKIP_PRIMITIVES=${SKIP_PRIMITIVES:-1}
 mkdir -p "$RES"
 
+"$ROOT/benches/machine.sh" "$RDR" "${DATA:-/tmp/rdr-bench-data}" "${REPOS:-/tmp/rdr-bench-repos}" > "$RES/machine.md"
 "$SHARED/peers.sh"
 
 {
   echo "Measured $(date -u +%F) by \`benches/peers.sh\` (TOOLS=\"$TOOLS\" RUNS=${RUNS:-3})."
   echo
   sed 's/^/    /' "$RES/versions.txt"
+  echo
+  cat "$RES/machine.md"
   echo
   python3 "$ROOT/benches/peers-table.py" "$RES"
 } > "$RES/peers.md"
