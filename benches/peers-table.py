@@ -25,6 +25,14 @@ for r in rows:
     elif r["extra"]:
         extra[key] = r["extra"]
 
+# the hardware bounds of rdr's throughput rows on this machine, when
+# benches/machine.sh wrote them: (dataset, op) -> seconds
+bounds = {}
+if os.path.exists(os.path.join(res, "bounds.csv")):
+    for b in csv.DictReader(open(os.path.join(res, "bounds.csv"))):
+        bounds[(b["dataset"], b["op"])] = float(b["bound_s"])
+BOUND_OP = {"init_backup": "backup", "restore": "restore", "check": "check"}
+
 PEERS = ["restic", "borg", "rustic"]
 tools = ["rdr"] + [t for t in PEERS if any(k[0] == t for k in timed)]
 
@@ -39,18 +47,18 @@ def added(tool, ds, _op):
     return int(v) / 1e6 if v else None
 
 
-# (label, dataset, getter, kind, target) ; kind "time" = faster is better, "less" = smaller is better
+# (label, dataset, getter, kind, target, op of its bound) ; kind "time" = faster is better, "less" = smaller is better
 ROWS = [
-    ("backup, 1 GiB random (s)", "random", lambda t, d: med(t, d, "init_backup"), "time", 2.5),
-    ("backup, tree (s)", "tree", lambda t, d: med(t, d, "init_backup"), "time", 2.5),
-    ("backup, pgbench dump via stdin (s)", "pgdump", lambda t, d: med(t, d, "init_backup"), "time", 2.0),
+    ("backup, 1 GiB random (s)", "random", lambda t, d: med(t, d, "init_backup"), "time", 2.5, "init_backup"),
+    ("backup, tree (s)", "tree", lambda t, d: med(t, d, "init_backup"), "time", 2.5, "init_backup"),
+    ("backup, pgbench dump via stdin (s)", "pgdump", lambda t, d: med(t, d, "init_backup"), "time", 2.5, "init_backup"),
     ("no-change backup, random (s)", "random", lambda t, d: med(t, d, "nochange_backup"), "time", 3.0),
     ("no-change backup, tree (s)", "tree", lambda t, d: med(t, d, "nochange_backup"), "time", 3.0),
-    ("restore, random (s)", "random", lambda t, d: med(t, d, "restore"), "time", 1.3),
-    ("restore, tree (s)", "tree", lambda t, d: med(t, d, "restore"), "time", 1.3),
-    ("restore, pgdump (s)", "pgdump", lambda t, d: med(t, d, "restore"), "time", 1.3),
-    ("check --read-data, random (s)", "random", lambda t, d: med(t, d, "check"), "time", 2.4),
-    ("check --read-data, tree (s)", "tree", lambda t, d: med(t, d, "check"), "time", 2.4),
+    ("restore, random (s)", "random", lambda t, d: med(t, d, "restore"), "time", 1.3, "restore"),
+    ("restore, tree (s)", "tree", lambda t, d: med(t, d, "restore"), "time", 1.3, "restore"),
+    ("restore, pgdump (s)", "pgdump", lambda t, d: med(t, d, "restore"), "time", 1.3, "restore"),
+    ("check --read-data, random (s)", "random", lambda t, d: med(t, d, "check"), "time", 2.4, "check"),
+    ("check --read-data, tree (s)", "tree", lambda t, d: med(t, d, "check"), "time", 2.4, "check"),
     ("mutated dump: bytes added (MB)", "pgdump", lambda t, d: added(t, d, None), "less", 0.5),
     ("peak RSS, backup random (MB)", "random", lambda t, d: med(t, d, "init_backup", 1), "abs", 64),
     ("peak RSS, backup tree (MB)", "tree", lambda t, d: med(t, d, "init_backup", 1), "abs", 64),
@@ -66,9 +74,9 @@ def fmt(v):
     return f"{v:.2f}" if v < 100 else f"{v:.0f}"
 
 
-print("| row | " + " | ".join(tools) + " | best peer | rdr vs best | target | met |")
-print("|---|" + "---|" * (len(tools) + 4))
-for label, ds, get, kind, target in ROWS:
+print("| row | " + " | ".join(tools) + " | best peer | rdr vs best | target | met | bound | rdr / bound |")
+print("|---|" + "---|" * (len(tools) + 6))
+for label, ds, get, kind, target, *bound_op in ROWS:
     vals = {t: get(t, ds) for t in tools}
     peers = [(vals[t], t) for t in tools if t != "rdr" and vals[t] is not None]
     best = min(peers) if peers else None
@@ -93,4 +101,6 @@ for label, ds, get, kind, target in ROWS:
         shown = f"{ratio:.2f}×" if ratio else "—"
     cells = [fmt(vals[t]) for t in tools]
     best_s = f"{best[1]} {fmt(best[0])}" if best else "—"
-    print(f"| {label} | " + " | ".join(cells) + f" | {best_s} | {shown} | {tgt} | {met} |")
+    bound = bounds.get((ds, BOUND_OP[bound_op[0]])) if bound_op else None
+    over = f"{mine / bound:.2f}×" if bound and mine else "—"
+    print(f"| {label} | " + " | ".join(cells) + f" | {best_s} | {shown} | {tgt} | {met} | {fmt(bound)} | {over} |")

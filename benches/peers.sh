@@ -24,7 +24,7 @@ export EXTRA=${EXTRA:-""}
 export SKIP_PRIMITIVES=${SKIP_PRIMITIVES:-1}
 mkdir -p "$RES"
 
-"$ROOT/benches/machine.sh" "$RDR" "${DATA:-/tmp/rdr-bench-data}" "${REPOS:-/tmp/rdr-bench-repos}" > "$RES/machine.md"
+"$ROOT/benches/machine.sh" "$RDR" "${DATA:-/tmp/rdr-bench-data}" "${REPOS:-/tmp/rdr-bench-repos}" "$RES" > "$RES/machine.md"
 "$SHARED/peers.sh"
 
 {

@@ -177,6 +177,19 @@ char *rdr_check(const struct RdrRepo *repo, const char *options_json, const stru
 // `dst` and `src` live handles; otherwise as `rdr_backup`.
 char *rdr_copy(const struct RdrRepo *dst, const struct RdrRepo *src, const char *options_json, const struct RdrCallbacks *cb);
 
+// Drops paths from existing snapshots (`rdr rewrite`): the snapshots in
+// option `snapshots` (ids, prefixes or "latest"), else all that match
+// `host`, `tags`, `path`, lose the paths matching `exclude` (backup's
+// pattern syntax) and `iexclude` (ignoring case), and get `new_host`
+// and `new_time` ("YYYY-MM-DD HH:MM:SS", UTC) when given. Each changed
+// snapshot is saved anew with the tag "rewrite"; with `forget` the
+// original is removed (then `rdr_prune` frees the dropped data);
+// `dry_run` reports only. Returns the rewrite report.
+//
+// # Safety
+// As `rdr_backup`.
+char *rdr_rewrite(const struct RdrRepo *repo, const char *options_json, const struct RdrCallbacks *cb);
+
 // A restore drill: restores a snapshot (option `snapshot`, default
 // "latest", with the filters `host`, `tags`, `path`) into scratch space
 // (`scratch_dir`, or `target`), verifies it, runs `health_cmd` (with

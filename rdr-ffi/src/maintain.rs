@@ -10,6 +10,7 @@ use rdr_core::ops::copy::{CopyOptions, copy};
 use rdr_core::ops::drill::{DrillOptions, drill};
 use rdr_core::ops::forget::{ForgetOptions, forget, forget_ids, removed_json};
 use rdr_core::ops::prune::prune;
+use rdr_core::ops::rewrite::{RewriteOptions, rewrite};
 use rdr_core::ops::select::{choose_snapshot, find_snapshot};
 use rdr_core::ops::status::status;
 use rdr_core::time::now_ns;
@@ -19,8 +20,8 @@ use serde_json::Value;
 use crate::hooks::Hooks;
 use crate::repo::{RdrRepo, handle};
 use crate::request::{
-    CheckRequest, CopyRequest, DrillRequest, Filtered, ForgetRequest, PruneRequest, StatusRequest,
-    parse,
+    CheckRequest, CopyRequest, DrillRequest, Filtered, ForgetRequest, PruneRequest, RewriteRequest,
+    StatusRequest, parse,
 };
 use crate::{FfiResult, RdrCallbacks, common, core, guard, invalid, json_out, opt_str_arg};
 
@@ -197,6 +198,65 @@ pub unsafe extern "C" fn rdr_copy(
             ..CopyOptions::default()
         };
         core(copy(src, dst, &o, &hooks))?.to_json()
+    })
+}
+
+/// Drops paths from existing snapshots (`rdr rewrite`): the snapshots in
+/// option `snapshots` (ids, prefixes or "latest"), else all that match
+/// `host`, `tags`, `path`, lose the paths matching `exclude` (backup's
+/// pattern syntax) and `iexclude` (ignoring case), and get `new_host`
+/// and `new_time` ("YYYY-MM-DD HH:MM:SS", UTC) when given. Each changed
+/// snapshot is saved anew with the tag "rewrite"; with `forget` the
+/// original is removed (then `rdr_prune` frees the dropped data);
+/// `dry_run` reports only. Returns the rewrite report.
+///
+/// # Safety
+/// As `rdr_backup`.
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rdr_rewrite(
+    repo: *const RdrRepo,
+    options_json: *const c_char,
+    cb: *const RdrCallbacks,
+) -> *mut c_char {
+    op!(|| {
+        // SAFETY: forwarded from this function's contract.
+        let (repo, req, _hooks) =
+            unsafe { common::<RewriteRequest>(repo, options_json, cb, "rewrite")? };
+        let new_time = req
+            .new_time
+            .as_deref()
+            .map(rdr_core::time::parse_utc)
+            .transpose()
+            .map_err(invalid)?;
+        if req.exclude.is_empty()
+            && req.iexclude.is_empty()
+            && req.new_host.is_none()
+            && new_time.is_none()
+        {
+            return Err(invalid(
+                "nothing to do: give exclude, iexclude, new_host or new_time",
+            ));
+        }
+        let filter = req.filter();
+        let snapshots = if req.snapshots.is_empty() {
+            let (all, _unreadable) = core(repo.snapshots_readable())?;
+            all.into_iter().filter(|(_, s)| filter.matches(s)).collect()
+        } else {
+            req.snapshots
+                .iter()
+                .map(|s| core(find_snapshot(repo, s, &filter)))
+                .collect::<FfiResult<Vec<_>>>()?
+        };
+        let o = RewriteOptions {
+            exclude: req.exclude,
+            iexclude: req.iexclude,
+            new_host: req.new_host,
+            new_time,
+            forget: req.forget,
+            dry_run: req.dry_run,
+        };
+        core(rewrite(repo, &snapshots, &o, &LockHolder::current()))?.to_json()
     })
 }
 

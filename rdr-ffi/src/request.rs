@@ -66,6 +66,7 @@ filtered!(
     SnapshotsRequest,
     ForgetRequest,
     CopyRequest,
+    RewriteRequest,
     DrillRequest,
     StatusRequest
 );
@@ -322,6 +323,22 @@ pub(crate) struct CopyRequest {
     pub host: Vec<String>,
     pub tags: Vec<String>,
     pub path: Vec<String>,
+    pub dry_run: bool,
+}
+
+/// Options of `rdr_rewrite`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct RewriteRequest {
+    pub snapshots: Vec<String>,
+    pub host: Vec<String>,
+    pub tags: Vec<String>,
+    pub path: Vec<String>,
+    pub exclude: Vec<String>,
+    pub iexclude: Vec<String>,
+    pub new_host: Option<String>,
+    pub new_time: Option<String>,
+    pub forget: bool,
     pub dry_run: bool,
 }
 

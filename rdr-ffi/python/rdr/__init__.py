@@ -373,6 +373,30 @@ class Repository:
         })
         return _lib.Call(progress).run(_lib.lib.rdr_forget, self._handle, opts)
 
+    def rewrite(self, snapshots: Optional[List[str]] = None, *,
+                exclude: Union[str, List[str], None] = None,
+                iexclude: Union[str, List[str], None] = None,
+                new_host: Optional[str] = None, new_time: Optional[_dt.datetime] = None,
+                host: Union[str, List[str], None] = None, tags: Union[str, List[str], None] = None,
+                path: Union[str, List[str], None] = None, forget: bool = False,
+                dry_run: bool = False, progress: Progress = None) -> Dict[str, Any]:
+        """Drops the paths matching ``exclude`` (backup's patterns) from the
+        given snapshots, or from all that match the filters, and records
+        ``new_host``/``new_time`` when given. Each changed snapshot is saved
+        anew, tagged "rewrite"; with ``forget`` the original is removed, and
+        a following :meth:`prune` frees the dropped data."""
+        when = None
+        if new_time is not None:
+            if new_time.tzinfo is not None:
+                new_time = new_time.astimezone(_dt.timezone.utc)
+            when = new_time.strftime("%Y-%m-%d %H:%M:%S")
+        opts = _lib.options({
+            "snapshots": snapshots, "exclude": _str_list(exclude), "iexclude": _str_list(iexclude),
+            "new_host": new_host, "new_time": when, "host": _str_list(host),
+            "tags": _str_list(tags), "path": _str_list(path), "forget": forget, "dry_run": dry_run,
+        })
+        return _lib.Call(progress).run(_lib.lib.rdr_rewrite, self._handle, opts)
+
     def prune(self, *, max_unused: Optional[str] = None, grace: Duration = None,
               instant_delete: bool = False, dry_run: bool = False,
               progress: Progress = None) -> Dict[str, Any]:

@@ -67,6 +67,7 @@ _SIGNATURES = {
     "rdr_restore": (c_void_p, [c_void_p, c_char_p, c_char_p, c_char_p, _P]),
     "rdr_dump": (c_void_p, [c_void_p, c_char_p, c_char_p, WRITE_FN, c_void_p, _P]),
     "rdr_forget": (c_void_p, [c_void_p, c_char_p, _P]),
+    "rdr_rewrite": (c_void_p, [c_void_p, c_char_p, _P]),
     "rdr_prune": (c_void_p, [c_void_p, c_char_p, _P]),
     "rdr_check": (c_void_p, [c_void_p, c_char_p, _P]),
     "rdr_copy": (c_void_p, [c_void_p, c_void_p, c_char_p, _P]),

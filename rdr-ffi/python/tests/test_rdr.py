@@ -162,6 +162,28 @@ def test_append_only_refuses_forget(tmp_path, source):
         assert [s.id for s in repo.snapshots()] == [snap.id]
 
 
+def test_rewrite_drops_a_path_and_prune_frees_it(tmp_path, source):
+    with make(tmp_path / "repo") as repo:
+        first = repo.backup([source], host="web1")
+        secret = f"{source}/sub/b.bin"
+        assert secret in [e["path"] for e in repo.ls(first.id)]
+        with pytest.raises(rdr.InvalidArgument):
+            repo.rewrite()
+        dry = repo.rewrite(exclude="b.bin", dry_run=True)
+        assert dry["dry_run"] and dry["rewritten"][0]["dropped"] == [secret]
+        assert [s.id for s in repo.snapshots()] == [first.id]
+        when = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
+        r = repo.rewrite([first.id], exclude=["b.bin"], new_host="web2", new_time=when,
+                         forget=True)
+        assert r["forgotten"] == 1 and r["rewritten"][0]["bytes_dropped"] == 300_000
+        (snap,) = repo.snapshots()
+        assert snap.host == "web2" and snap.time == when and "rewrite" in snap.tags
+        assert secret not in [e["path"] for e in repo.ls(snap.id)]
+        pruned = repo.prune(instant_delete=True)
+        assert pruned["size_after"] + 300_000 <= pruned["size_before"]["bytes"], pruned
+        assert repo.check(read_data=True).ok
+
+
 def test_remote_s3(s3, tmp_path, source):
     loc = f"{s3}/py-{os.getpid()}"
     with rdr.Repository.init(loc, PW, kdf_log_n=10) as repo:
