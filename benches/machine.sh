@@ -9,12 +9,15 @@
 # * the rates of the disk that holds REPOS, by dd (1 GiB each): writes with
 #   O_DIRECT, buffered writes with an fdatasync at the end, O_DIRECT reads;
 # * rdr's pipeline times without a disk, best of 3: backup of each data set
-#   into a repository in /dev/shm, `check --read-data` of it, and a restore
-#   from it into /dev/shm.
+#   into a repository in /dev/shm (pgdump: dump.sql through stdin, as the
+#   harness does), `check --read-data` of it, and a restore from it into
+#   /dev/shm.
 #
 # A row's bound is the larger of its pipeline time and the time the disk
 # needs for its bytes: a backup writes about the data set's size (the sets
-# do not compress), a check and a restore read the repository. Prints
+# do not compress), a check reads the repository, a restore reads the
+# repository and writes the data set (at the O_DIRECT rate: what the device
+# can take, whatever the kernel's buffered path costs). Prints
 # Markdown; with RES, also writes RES/bounds.csv (dataset,op,bound_s) for
 # benches/peers-table.py. benches/peers.sh puts both above its table.
 set -euo pipefail
@@ -39,6 +42,7 @@ rm -f "$probe"
 wbuf=$(dd if=/dev/zero of="$probe" bs=1M count=1024 conv=fdatasync 2>&1 | rate)
 rdirect=$(dd if="$probe" of=/dev/null bs=1M iflag=direct 2>&1 | rate) || rdirect="0 B/s"
 rm -f "$probe"
+wdirect_mbps=$(mbps "$wdirect")
 write=$(printf '%s\n%s\n' "$(mbps "$wdirect")" "$(mbps "$wbuf")" | sort -n | tail -1)
 read=$(mbps "$rdirect")
 
@@ -55,12 +59,17 @@ echo "|---|---|---|---|---|---|"
 if [ -n "$RES" ]; then echo "dataset,op,bound_s" > "$RES/bounds.csv"; fi
 for ds in random tree pgdump; do
   [ -d "$DATA/$ds" ] || continue
-  mb=$(du -sm "$DATA/$ds" | cut -f1)
+  # pgdump: one dump through stdin, as the harness backs it up
+  if [ "$ds" = pgdump ]; then mb=$(du -sm "$DATA/pgdump/dump.sql" | cut -f1); else mb=$(du -sm "$DATA/$ds" | cut -f1); fi
   b="" c="" r="" stored=0
   for _ in 1 2 3; do
     repo=$(mktemp -d /dev/shm/rdr-bound.XXXXXX)
     rdr -r "$repo" init --kdf-log-n 10 >/dev/null
-    b="$b $(secs rdr -r "$repo" backup "$DATA/$ds")"
+    if [ "$ds" = pgdump ]; then
+      b="$b $(secs rdr -r "$repo" backup --stdin --stdin-filename dump.sql <"$DATA/pgdump/dump.sql")"
+    else
+      b="$b $(secs rdr -r "$repo" backup "$DATA/$ds")"
+    fi
     c="$c $(secs rdr -r "$repo" check --read-data)"
     r="$r $(secs rdr -r "$repo" restore latest --target "$repo.restore")"
     stored=$(du -sm "$repo" | cut -f1)
@@ -70,7 +79,8 @@ for ds in random tree pgdump; do
     case $op in
       backup) p=$(least <<<"$b"); d=$(awk -v m="$mb" -v r="$write" 'BEGIN { printf "%.2f", m * 1.048576 / r }') ;;
       check) p=$(least <<<"$c"); d=$(awk -v m="$stored" -v r="$read" 'BEGIN { printf "%.2f", m * 1.048576 / r }') ;;
-      restore) p=$(least <<<"$r"); d=$(awk -v m="$stored" -v r="$read" 'BEGIN { printf "%.2f", m * 1.048576 / r }') ;;
+      # reads the repository and writes the data, on the same disk
+      restore) p=$(least <<<"$r"); d=$(awk -v m="$stored" -v r="$read" -v n="$mb" -v w="$wdirect_mbps" 'BEGIN { printf "%.2f", m * 1.048576 / r + n * 1.048576 / w }') ;;
     esac
     bound=$(awk -v p="$p" -v d="$d" 'BEGIN { printf "%.2f", (p > d ? p : d) }')
     printf '| %s | %s MiB | %s | %.2f | %s | %s |\n' "$ds" "$mb" "$op" "$p" "$d" "$bound"
