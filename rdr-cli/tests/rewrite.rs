@@ -168,7 +168,13 @@ fn rewrite_drops_paths_keeps_or_forgets_originals_and_prune_purges_them() {
     // counts agree with their nouns
     let o = env.run(&["forget", moved["id"].as_str().unwrap()]);
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success() && err.contains("removed 1 snapshot\n"), "{err}");
+    assert!(
+        o.status.success() && err.contains("removed 1 snapshot\n"),
+        "{err}"
+    );
     let out = env.ok(&["check"]);
-    assert!(out.contains(", 3 snapshots, ") && !out.contains(" 1 packs"), "{out}");
+    assert!(
+        out.contains(", 3 snapshots, ") && !out.contains(" 1 packs"),
+        "{out}"
+    );
 }
