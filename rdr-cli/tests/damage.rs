@@ -362,10 +362,10 @@ fn a_truncated_pack_is_found_and_named() {
     // drops the truncated one: what is left damaged is the same files'
     // missing blobs, and check --read-data finds nothing else
     let dry = f.env.ok(&["repair", "index", "--dry-run"]);
-    assert!(dry.contains("1 damaged packs"), "{dry}");
+    assert!(dry.contains("1 damaged pack,"), "{dry}");
     assert!(p.exists());
     let out = f.env.ok(&["repair", "index"]);
-    assert!(out.contains("1 damaged packs"), "{out}");
+    assert!(out.contains("1 damaged pack,"), "{out}");
     assert!(!p.exists());
     let after = check(&f, true);
     assert_eq!(after.code, Some(DAMAGED));
