@@ -97,6 +97,7 @@ pub mod repo;
 #[cfg(not(feature = "internals"))]
 mod repo;
 
+mod aligned;
 mod error;
 mod id;
 mod kind;

@@ -265,7 +265,8 @@ char *rdr_ls(const struct RdrRepo *repo, const char *snapshot, const char *optio
 // `target`. Options: `include`, `exclude` (patterns), `verify` (read
 // every restored file back and compare), `overwrite` ("always",
 // "if-changed", "if-newer", "never"), `delete` (remove what the snapshot
-// does not have), `dry_run` (change nothing; report what would happen).
+// does not have), `dry_run` (change nothing; report what would happen),
+// `write_method` ("auto", "buffered", "direct": past the page cache).
 // Returns the report with
 // `snapshot_id`; entries that could not be restored make it fail with
 // `RDR_ERR_IO`, naming them.

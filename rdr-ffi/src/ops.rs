@@ -201,7 +201,8 @@ pub unsafe extern "C" fn rdr_ls(
 /// `target`. Options: `include`, `exclude` (patterns), `verify` (read
 /// every restored file back and compare), `overwrite` ("always",
 /// "if-changed", "if-newer", "never"), `delete` (remove what the snapshot
-/// does not have), `dry_run` (change nothing; report what would happen).
+/// does not have), `dry_run` (change nothing; report what would happen),
+/// `write_method` ("auto", "buffered", "direct": past the page cache).
 /// Returns the report with
 /// `snapshot_id`; entries that could not be restored make it fail with
 /// `RDR_ERR_IO`, naming them.
@@ -241,6 +242,9 @@ pub unsafe extern "C" fn rdr_restore(
         }
         o.delete = req.delete;
         o.dry_run = req.dry_run;
+        if let Some(m) = &req.write_method {
+            o.write_method = rdr_core::ops::restore::WriteMethod::parse(m).map_err(invalid)?;
+        }
         let r = core(restore(repo, &chosen.snapshot, subpath, &o, &hooks))?;
         if !r.errors.is_empty() {
             let first: Vec<&str> = r.errors.iter().take(3).map(String::as_str).collect();

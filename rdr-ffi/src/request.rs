@@ -167,6 +167,7 @@ pub(crate) struct RestoreRequest {
     pub overwrite: Option<String>,
     pub delete: bool,
     pub dry_run: bool,
+    pub write_method: Option<String>,
 }
 
 /// A count as a number or a string ("unlimited").

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use anyhow::{Result, bail};
 use rdr_core::ops::dump::{Archive, dump_archive};
-use rdr_core::ops::restore::{Overwrite, RestoreOptions, restore};
+use rdr_core::ops::restore::{Overwrite, RestoreOptions, WriteMethod, restore};
 use rdr_core::ops::select::{choose_snapshot, split_reference};
 
 use super::{counted, filter, human_bytes, open};
@@ -25,6 +25,7 @@ pub fn run(args: &Args, a: &RestoreArgs) -> Result<i32> {
     opts.overwrite = Overwrite::parse(&a.overwrite).map_err(anyhow::Error::msg)?;
     opts.delete = a.delete;
     opts.dry_run = a.dry_run;
+    opts.write_method = WriteMethod::parse(&a.write_method).map_err(anyhow::Error::msg)?;
     let progress = Reporter::new(Mode::from(args.output), "restore");
     let res = restore(&repo, snap, subpath, &opts, &progress);
     progress.finish();
@@ -80,6 +81,13 @@ pub fn run(args: &Args, a: &RestoreArgs) -> Result<i32> {
             counted(r.links, "hard link"),
             human_bytes(r.bytes_written)
         );
+        if args.output.verbose {
+            eprintln!(
+                "{} written past the page cache (--write-method {})",
+                human_bytes(r.bytes_direct),
+                a.write_method
+            );
+        }
         if r.files_skipped > 0 {
             eprintln!(
                 "{} ({}) already identical, skipped",

@@ -11,8 +11,7 @@ use std::io;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::Path;
 
-/// Alignment of direct I/O: buffer address, file offset and length.
-pub(super) const ALIGN: usize = 4096;
+use crate::aligned::{ALIGN, AlignedBuf};
 
 /// Ranges at least this long are read directly; shorter ones (pack
 /// headers, single tree blobs) are better served by the page cache.
@@ -22,36 +21,6 @@ pub(super) const DIRECT_READ_MIN: u64 = 1 << 20;
 /// virtio disks 1 MiB requests read a GiB of packs in 0.66 s, one 16 MiB
 /// request per pack in 1.02 s (docs/performance.md).
 const DIRECT_READ_PIECE: usize = 1 << 20;
-
-/// A block-aligned window into an over-allocated vector.
-pub(super) struct AlignedBuf {
-    raw: Vec<u8>,
-    start: usize,
-}
-
-impl AlignedBuf {
-    /// A zeroed buffer of `len` bytes starting on an [`ALIGN`] boundary.
-    pub(super) fn new(len: usize) -> Self {
-        let raw = vec![0u8; len + ALIGN];
-        let start = (ALIGN - raw.as_ptr().addr() % ALIGN) % ALIGN;
-        Self { raw, start }
-    }
-
-    /// The aligned bytes.
-    pub(super) fn bytes(&mut self) -> &mut [u8] {
-        let end = self.raw.len() - ALIGN + self.start;
-        &mut self.raw[self.start..end]
-    }
-
-    /// The underlying vector cut after byte `to` of the aligned window, and
-    /// where byte `from` of the window is in it (nothing is moved).
-    fn into_parts(mut self, from: usize, to: usize) -> (Vec<u8>, usize) {
-        let to = to.max(from);
-        self.raw.truncate(self.start + to);
-        let at = (self.start + from).min(self.raw.len());
-        (self.raw, at)
-    }
-}
 
 /// Opens `path` for direct reading; `None` when the file system refuses
 /// `O_DIRECT` (the caller reads through the page cache instead).

@@ -13,9 +13,9 @@ use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 
-use super::direct::{ALIGN, AlignedBuf};
 use super::local::LocalBackend;
 use super::{Backend, BackendResult, FileType, Staged};
+use crate::aligned::{ALIGN, AlignedBuf};
 
 /// Bytes gathered before one direct write.
 const DIRECT_BUFFER: usize = 1 << 20;

@@ -219,7 +219,8 @@ impl RestoreReport {
         json!({
             "message_type": "summary",
             "files": self.files, "dirs": self.dirs, "others": self.others, "links": self.links,
-            "bytes_written": self.bytes_written, "files_skipped": self.files_skipped,
+            "bytes_written": self.bytes_written, "bytes_direct": self.bytes_direct,
+            "files_skipped": self.files_skipped,
             "bytes_skipped": self.bytes_skipped, "files_verified": self.files_verified,
             "files_kept": self.files_kept, "deleted": self.deleted, "dry_run": self.dry_run,
             "warnings": self.warnings, "errors": self.errors,

@@ -312,15 +312,19 @@ class Repository:
     def restore(self, snapshot: str, target: PathLike, *, include: Optional[List[str]] = None,
                 exclude: Optional[List[str]] = None, verify: bool = False,
                 overwrite: Optional[str] = None, delete: bool = False, dry_run: bool = False,
+                write_method: Optional[str] = None,
                 progress: Progress = None) -> Dict[str, Any]:
         """Restores a snapshot (an id, a prefix, ``"latest"``, or
         ``"ID:subfolder"``) into ``target``; ``verify`` reads every
         restored file back. ``overwrite``: "always", "if-changed" (the
         default), "if-newer" or "never"; ``delete`` removes what the
         snapshot does not have; ``dry_run`` changes nothing and reports
-        what would happen. Returns the restore report."""
+        what would happen. ``write_method``: "auto" (the default), "buffered"
+        or "direct" (large files past the page cache). Returns the restore
+        report."""
         opts = _lib.options({"include": include, "exclude": exclude, "verify": verify,
-                             "overwrite": overwrite, "delete": delete, "dry_run": dry_run})
+                             "overwrite": overwrite, "delete": delete, "dry_run": dry_run,
+                             "write_method": write_method})
         call = _lib.Call(progress)
         return call.run(_lib.lib.rdr_restore, self._handle, snapshot.encode(),
                         os.fsencode(target), opts)

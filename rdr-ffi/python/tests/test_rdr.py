@@ -100,7 +100,10 @@ def test_every_operation_locally(tmp_path, source):
         assert repo.restore(snap.id, out, overwrite="never")["files_kept"] == 2
         assert len(repo.restore(snap.id, out, delete=True)["deleted"]) == 1
         part = tmp_path / "part"
-        repo.restore(snap.id, part, include=["*/sub/*"])
+        assert repo.restore(snap.id, part, include=["*/sub/*"],
+                            write_method="buffered")["bytes_direct"] == 0
+        with pytest.raises(rdr.InvalidArgument):
+            repo.restore(snap.id, part, write_method="io_uring")
         assert (part / str(source).lstrip("/") / "sub" / "b.bin").exists()
         assert not (part / str(source).lstrip("/") / "a.txt").exists()
 

@@ -238,6 +238,17 @@ impl Beneath {
         regular(File::from(fd))
     }
 
+    /// Opens the existing file `path` for direct writing (`O_DIRECT`);
+    /// EINVAL where the file system refuses it.
+    pub(super) fn open_write_direct(&self, path: &Path) -> io::Result<File> {
+        let fd = self.open_rel(
+            self.rel(path)?,
+            OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_DIRECT,
+            Mode::empty(),
+        )?;
+        regular(File::from(fd))
+    }
+
     /// Opens the existing regular file `path` for reading; anything else
     /// (a FIFO, a device, a directory) is refused without blocking.
     pub(super) fn open_read(&self, path: &Path) -> io::Result<File> {

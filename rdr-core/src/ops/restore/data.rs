@@ -3,27 +3,21 @@
 //! checked against its id) and its pieces are written with positioned
 //! writes. Damage in one range or blob does not stop the others.
 
-use std::os::unix::fs::FileExt;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
-use super::beneath::Beneath;
 use super::jobs::BlobJob;
 use super::plan::FileEntry;
+use super::sink::{Scratch, Sink};
 use crate::id::PackId;
 use crate::ops::progress::Progress;
 use crate::repo::Repository;
 
 /// Blobs closer than this in a pack are fetched with one read.
 const MAX_GAP: u32 = 256 << 10;
-/// Stripes of the per-file write locks. Buffered writes to one file are
-/// serialized by the kernel anyway (the inode lock), where waiting threads
-/// spin: 27 % of a single-file restore's samples. Waiting on a user-space
-/// lock instead leaves the CPU to the threads that decrypt.
-const FILE_LOCKS: usize = 256;
 /// Upper bound of one ranged read.
 const MAX_RANGE: u64 = 4 << 20;
 
@@ -39,7 +33,7 @@ pub(super) struct DataOutcome {
 /// Restores every pack's blobs, in parallel on the current thread pool.
 pub(super) fn run(
     repo: &Repository,
-    fs: &Beneath,
+    sink: &Sink<'_>,
     packs: &mut [(PackId, Vec<BlobJob>)],
     jobs: &[FileEntry],
     progress: &dyn Progress,
@@ -47,12 +41,10 @@ pub(super) fn run(
     let clock = StepClock::default();
     let written = AtomicU64::new(0);
     let errors = Mutex::new(Vec::<String>::new());
-    let file_locks: Vec<Mutex<()>> = (0..FILE_LOCKS).map(|_| Mutex::new(())).collect();
     let ctx = PackCtx {
         repo,
-        fs,
+        sink,
         jobs,
-        file_locks: &file_locks,
         written: &written,
         clock: &clock,
         progress,
@@ -110,6 +102,7 @@ fn restore_pack(ctx: &PackCtx<'_>, pack: &PackId, blobs: &mut [BlobJob]) -> Vec<
     let mut errors = Vec::new();
     // decompressed blobs land here; raw ones are written from the range
     let mut scratch = Vec::new();
+    let mut aligned = Scratch::default();
     let mut i = 0;
     while i < blobs.len() {
         let start = blobs[i].loc.offset;
@@ -132,7 +125,7 @@ fn restore_pack(ctx: &PackCtx<'_>, pack: &PackId, blobs: &mut [BlobJob]) -> Vec<
                     let sealed = bytes
                         .get_mut(at..at + b.loc.length as usize)
                         .unwrap_or_default();
-                    if let Err(e) = write_blob(ctx, b, sealed, &mut scratch) {
+                    if let Err(e) = write_blob(ctx, b, sealed, &mut scratch, &mut aligned) {
                         errors.push(e);
                     }
                 }
@@ -143,7 +136,9 @@ fn restore_pack(ctx: &PackCtx<'_>, pack: &PackId, blobs: &mut [BlobJob]) -> Vec<
                     let one = repo
                         .read_pack_range(pack, u64::from(b.loc.offset), u64::from(b.loc.length))
                         .map_err(|e| needed_by(&format!("pack {}: {e}", pack.short()), b, jobs))
-                        .and_then(|mut sealed| write_blob(ctx, b, &mut sealed, &mut scratch));
+                        .and_then(|mut sealed| {
+                            write_blob(ctx, b, &mut sealed, &mut scratch, &mut aligned)
+                        });
                     if let Err(e) = one {
                         errors.push(e);
                     }
@@ -173,10 +168,8 @@ fn needed_by(msg: &str, b: &BlobJob, jobs: &[FileEntry]) -> String {
 /// What the workers of the data phase share.
 struct PackCtx<'a> {
     repo: &'a Repository,
-    fs: &'a Beneath,
+    sink: &'a Sink<'a>,
     jobs: &'a [FileEntry],
-    /// Writers to one file take turns (striped by file index).
-    file_locks: &'a [Mutex<()>],
     written: &'a AtomicU64,
     clock: &'a StepClock,
     progress: &'a dyn Progress,
@@ -189,6 +182,7 @@ fn write_blob(
     b: &BlobJob,
     sealed: &mut [u8],
     scratch: &mut Vec<u8>,
+    aligned: &mut Scratch,
 ) -> std::result::Result<(), String> {
     let (jobs, written, progress) = (ctx.jobs, ctx.written, ctx.progress);
     let t = Instant::now();
@@ -202,14 +196,7 @@ fn write_blob(
         let piece = plain
             .get(s..s + t.len as usize)
             .ok_or_else(|| format!("{}: blob shorter than indexed", job.path.display()))?;
-        let file = (ctx.fs)
-            .open_write(&job.path)
-            .map_err(|e| format!("{}: {e}", job.path.display()))?;
-        let _turn = ctx.file_locks[t.file % FILE_LOCKS]
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        file.write_all_at(piece, t.offset)
-            .map_err(|e| format!("{}: {e}", job.path.display()))?;
+        ctx.sink.write(t.file, piece, t.offset, aligned)?;
         written.fetch_add(t.len, Ordering::Relaxed);
         progress.advance(0, t.len);
         Ok(())

@@ -13,6 +13,7 @@ use super::beneath::Beneath;
 use super::existing::{Decision, decide, delete_extra};
 use super::jobs::{PackGrouper, PackJobs};
 use super::plan::Plan;
+use super::sink::{DIRECT_MIN, Sink};
 use super::{RestoreOptions, RestoreReport, data, verify};
 use crate::error::{Error, Result};
 use crate::format::tree::NodeKind;
@@ -45,11 +46,20 @@ pub(super) fn execute(
         .num_threads(opts.threads.max(1))
         .build()
         .map_err(|e| Error::InvalidInput(format!("thread pool: {e}")))?;
-    let data = pool.install(|| data::run(repo, &fs, &mut packs, &plan.files, progress));
+    let large: u64 = (packs.iter().flat_map(|(_, blobs)| blobs))
+        .flat_map(|b| &b.targets)
+        .filter(|t| plan.files[t.file].size >= DIRECT_MIN)
+        .map(|t| t.len)
+        .sum();
+    let sink = Sink::new(&fs, &plan.files, opts.write_method, large);
+    let mut data = pool.install(|| data::run(repo, &sink, &mut packs, &plan.files, progress));
+    let direct = sink.direct_bytes.load(std::sync::atomic::Ordering::Relaxed);
+    data.errors.extend(sink.finish());
     if progress.is_cancelled() {
         return Err(Error::Cancelled);
     }
     report.bytes_written = data.written;
+    report.bytes_direct = direct;
     report.errors.extend(data.errors);
     report.timings.data = data_started.elapsed();
     report.timings.fetch = data.fetch;

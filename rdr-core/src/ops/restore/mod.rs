@@ -36,7 +36,10 @@ mod jobs;
 mod plan;
 #[cfg(test)]
 mod plan_tests;
+mod sink;
 mod verify;
+
+pub use sink::WriteMethod;
 
 /// Options of a restore.
 #[derive(Debug, Clone)]
@@ -60,6 +63,8 @@ pub struct RestoreOptions {
     pub delete: bool,
     /// Change nothing: report what would be written, kept and deleted.
     pub dry_run: bool,
+    /// Through the page cache, or past it.
+    pub write_method: WriteMethod,
 }
 
 /// What a restore does with a file already at a path it restores.
@@ -110,6 +115,7 @@ impl RestoreOptions {
             overwrite: Overwrite::default(),
             delete: false,
             dry_run: false,
+            write_method: WriteMethod::default(),
         }
     }
 }
@@ -127,6 +133,8 @@ pub struct RestoreReport {
     pub links: u64,
     /// Bytes written.
     pub bytes_written: u64,
+    /// Of those, written past the page cache ([`WriteMethod`]).
+    pub bytes_direct: u64,
     /// Files already identical on disk (not written again).
     pub files_skipped: u64,
     /// Their bytes.

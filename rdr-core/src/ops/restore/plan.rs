@@ -57,7 +57,7 @@ pub(super) struct FileEntry {
 }
 
 impl FileEntry {
-    fn new(path: PathBuf, node: Node) -> Self {
+    pub(super) fn new(path: PathBuf, node: Node) -> Self {
         Self {
             path,
             size: node.size,
