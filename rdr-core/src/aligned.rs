@@ -14,7 +14,17 @@ pub(crate) struct AlignedBuf {
 impl AlignedBuf {
     /// A zeroed buffer of `len` bytes starting on an [`ALIGN`] boundary.
     pub(crate) fn new(len: usize) -> Self {
-        let raw = vec![0u8; len + ALIGN];
+        // capacities in whole MiB above 1 MiB: buffers of a few sizes
+        // only, so a freed one fits the next request and the allocator's
+        // heaps do not fragment (ranged pack reads come in every size)
+        let want = len + ALIGN;
+        let cap = if want > 1 << 20 {
+            want.next_multiple_of(1 << 20)
+        } else {
+            want
+        };
+        let mut raw = Vec::with_capacity(cap);
+        raw.resize(want, 0u8);
         let start = (ALIGN - raw.as_ptr().addr() % ALIGN) % ALIGN;
         Self { raw, start }
     }

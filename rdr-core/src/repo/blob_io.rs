@@ -111,6 +111,23 @@ impl Repository {
         )?)
     }
 
+    /// [`Self::read_pack_range`] without moving the range to the front of
+    /// its buffer: the buffer and where the range starts in it.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub(crate) fn read_pack_range_at(
+        &self,
+        pack: &PackId,
+        offset: u64,
+        length: u64,
+    ) -> Result<(Vec<u8>, usize)> {
+        Ok(self
+            .inner
+            .backend
+            .read_range_at(FileType::Pack, &pack.to_hex(), offset, length)?)
+    }
+
     /// Reads a byte range of a pack (several blobs at once).
     ///
     /// # Errors

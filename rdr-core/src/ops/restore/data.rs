@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 use super::jobs::BlobJob;
 use super::plan::FileEntry;
-use super::sink::{Scratch, Sink};
+use super::sink::Sink;
 use crate::id::PackId;
 use crate::ops::progress::Progress;
 use crate::repo::Repository;
@@ -49,18 +49,20 @@ pub(super) fn run(
         clock: &clock,
         progress,
     };
-    packs.par_iter_mut().for_each(|(pack, blobs)| {
-        if progress.is_cancelled() {
-            return;
-        }
-        let errs = restore_pack(&ctx, pack, blobs);
-        if !errs.is_empty() {
-            errors
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .extend(errs);
-        }
-    });
+    packs
+        .par_iter_mut()
+        .for_each_init(Vec::new, |scratch, (pack, blobs)| {
+            if progress.is_cancelled() {
+                return;
+            }
+            let errs = restore_pack(&ctx, pack, blobs, scratch);
+            if !errs.is_empty() {
+                errors
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .extend(errs);
+            }
+        });
     DataOutcome {
         written: written.load(Ordering::Relaxed),
         errors: errors
@@ -95,14 +97,17 @@ impl StepClock {
 /// range that does not read (a truncated or damaged pack) is read again
 /// blob by blob, and a damaged blob does not stop the others: everything
 /// readable is restored. Returns a message per failure, naming the files.
-fn restore_pack(ctx: &PackCtx<'_>, pack: &PackId, blobs: &mut [BlobJob]) -> Vec<String> {
+fn restore_pack(
+    ctx: &PackCtx<'_>,
+    pack: &PackId,
+    blobs: &mut [BlobJob],
+    scratch: &mut Vec<u8>,
+) -> Vec<String> {
     let repo = ctx.repo;
     let jobs = ctx.jobs;
     blobs.sort_by_key(|b| b.loc.offset);
     let mut errors = Vec::new();
     // decompressed blobs land here; raw ones are written from the range
-    let mut scratch = Vec::new();
-    let mut aligned = Scratch::default();
     let mut i = 0;
     while i < blobs.len() {
         let start = blobs[i].loc.offset;
@@ -116,16 +121,16 @@ fn restore_pack(ctx: &PackCtx<'_>, pack: &PackId, blobs: &mut [BlobJob]) -> Vec<
             j += 1;
         }
         let t = Instant::now();
-        let read = repo.read_pack_range(pack, u64::from(start), u64::from(end - start));
+        let read = repo.read_pack_range_at(pack, u64::from(start), u64::from(end - start));
         StepClock::add(&ctx.clock.fetch, t);
         match read {
-            Ok(mut bytes) => {
+            Ok((mut bytes, base)) => {
                 for b in &blobs[i..j] {
-                    let at = (b.loc.offset - start) as usize;
+                    let at = base + (b.loc.offset - start) as usize;
                     let sealed = bytes
                         .get_mut(at..at + b.loc.length as usize)
                         .unwrap_or_default();
-                    if let Err(e) = write_blob(ctx, b, sealed, &mut scratch, &mut aligned) {
+                    if let Err(e) = write_blob(ctx, b, sealed, scratch) {
                         errors.push(e);
                     }
                 }
@@ -136,9 +141,7 @@ fn restore_pack(ctx: &PackCtx<'_>, pack: &PackId, blobs: &mut [BlobJob]) -> Vec<
                     let one = repo
                         .read_pack_range(pack, u64::from(b.loc.offset), u64::from(b.loc.length))
                         .map_err(|e| needed_by(&format!("pack {}: {e}", pack.short()), b, jobs))
-                        .and_then(|mut sealed| {
-                            write_blob(ctx, b, &mut sealed, &mut scratch, &mut aligned)
-                        });
+                        .and_then(|mut sealed| write_blob(ctx, b, &mut sealed, scratch));
                     if let Err(e) = one {
                         errors.push(e);
                     }
@@ -182,7 +185,6 @@ fn write_blob(
     b: &BlobJob,
     sealed: &mut [u8],
     scratch: &mut Vec<u8>,
-    aligned: &mut Scratch,
 ) -> std::result::Result<(), String> {
     let (jobs, written, progress) = (ctx.jobs, ctx.written, ctx.progress);
     let t = Instant::now();
@@ -196,7 +198,7 @@ fn write_blob(
         let piece = plain
             .get(s..s + t.len as usize)
             .ok_or_else(|| format!("{}: blob shorter than indexed", job.path.display()))?;
-        ctx.sink.write(t.file, piece, t.offset, aligned)?;
+        ctx.sink.write(t.file, piece, t.offset)?;
         written.fetch_add(t.len, Ordering::Relaxed);
         progress.advance(0, t.len);
         Ok(())

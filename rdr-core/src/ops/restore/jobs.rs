@@ -80,13 +80,23 @@ impl PackGrouper {
         }
     }
 
-    /// The jobs, packs in id order and blobs in offset order within each.
+    /// The jobs, blobs in offset order within each pack, and packs in the
+    /// order of the first file piece each serves: the order a backup
+    /// wrote them in, mostly. Neighbouring blobs of a file are then
+    /// restored close together in time, so the partial blocks between
+    /// them are not held for long (`sink.rs`), and the packs are read in
+    /// the order they were laid down on the disk.
     pub(super) fn finish(self) -> Vec<PackJobs> {
         let mut packs: Vec<PackJobs> = self.by_pack.into_iter().collect();
-        packs.sort_by_key(|(p, _)| *p);
         for (_, blobs) in &mut packs {
             blobs.sort_by_key(|b| b.loc.offset);
         }
+        packs.sort_by_cached_key(|(p, blobs)| {
+            let first = (blobs.iter().flat_map(|b| &b.targets))
+                .map(|t| (t.file, t.offset))
+                .min();
+            (first, *p)
+        });
         packs
     }
 }

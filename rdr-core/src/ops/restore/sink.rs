@@ -32,6 +32,7 @@
 //! cache only when what the restore writes, added to what is already
 //! dirty, stays under half the background writeback threshold.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -73,8 +74,11 @@ impl WriteMethod {
 
 /// Files at least this large are written directly.
 pub(super) const DIRECT_MIN: u64 = 1 << 20;
-/// Held partial blocks, at most (bytes): 16 MiB is 4096 blob edges.
-const HELD_MAX: u64 = 16 << 20;
+/// Held partial blocks, at most (bytes): 4 MiB is 1024 blob edges.
+/// Packs are restored in backup order (`jobs.rs`), so the edges between
+/// neighbouring blobs are met within a few packs: at most 64 blocks were
+/// held at once restoring the bench's 1 GiB file and 1.5 GB tree.
+const HELD_MAX: u64 = 4 << 20;
 /// Shards of the held blocks' map.
 const SHARDS: usize = 64;
 /// Stripes of the per-file write locks. Buffered writes to one file are
@@ -84,7 +88,7 @@ const SHARDS: usize = 64;
 const FILE_LOCKS: usize = 256;
 /// Whole blocks are copied to the aligned buffer and written this many
 /// bytes at a time.
-const DIRECT_PIECE: usize = 1 << 20;
+const DIRECT_PIECE: usize = 512 << 10;
 
 /// A block being assembled: its bytes so far, and which.
 struct Held {
@@ -93,9 +97,10 @@ struct Held {
     filled: usize,
 }
 
-/// A worker's aligned buffer for direct writes.
-#[derive(Default)]
-pub(super) struct Scratch(Option<AlignedBuf>);
+thread_local! {
+    /// The thread's aligned buffer for direct writes, made once per thread.
+    static ALIGNED: RefCell<Option<AlignedBuf>> = const { RefCell::new(None) };
+}
 
 /// The files of a restore, open to the data phase's workers.
 pub(super) struct Sink<'a> {
@@ -148,7 +153,7 @@ impl<'a> Sink<'a> {
     }
 
     /// Writes `piece` at `offset` of the file at index `file`.
-    pub(super) fn write(&self, file: usize, piece: &[u8], offset: u64, s: &mut Scratch) -> Res {
+    pub(super) fn write(&self, file: usize, piece: &[u8], offset: u64) -> Res {
         let size = self.files[file].size;
         if size < DIRECT_MIN || !self.direct.load(Ordering::Relaxed) {
             return self.buffered(file, piece, offset);
@@ -159,7 +164,7 @@ impl<'a> Sink<'a> {
         // the head: up to the first block boundary
         if !pos.is_multiple_of(align) {
             let stop = (pos.next_multiple_of(align)).min(end);
-            self.hold(file, &piece[..(stop - offset) as usize], pos, s)?;
+            self.hold(file, &piece[..(stop - offset) as usize], pos)?;
             pos = stop;
         }
         // whole blocks
@@ -167,7 +172,7 @@ impl<'a> Sink<'a> {
         if whole_end > pos {
             let from = (pos - offset) as usize;
             let to = (whole_end - offset) as usize;
-            match self.direct_write(file, &piece[from..to], pos, s) {
+            match self.direct_write(file, &piece[from..to], pos) {
                 Ok(true) => {}
                 Ok(false) => self.buffered(file, &piece[from..to], pos)?,
                 Err(e) => return Err(e),
@@ -176,20 +181,14 @@ impl<'a> Sink<'a> {
         }
         // the tail: after the last block boundary
         if pos < end {
-            self.hold(file, &piece[(pos - offset) as usize..], pos, s)?;
+            self.hold(file, &piece[(pos - offset) as usize..], pos)?;
         }
         Ok(())
     }
 
     /// Writes block-aligned `bytes` at the block-aligned `offset` directly;
     /// false when the file system refuses direct I/O (and it may not be).
-    fn direct_write(
-        &self,
-        file: usize,
-        bytes: &[u8],
-        offset: u64,
-        s: &mut Scratch,
-    ) -> Result<bool, String> {
+    fn direct_write(&self, file: usize, bytes: &[u8], offset: u64) -> Result<bool, String> {
         let path = &self.files[file].path;
         let f = match self.fs.open_write_direct(path) {
             Ok(f) => f,
@@ -206,17 +205,20 @@ impl<'a> Sink<'a> {
             }
             Err(e) => return Err(self.err(file, e)),
         };
-        let buf =
-            s.0.get_or_insert_with(|| AlignedBuf::new(DIRECT_PIECE))
+        ALIGNED.with_borrow_mut(|buf| {
+            let buf = buf
+                .get_or_insert_with(|| AlignedBuf::new(DIRECT_PIECE))
                 .bytes();
-        let mut done = 0;
-        while done < bytes.len() {
-            let n = (bytes.len() - done).min(DIRECT_PIECE);
-            buf[..n].copy_from_slice(&bytes[done..done + n]);
-            f.write_all_at(&buf[..n], offset + done as u64)
-                .map_err(|e| self.err(file, e))?;
-            done += n;
-        }
+            let mut done = 0;
+            while done < bytes.len() {
+                let n = (bytes.len() - done).min(DIRECT_PIECE);
+                buf[..n].copy_from_slice(&bytes[done..done + n]);
+                f.write_all_at(&buf[..n], offset + done as u64)
+                    .map_err(|e| self.err(file, e))?;
+                done += n;
+            }
+            Ok::<(), String>(())
+        })?;
         self.direct_bytes
             .fetch_add(bytes.len() as u64, Ordering::Relaxed);
         Ok(true)
@@ -235,7 +237,7 @@ impl<'a> Sink<'a> {
 
     /// Adds `bytes` (within one block) at `offset` to the held block; a
     /// block complete with them is written.
-    fn hold(&self, file: usize, bytes: &[u8], offset: u64, s: &mut Scratch) -> Res {
+    fn hold(&self, file: usize, bytes: &[u8], offset: u64) -> Res {
         let align = ALIGN as u64;
         let block = offset / align;
         let block_start = block * align;
@@ -288,7 +290,7 @@ impl<'a> Sink<'a> {
             None => bytes.to_vec(),
         };
         drop(map);
-        if whole.len() == ALIGN && self.direct_write(file, &whole, block_start, s)? {
+        if whole.len() == ALIGN && self.direct_write(file, &whole, block_start)? {
             return Ok(());
         }
         self.buffered(file, &whole, block_start)
@@ -450,10 +452,9 @@ mod tests {
             }
             let mut sink = Sink::new(&fs, &files, method, 0);
             sink.held_max = held_max;
-            let mut s = Scratch::default();
             for &(i, at, len) in &pieces {
                 let bytes = &want[i][at as usize..(at + len) as usize];
-                sink.write(i, bytes, at, &mut s).unwrap();
+                sink.write(i, bytes, at).unwrap();
             }
             let direct = sink.direct_bytes.load(Ordering::Relaxed);
             assert!(sink.finish().is_empty());
