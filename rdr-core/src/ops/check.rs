@@ -12,6 +12,7 @@
 //! and loading it on its own fails.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rayon::prelude::*;
@@ -443,33 +444,8 @@ fn read_data(
         .collect();
     chosen.sort();
     progress.total(chosen.len() as u64, chosen.iter().map(|c| c.1).sum());
-    // A thread per core plus one per connection: while those wait for the
-    // storage, the others verify (one pack in flight per thread bounds the
-    // memory). On 2 cores, 1 GiB local: 1.37 s with 2 threads, 1.24 s with
-    // 3 or 4 (docs/performance.md).
-    let threads =
-        repo.connections() + std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build();
-    let verify_all = || -> Vec<(PackId, PackRead, bool)> {
-        chosen
-            .par_iter()
-            .map(|(id, size)| {
-                let (out, pieced) = match repo.read_verify_pack(id, *size) {
-                    Err(e) => ((Some(e.to_string()), Vec::new()), false),
-                    Ok(((_, bad), pieced)) => {
-                        let bad = bad.into_iter().map(|(e, err)| (e.id, err.to_string()));
-                        ((None, bad.collect()), pieced)
-                    }
-                };
-                progress.advance(1, *size);
-                (**id, out, pieced)
-            })
-            .collect()
-    };
-    let results = match pool {
-        Ok(pool) => pool.install(verify_all),
-        Err(_) => verify_all(),
-    };
+    let mut results = read_and_verify(repo, &chosen, progress);
+    results.sort_by_key(|r| r.0);
     for (pack, (pack_error, bad), pieced) in results {
         r.packs_read += 1;
         if pieced {
@@ -494,3 +470,57 @@ fn read_data(
 
 /// What reading one pack found: the pack's own error, and damaged blobs.
 type PackRead = (Option<String>, Vec<(BlobId, String)>);
+
+/// A pack as read for verification (`Repository::fetch_pack`).
+type Fetched = Result<Option<(Vec<u8>, usize)>>;
+
+/// Reads the packs on one thread per connection and verifies them on one
+/// per core: each reader hands its pack to a free verifier and reads the
+/// next, so the storage stays busy while the cores verify, and at most a
+/// pack per reader and per core is in memory. Measured on the project's
+/// 2-vCPU VM (docs/performance.md): a 1 GiB random-data check is bound
+/// by the disk's reads, a 1.5 GB tree by zstd decompression and hashing.
+/// Returns, per pack: what was found, and whether it was verified in
+/// pieces (too large to read whole).
+fn read_and_verify(
+    repo: &Repository,
+    chosen: &[(&PackId, u64)],
+    progress: &dyn Progress,
+) -> Vec<(PackId, PackRead, bool)> {
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (tx, rx) = std::sync::mpsc::sync_channel(0);
+    let verify = |(id, size, fetched): (PackId, u64, Fetched)| {
+        let checked = fetched.and_then(|f| repo.verify_fetched(&id, size, f));
+        let (out, pieced) = match checked {
+            Err(e) => ((Some(e.to_string()), Vec::new()), false),
+            Ok(((_, bad), pieced)) => {
+                let bad = bad.into_iter().map(|(e, err)| (e.id, err.to_string()));
+                ((None, bad.collect()), pieced)
+            }
+        };
+        progress.advance(1, size);
+        (id, out, pieced)
+    };
+    std::thread::scope(|s| {
+        for _ in 0..repo.connections().max(1) {
+            let (tx, next) = (tx.clone(), &next);
+            s.spawn(move || {
+                while let Some(&(id, size)) = chosen.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    if progress.is_cancelled() {
+                        break;
+                    }
+                    let fetched = repo.fetch_pack(id, size);
+                    if tx.send((*id, size, fetched)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        match rayon::ThreadPoolBuilder::new().num_threads(cores).build() {
+            Ok(pool) => pool.install(|| rx.into_iter().par_bridge().map(verify).collect()),
+            Err(_) => rx.into_iter().map(verify).collect(),
+        }
+    })
+}

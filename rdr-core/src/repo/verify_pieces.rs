@@ -44,11 +44,42 @@ impl Repository {
     /// # Errors
     /// As [`Repository::verify_pack`], and storage errors.
     pub(crate) fn read_verify_pack(&self, id: &PackId, size: u64) -> Result<(VerifiedPack, bool)> {
+        let fetched = self.fetch_pack(id, size)?;
+        self.verify_fetched(id, size, fetched)
+    }
+
+    /// The first half of [`Self::read_verify_pack`], for a caller that
+    /// reads packs on some threads and verifies them on others: the pack's
+    /// bytes (a buffer and where they start in it), or `None` for a pack
+    /// too large to read whole, which [`Self::verify_fetched`] then reads
+    /// in pieces.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub(crate) fn fetch_pack(&self, id: &PackId, size: u64) -> Result<Option<(Vec<u8>, usize)>> {
         if size <= self.max_whole_pack() {
-            let mut bytes = self.read_pack_range(id, 0, size)?;
-            return Ok((self.verify_pack(id, &mut bytes)?, false));
+            return self.read_pack_range_at(id, 0, size).map(Some);
         }
-        Ok((self.verify_pack_in_pieces(id, size)?, true))
+        Ok(None)
+    }
+
+    /// The second half of [`Self::read_verify_pack`].
+    ///
+    /// # Errors
+    /// As [`Self::read_verify_pack`].
+    pub(crate) fn verify_fetched(
+        &self,
+        id: &PackId,
+        size: u64,
+        fetched: Option<(Vec<u8>, usize)>,
+    ) -> Result<(VerifiedPack, bool)> {
+        match fetched {
+            Some((mut buf, at)) => {
+                let bytes = buf.get_mut(at..).unwrap_or_default();
+                Ok((self.verify_pack(id, bytes)?, false))
+            }
+            None => Ok((self.verify_pack_in_pieces(id, size)?, true)),
+        }
     }
 
     fn verify_pack_in_pieces(&self, id: &PackId, size: u64) -> Result<VerifiedPack> {
