@@ -556,3 +556,39 @@ fn first_full(snaps: &[serde_json::Value], short: &str) -> String {
     assert!(o.starts_with(short));
     o
 }
+
+/// A backup with a parent takes an unchanged entry's extended attributes
+/// and symlink target from the parent, and still sees them change: a new
+/// attribute value (which changes the change time) and a retargeted link
+/// (a new inode) are both in the next snapshot.
+#[test]
+fn attributes_and_link_targets_follow_changes_across_backups() {
+    let env = Env::new();
+    let src = env.path("src");
+    fs::create_dir_all(&src).unwrap();
+    let file = src.join("f.txt");
+    write(&file, b"content");
+    xattr::set(&file, "user.v", b"one").unwrap();
+    std::os::unix::fs::symlink("one", src.join("link")).unwrap();
+    let s = src.to_str().unwrap();
+    let restored = |n: &str| -> (Vec<u8>, PathBuf) {
+        let out = env.path(n);
+        env.ok(&["restore", "latest", "--target", out.to_str().unwrap()]);
+        let inner = out.join(src.strip_prefix("/").unwrap());
+        let v = xattr::get(inner.join("f.txt"), "user.v")
+            .unwrap()
+            .unwrap_or_default();
+        (v, fs::read_link(inner.join("link")).unwrap())
+    };
+    env.ok(&["backup", s]);
+    env.ok(&["backup", s]);
+    assert_eq!(restored("r2"), (b"one".to_vec(), PathBuf::from("one")));
+
+    xattr::set(&file, "user.v", b"two").unwrap();
+    fs::remove_file(src.join("link")).unwrap();
+    std::os::unix::fs::symlink("two", src.join("link")).unwrap();
+    let summary = env.backup_json(&[s]);
+    // the new change time makes the file count as changed (read again)
+    assert_eq!(summary["files_changed"].as_u64(), Some(1), "{summary}");
+    assert_eq!(restored("r3"), (b"two".to_vec(), PathBuf::from("two")));
+}

@@ -83,11 +83,20 @@ pub(crate) fn kind_of(meta: &Metadata) -> Option<NodeKind> {
 
 /// A node with the metadata of `path` (lstat'ed as `meta`); content and
 /// subtree are left for the caller. Xattr read errors come back as a warning.
+///
+/// `before` is the entry's node in the parent snapshot, if any. When it is
+/// the same inode of the same kind with the same change time, its extended
+/// attributes and symlink target are taken from it instead of being read
+/// again: setting an attribute changes the change time, and a symlink's
+/// target cannot change without a new inode. On a backup where nothing
+/// changed this halves the system calls (one `llistxattr` per entry, as
+/// many as the `lstat`s).
 pub(crate) fn node_from(
     name: &[u8],
     path: &Path,
     meta: &Metadata,
     names: &Names,
+    before: Option<&Node>,
 ) -> io::Result<(Node, Option<String>)> {
     let kind = kind_of(meta)
         .ok_or_else(|| io::Error::new(io::ErrorKind::Unsupported, "unknown file type"))?;
@@ -102,8 +111,14 @@ pub(crate) fn node_from(
     n.dev = meta.dev();
     n.inode = meta.ino();
     n.links = meta.nlink();
+    let same = before
+        .filter(|b| b.kind == kind && b.inode == n.inode && b.dev == n.dev && b.ctime == n.ctime);
     match kind {
         NodeKind::File => n.size = meta.len(),
+        NodeKind::Symlink if same.is_some_and(|b| b.target.is_some()) => {
+            n.target = same.and_then(|b| b.target.clone());
+            n.size = meta.len();
+        }
         NodeKind::Symlink => {
             let t = std::fs::read_link(path)?;
             n.size = t.as_os_str().len() as u64;
@@ -113,6 +128,10 @@ pub(crate) fn node_from(
         _ => {}
     }
     let mut warning = None;
+    if let Some(b) = same {
+        n.xattrs.clone_from(&b.xattrs);
+        return Ok((n, warning));
+    }
     match read_xattrs(path) {
         Ok(x) => n.xattrs = x,
         Err(e) => warning = Some(format!("extended attributes: {e}")),

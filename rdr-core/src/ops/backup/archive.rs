@@ -209,7 +209,7 @@ impl<'a, 's> Archiver<'a, 's> {
             }
             Top::Virtual(p, _) => {
                 let meta = std::fs::symlink_metadata(p).map_err(|e| Error::io(p.display(), e))?;
-                let (mut node, _) = fsmeta::node_from(name, p, &meta, &self.names)
+                let (mut node, _) = fsmeta::node_from(name, p, &meta, &self.names, None)
                     .map_err(|e| Error::io(p.display(), e))?;
                 let parent = self.parent_tree(p, old);
                 node.subtree = Some(self.archive_top(kid, parent.as_ref())?);
@@ -270,7 +270,8 @@ impl<'a, 's> Archiver<'a, 's> {
         old: Option<&Node>,
     ) -> Result<Option<Node>> {
         self.progress.current(path);
-        let (mut node, xwarn) = match fsmeta::node_from(name, path, meta, &self.names) {
+        let before = old.filter(|_| !self.force);
+        let (mut node, xwarn) = match fsmeta::node_from(name, path, meta, &self.names, before) {
             Ok(n) => n,
             Err(e) => {
                 self.warn(path, e);
