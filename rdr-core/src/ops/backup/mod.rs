@@ -356,22 +356,6 @@ fn backup_paths(
     Ok(warnings)
 }
 
-/// Hashes and counts a stream as it is read.
-struct Tally<R> {
-    inner: R,
-    hasher: blake3::Hasher,
-    bytes: u64,
-}
-
-impl<R: Read> Read for Tally<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.bytes += n as u64;
-        Ok(n)
-    }
-}
-
 fn stream_node(filename: &str, snap: &Snapshot) -> Result<Node> {
     crate::format::tree::check_name(filename.as_bytes())
         .map_err(|_| Error::InvalidInput(format!("invalid stream file name {filename:?}")))?;
@@ -395,22 +379,20 @@ fn backup_stream(
     progress: &dyn Progress,
 ) -> Result<()> {
     let mut node = stream_node(filename, snap)?;
-    let mut tally = Tally {
-        inner: reader,
-        hasher: blake3::Hasher::new(),
-        bytes: 0,
-    };
+    let mut hasher = blake3::Hasher::new();
     progress.current(Path::new(filename));
-    let (ids, n) = saver.save_stream(&mut tally, progress)?.map_err(|e| {
-        Error::SourceFailed(format!("reading the stream for {filename} failed: {e}"))
-    })?;
+    let (ids, n) = saver
+        .save_long_stream(reader, Some(&mut hasher), progress)?
+        .map_err(|e| {
+            Error::SourceFailed(format!("reading the stream for {filename} failed: {e}"))
+        })?;
     node.content = ids;
     node.size = n;
     snap.paths = vec![format!("/{filename}")];
     snap.stream = Some(StreamInfo {
         filename: filename.to_owned(),
-        bytes: tally.bytes,
-        blake3: ByteBuf::from(tally.hasher.finalize().as_bytes().to_vec()),
+        bytes: n,
+        blake3: ByteBuf::from(hasher.finalize().as_bytes().to_vec()),
         command: command.map(<[String]>::to_vec),
         exit_status: command.map(|_| 0),
     });
