@@ -72,6 +72,11 @@ impl Beneath {
         })
     }
 
+    /// The target directory, as given.
+    pub(super) fn root(&self) -> &Path {
+        &self.path
+    }
+
     /// `path` (absolute, under the target) relative to the target; `.`,
     /// `..` and anything outside are refused.
     fn rel<'a>(&self, path: &'a Path) -> io::Result<&'a Path> {

@@ -22,16 +22,18 @@
 //! Small files are always written through the page cache: they are too
 //! short to gain, and holding their edges would hold whole files.
 //!
-//! Which is faster depends on the machine and on the moment: a restore
-//! that fits in the memory the kernel lets fill with dirty pages before it
-//! starts writing back returns as soon as its bytes are in memory, one that
-//! does not is throttled to the writeback rate, which on the project's VM
-//! is well below the direct write rate (docs/performance.md). So
-//! [`WriteMethod::Auto`] reads the kernel's figures at the start of the
-//! restore (three small files under /proc) and writes through the page
-//! cache only when what the restore writes, added to what is already
-//! dirty, stays under half the background writeback threshold.
-
+//! Which is faster depends on the machine, so [`WriteMethod::Auto`]
+//! measures it at the start of a restore that writes at least
+//! [`PROBE_MIN`] bytes to large files: 8 MiB written to a probe file in the
+//! target through the page cache, then 8 MiB past it, each followed by
+//! `fdatasync` (a restored file is only safe once it is on the device), and
+//! the faster method is used. About 20 ms on the project's VM, where the
+//! direct writes win (1.4 GB/s against 0.6 GB/s buffered with a sync; and
+//! without a sync, buffered restores were throttled or, with the previous
+//! restores still in the page cache, slower than direct ones:
+//! docs/performance.md). A file system that refuses `O_DIRECT` gets
+//! buffered writes.
+//!
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fs::File;
@@ -133,7 +135,7 @@ impl<'a> Sink<'a> {
         let direct = match method {
             WriteMethod::Buffered => false,
             WriteMethod::Direct => true,
-            WriteMethod::Auto => large_bytes > 0 && !fits_in_page_cache(large_bytes),
+            WriteMethod::Auto => large_bytes >= PROBE_MIN && direct_is_faster(fs),
         };
         Self {
             direct_bytes: AtomicU64::new(0),
@@ -319,41 +321,41 @@ impl<'a> Sink<'a> {
     }
 }
 
-/// Whether `bytes` more dirty pages keep the page cache under half its
-/// background writeback threshold, by the kernel's figures now; false
-/// when they cannot be read.
-fn fits_in_page_cache(bytes: u64) -> bool {
-    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
-    buffered_room(
-        &read("/proc/meminfo"),
-        &read("/proc/sys/vm/dirty_background_bytes"),
-        &read("/proc/sys/vm/dirty_background_ratio"),
-    )
-    .is_some_and(|room| bytes <= room)
-}
+/// Restores writing less than this to large files are written through
+/// the page cache without a probe.
+pub(super) const PROBE_MIN: u64 = 64 << 20;
+/// Bytes each probe writes.
+const PROBE: usize = 8 << 20;
 
-/// How many bytes can be dirtied before half the background writeback
-/// threshold (`dirty_background_bytes`, or `dirty_background_ratio` per
-/// cent of the available memory) is reached, given what is already dirty
-/// or under writeback. `None` when the figures do not parse.
-fn buffered_room(meminfo: &str, bg_bytes: &str, bg_ratio: &str) -> Option<u64> {
-    let field = |name: &str| -> Option<u64> {
-        let line = meminfo.lines().find(|l| l.starts_with(name))?;
-        let kib: u64 = line[name.len()..]
-            .trim()
-            .trim_end_matches("kB")
-            .trim()
-            .parse()
-            .ok()?;
-        Some(kib * 1024)
+/// Whether direct writes followed by `fdatasync` beat buffered ones into
+/// the restore target, measured with a probe file at its top (removed
+/// again). Any failure (no `O_DIRECT` there, no space) answers no.
+fn direct_is_faster(fs: &Beneath) -> bool {
+    let path = fs
+        .root()
+        .join(format!(".rdr-write-probe-{}", std::process::id()));
+    let probe = || -> std::io::Result<bool> {
+        let mut buf = AlignedBuf::new(PROBE);
+        let bytes = buf.bytes();
+        // not zeros: a thin-provisioned disk could skip those
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = (i % 251) as u8;
+        }
+        let f = fs.create_file(&path)?;
+        let t = std::time::Instant::now();
+        f.write_all_at(bytes, 0)?;
+        f.sync_data()?;
+        let buffered = t.elapsed();
+        drop(f);
+        let f = fs.open_write_direct(&path)?;
+        let t = std::time::Instant::now();
+        f.write_all_at(bytes, PROBE as u64)?;
+        f.sync_data()?;
+        Ok(t.elapsed() < buffered)
     };
-    let available = field("MemAvailable:")?;
-    let dirty = field("Dirty:")? + field("Writeback:")?;
-    let threshold = match bg_bytes.trim().parse::<u64>() {
-        Ok(b) if b > 0 => b,
-        _ => available / 100 * bg_ratio.trim().parse::<u64>().ok()?,
-    };
-    Some((threshold / 2).saturating_sub(dirty))
+    let faster = probe();
+    let _ = fs.clear(&path, false);
+    faster.unwrap_or(false)
 }
 
 #[cfg(test)]
@@ -361,34 +363,13 @@ mod tests {
     use super::*;
     use crate::format::tree::NodeKind;
 
-    const MEMINFO: &str = "MemTotal:       24683664 kB\nMemFree:        23380864 kB\n\
-        MemAvailable:   24000000 kB\nDirty:            100000 kB\nWriteback:         24000 kB\n";
-
+    /// The probe answers, and leaves nothing behind.
     #[test]
-    fn room_is_half_the_background_threshold_less_what_is_dirty() {
-        // 10 % of 24e6 KiB is 2.4e6 KiB; half is 1.2e6 KiB; 124e3 KiB dirty
-        assert_eq!(
-            buffered_room(MEMINFO, "0\n", "10\n"),
-            Some((1_200_000 - 124_000) * 1024)
-        );
-        // dirty_background_bytes wins when set
-        assert_eq!(
-            buffered_room(MEMINFO, "1073741824\n", "10\n"),
-            Some((512 << 20) - 124_000 * 1024)
-        );
-        // more dirty than half the threshold: no room
-        assert_eq!(buffered_room(MEMINFO, "0", "1"), Some(0));
-        // unreadable figures: no answer
-        assert_eq!(buffered_room("", "0", "10"), None);
-        assert_eq!(buffered_room(MEMINFO, "", "x"), None);
-        assert_eq!(
-            buffered_room(
-                "MemAvailable: lots\nDirty: 0 kB\nWriteback: 0 kB",
-                "0",
-                "10"
-            ),
-            None
-        );
+    fn the_probe_answers_and_cleans_up() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fs = Beneath::open(tmp.path()).unwrap();
+        let _ = direct_is_faster(&fs);
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
     }
 
     /// Files written piece by piece in a scrambled order, with pieces cut
