@@ -324,8 +324,9 @@ impl<'a> Sink<'a> {
 /// Restores writing less than this to large files are written through
 /// the page cache without a probe.
 pub(super) const PROBE_MIN: u64 = 64 << 20;
-/// Bytes each probe writes.
+/// Bytes each probe writes, and how many at a time.
 const PROBE: usize = 8 << 20;
+const PROBE_PIECE: usize = 1 << 20;
 
 /// Whether direct writes followed by `fdatasync` beat buffered ones into
 /// the restore target, measured with a probe file at its top (removed
@@ -335,23 +336,25 @@ fn direct_is_faster(fs: &Beneath) -> bool {
         .root()
         .join(format!(".rdr-write-probe-{}", std::process::id()));
     let probe = || -> std::io::Result<bool> {
-        let mut buf = AlignedBuf::new(PROBE);
+        // 1 MiB written 8 times: a larger buffer, once freed, moves the
+        // allocator's mmap threshold up and fragments its heaps
+        let mut buf = AlignedBuf::new(PROBE_PIECE);
         let bytes = buf.bytes();
         // not zeros: a thin-provisioned disk could skip those
         for (i, b) in bytes.iter_mut().enumerate() {
             *b = (i % 251) as u8;
         }
-        let f = fs.create_file(&path)?;
-        let t = std::time::Instant::now();
-        f.write_all_at(bytes, 0)?;
-        f.sync_data()?;
-        let buffered = t.elapsed();
-        drop(f);
-        let f = fs.open_write_direct(&path)?;
-        let t = std::time::Instant::now();
-        f.write_all_at(bytes, PROBE as u64)?;
-        f.sync_data()?;
-        Ok(t.elapsed() < buffered)
+        let write = |f: &std::fs::File, from: u64| -> std::io::Result<std::time::Duration> {
+            let t = std::time::Instant::now();
+            for k in 0..PROBE / PROBE_PIECE {
+                f.write_all_at(bytes, from + (k * PROBE_PIECE) as u64)?;
+            }
+            f.sync_data()?;
+            Ok(t.elapsed())
+        };
+        let buffered = write(&fs.create_file(&path)?, 0)?;
+        let direct = write(&fs.open_write_direct(&path)?, PROBE as u64)?;
+        Ok(direct < buffered)
     };
     let faster = probe();
     let _ = fs.clear(&path, false);
