@@ -29,6 +29,21 @@ impl AlignedBuf {
         Self { raw, start }
     }
 
+    /// [`AlignedBuf::new`] in `raw`'s memory when it holds enough: its
+    /// bytes are neither zeroed nor freed (they are about to be read into).
+    pub(crate) fn reuse(mut raw: Vec<u8>, len: usize) -> Self {
+        let want = len + ALIGN;
+        if raw.capacity() < want {
+            return Self::new(len);
+        }
+        if raw.len() < want {
+            raw.resize(want, 0);
+        }
+        raw.truncate(want);
+        let start = (ALIGN - raw.as_ptr().addr() % ALIGN) % ALIGN;
+        Self { raw, start }
+    }
+
     /// The aligned bytes.
     pub(crate) fn bytes(&mut self) -> &mut [u8] {
         let end = self.raw.len() - ALIGN + self.start;

@@ -41,20 +41,26 @@ pub(super) fn open_direct(path: &Path) -> io::Result<Option<File>> {
 /// fewer bytes than asked for when the file ends first.
 #[cfg(test)]
 pub(super) fn read_range(f: &File, offset: u64, len: usize) -> io::Result<Vec<u8>> {
-    let (mut buf, at) = read_range_at(f, offset, len)?;
+    let (mut buf, at) = read_range_at(f, offset, len, Vec::new())?;
     buf.drain(..at);
     Ok(buf)
 }
 
 /// [`read_range`] without copying the range out: the buffer the aligned
 /// blocks were read into (cut after the range) and where the range
-/// starts in it.
-pub(super) fn read_range_at(f: &File, offset: u64, len: usize) -> io::Result<(Vec<u8>, usize)> {
+/// starts in it. `spare` is used when it is large enough (nothing is
+/// allocated or zeroed then).
+pub(super) fn read_range_at(
+    f: &File,
+    offset: u64,
+    len: usize,
+    spare: Vec<u8>,
+) -> io::Result<(Vec<u8>, usize)> {
     let align = ALIGN as u64;
     let start = offset / align * align;
     let skip = usize::try_from(offset - start).map_err(io::Error::other)?;
     let span = (skip + len).div_ceil(ALIGN) * ALIGN;
-    let mut buf = AlignedBuf::new(span);
+    let mut buf = AlignedBuf::reuse(spare, span);
     let bytes = buf.bytes();
     let mut got = 0;
     while got < span {
@@ -102,6 +108,19 @@ mod tests {
                 &data[off..off + len],
                 "{off}+{len}"
             );
+        }
+        // into a spare buffer: too small (replaced), large enough (reused,
+        // old bytes overwritten), and the same buffer again
+        let mut spare = vec![7u8; 10];
+        for (off, len) in [
+            (5usize, 100_000usize),
+            (4096, 2_000_000),
+            (1, 10),
+            (123_457, 1_500_000),
+        ] {
+            let (buf, at) = read_range_at(&f, off as u64, len, spare).unwrap();
+            assert_eq!(&buf[at..], &data[off..off + len], "spare {off}+{len}");
+            spare = buf;
         }
         // past the end: short, not an error
         assert_eq!(read_range(&f, 2_999_990, 100).unwrap(), &data[2_999_990..]);

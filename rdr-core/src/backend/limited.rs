@@ -86,6 +86,16 @@ impl Backend for Limited {
     ) -> BackendResult<Vec<u8>> {
         self.with(|b| b.read_range(ft, name, offset, len))
     }
+    fn read_range_reusing(
+        &self,
+        ft: FileType,
+        name: &str,
+        offset: u64,
+        len: u64,
+        spare: Vec<u8>,
+    ) -> BackendResult<(Vec<u8>, usize)> {
+        self.with(|b| b.read_range_reusing(ft, name, offset, len, spare))
+    }
     fn read_range_at(
         &self,
         ft: FileType,

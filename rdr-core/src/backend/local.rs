@@ -250,6 +250,16 @@ impl Backend for LocalBackend {
         offset: u64,
         len: u64,
     ) -> BackendResult<(Vec<u8>, usize)> {
+        self.read_range_reusing(ft, name, offset, len, Vec::new())
+    }
+    fn read_range_reusing(
+        &self,
+        ft: FileType,
+        name: &str,
+        offset: u64,
+        len: u64,
+        spare: Vec<u8>,
+    ) -> BackendResult<(Vec<u8>, usize)> {
         let path = self.object(ft, name)?;
         let want = usize::try_from(len).map_err(|_| BackendError::Io {
             op: "read",
@@ -259,7 +269,7 @@ impl Backend for LocalBackend {
         if ft == FileType::Pack && len >= direct::DIRECT_READ_MIN {
             let f = direct::open_direct(&path).map_err(|e| Self::read_err(ft, name, &path, &e))?;
             if let Some(f) = f {
-                let (buf, at) = direct::read_range_at(&f, offset, want)
+                let (buf, at) = direct::read_range_at(&f, offset, want, spare)
                     .map_err(|e| Self::read_err(ft, name, &path, &e))?;
                 if buf.len() - at < want {
                     return Err(BackendError::ShortRead {

@@ -155,6 +155,24 @@ pub trait Backend: Send + Sync {
         Ok((self.read_range(ft, name, offset, len)?, 0))
     }
 
+    /// [`Backend::read_range_at`] into `spare` where the backend can (a
+    /// buffer from an earlier read, handed back): repeated large reads
+    /// then neither allocate nor zero memory. The default ignores it.
+    ///
+    /// # Errors
+    /// As [`Backend::read_range`].
+    fn read_range_reusing(
+        &self,
+        ft: FileType,
+        name: &str,
+        offset: u64,
+        len: u64,
+        spare: Vec<u8>,
+    ) -> BackendResult<(Vec<u8>, usize)> {
+        drop(spare);
+        self.read_range_at(ft, name, offset, len)
+    }
+
     /// Stores a new object durably; fails if it already exists.
     ///
     /// # Errors

@@ -121,6 +121,18 @@ impl Backend for Throttled {
     ) -> BackendResult<Vec<u8>> {
         self.download(len, || self.inner.read_range(ft, name, offset, len))
     }
+    fn read_range_reusing(
+        &self,
+        ft: FileType,
+        name: &str,
+        offset: u64,
+        len: u64,
+        spare: Vec<u8>,
+    ) -> BackendResult<(Vec<u8>, usize)> {
+        self.download(len, || {
+            self.inner.read_range_reusing(ft, name, offset, len, spare)
+        })
+    }
     fn read_range_at(
         &self,
         ft: FileType,

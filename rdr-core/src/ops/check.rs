@@ -490,27 +490,45 @@ fn read_and_verify(
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     let next = std::sync::atomic::AtomicUsize::new(0);
     let (tx, rx) = std::sync::mpsc::sync_channel(0);
-    let verify = |(id, size, fetched): (PackId, u64, Fetched)| {
-        let checked = fetched.and_then(|f| repo.verify_fetched(&id, size, f));
+    // verified packs' buffers go back to the readers: reading into them
+    // allocates and zeroes nothing, and the heaps do not fragment
+    let (give_back, spares) = std::sync::mpsc::channel::<Vec<u8>>();
+    let spares = Mutex::new(spares);
+    let verify = |(id, size, mut fetched): (PackId, u64, Fetched)| {
+        let checked = fetched.as_mut().map_err(|e| e.to_string()).and_then(|f| {
+            let bytes = f
+                .as_mut()
+                .map(|(b, at)| b.get_mut(*at..).unwrap_or_default());
+            repo.verify_fetched(&id, size, bytes)
+                .map_err(|e| e.to_string())
+        });
         let (out, pieced) = match checked {
-            Err(e) => ((Some(e.to_string()), Vec::new()), false),
+            Err(e) => ((Some(e), Vec::new()), false),
             Ok(((_, bad), pieced)) => {
                 let bad = bad.into_iter().map(|(e, err)| (e.id, err.to_string()));
                 ((None, bad.collect()), pieced)
             }
         };
+        if let Ok(Some((buf, _))) = fetched {
+            let _ = give_back.send(buf);
+        }
         progress.advance(1, size);
         (id, out, pieced)
     };
     std::thread::scope(|s| {
         for _ in 0..repo.connections().max(1) {
-            let (tx, next) = (tx.clone(), &next);
+            let (tx, next, spares) = (tx.clone(), &next, &spares);
             s.spawn(move || {
                 while let Some(&(id, size)) = chosen.get(next.fetch_add(1, Ordering::Relaxed)) {
                     if progress.is_cancelled() {
                         break;
                     }
-                    let fetched = repo.fetch_pack(id, size);
+                    let spare = spares
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .try_recv()
+                        .unwrap_or_default();
+                    let fetched = repo.fetch_pack(id, size, spare);
                     if tx.send((*id, size, fetched)).is_err() {
                         break;
                     }

@@ -44,21 +44,36 @@ impl Repository {
     /// # Errors
     /// As [`Repository::verify_pack`], and storage errors.
     pub(crate) fn read_verify_pack(&self, id: &PackId, size: u64) -> Result<(VerifiedPack, bool)> {
-        let fetched = self.fetch_pack(id, size)?;
-        self.verify_fetched(id, size, fetched)
+        let mut fetched = self.fetch_pack(id, size, Vec::new())?;
+        let bytes = fetched
+            .as_mut()
+            .map(|(b, at)| b.get_mut(*at..).unwrap_or_default());
+        self.verify_fetched(id, size, bytes)
     }
 
     /// The first half of [`Self::read_verify_pack`], for a caller that
     /// reads packs on some threads and verifies them on others: the pack's
     /// bytes (a buffer and where they start in it), or `None` for a pack
     /// too large to read whole, which [`Self::verify_fetched`] then reads
-    /// in pieces.
+    /// in pieces. The pack is read into `spare` where the storage can.
     ///
     /// # Errors
     /// Storage errors.
-    pub(crate) fn fetch_pack(&self, id: &PackId, size: u64) -> Result<Option<(Vec<u8>, usize)>> {
+    pub(crate) fn fetch_pack(
+        &self,
+        id: &PackId,
+        size: u64,
+        spare: Vec<u8>,
+    ) -> Result<Option<(Vec<u8>, usize)>> {
         if size <= self.max_whole_pack() {
-            return self.read_pack_range_at(id, 0, size).map(Some);
+            let read = self.inner.backend.read_range_reusing(
+                crate::backend::FileType::Pack,
+                &id.to_hex(),
+                0,
+                size,
+                spare,
+            )?;
+            return Ok(Some(read));
         }
         Ok(None)
     }
@@ -71,13 +86,10 @@ impl Repository {
         &self,
         id: &PackId,
         size: u64,
-        fetched: Option<(Vec<u8>, usize)>,
+        bytes: Option<&mut [u8]>,
     ) -> Result<(VerifiedPack, bool)> {
-        match fetched {
-            Some((mut buf, at)) => {
-                let bytes = buf.get_mut(at..).unwrap_or_default();
-                Ok((self.verify_pack(id, bytes)?, false))
-            }
+        match bytes {
+            Some(bytes) => Ok((self.verify_pack(id, bytes)?, false)),
             None => Ok((self.verify_pack_in_pieces(id, size)?, true)),
         }
     }
