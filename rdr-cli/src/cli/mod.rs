@@ -269,9 +269,9 @@ pub struct RestoreArgs {
     /// Change nothing: say what would be written, kept and deleted.
     #[arg(short = 'n', long)]
     pub dry_run: bool,
-    /// How file contents are written: auto (past the page cache for files
-    /// of 1 MiB or more where the file system allows it), buffered
-    /// (through the page cache), direct (past it, or fail).
+    /// How file contents are written: auto (files of 1 MiB or more past
+    /// the page cache when a quick probe of the target finds that faster),
+    /// buffered (through the page cache), direct (past it, or fail).
     #[arg(long, value_name = "METHOD", default_value = "auto", env = "RDR_WRITE_METHOD",
           value_parser = ["auto", "buffered", "direct"])]
     pub write_method: String,

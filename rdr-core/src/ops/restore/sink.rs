@@ -48,8 +48,8 @@ use crate::aligned::{ALIGN, AlignedBuf};
 /// How a restore writes file contents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum WriteMethod {
-    /// Direct writes for large files where the target's file system
-    /// accepts them, buffered writes otherwise.
+    /// Direct writes for large files when a probe of the target finds
+    /// them faster (restores of 64 MiB or more), buffered otherwise.
     #[default]
     Auto,
     /// Through the page cache only.
@@ -243,7 +243,8 @@ impl<'a> Sink<'a> {
         let align = ALIGN as u64;
         let block = offset / align;
         let block_start = block * align;
-        let block_len = (self.files[file].size - block_start).min(align) as usize;
+        // a piece past the end (inconsistent data) gets 0 and the error below
+        let block_len = (self.files[file].size.saturating_sub(block_start)).min(align) as usize;
         let at = (offset - block_start) as usize;
         if at + bytes.len() > block_len {
             return Err(self.err(file, "a blob's piece runs past the end of the file"));
