@@ -4,10 +4,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, Metadata};
 use std::io::{self, Read};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
+use super::ahead::{Ahead, list_dir};
 use super::exclude::Excluder;
 use super::saver::Saver;
 use crate::error::{Error, Result};
@@ -76,6 +77,9 @@ pub(crate) struct Archiver<'a, 's> {
     pub names: Names,
     links: HashMap<(u64, u64), LinkInfo>,
     root_dev: u64,
+    /// Listings of the directories under the current top-level path,
+    /// read ahead on a thread of their own.
+    ahead: Option<Ahead>,
 }
 
 /// Reads the data regions (the complement of `holes`) of a file in order.
@@ -156,6 +160,7 @@ impl<'a, 's> Archiver<'a, 's> {
             names: Names::default(),
             links: HashMap::new(),
             root_dev: 0,
+            ahead: None,
         }
     }
 
@@ -185,6 +190,7 @@ impl<'a, 's> Archiver<'a, 's> {
                 self.root_dev = std::fs::symlink_metadata(p)
                     .map_err(|e| Error::io(p.display(), e))?
                     .dev();
+                self.ahead = Some(Ahead::start(p, &self.excluder, self.root_dev));
                 self.archive_dir(p, parent)
             }
             Top::Virtual(_, kids) => {
@@ -205,6 +211,9 @@ impl<'a, 's> Archiver<'a, 's> {
             Top::Real(p) => {
                 let meta = std::fs::symlink_metadata(p).map_err(|e| Error::io(p.display(), e))?;
                 self.root_dev = meta.dev();
+                if meta.is_dir() {
+                    self.ahead = Some(Ahead::start(p, &self.excluder, self.root_dev));
+                }
                 self.archive_entry(p, name, &meta, old)
             }
             Top::Virtual(p, _) => {
@@ -219,41 +228,28 @@ impl<'a, 's> Archiver<'a, 's> {
     }
 
     fn archive_dir(&mut self, path: &Path, parent: Option<&Tree>) -> Result<BlobId> {
-        let mut names: Vec<Vec<u8>> = match std::fs::read_dir(path) {
-            Ok(rd) => rd
-                .filter_map(|e| match e {
-                    Ok(e) => Some(e.file_name().into_vec()),
-                    Err(err) => {
-                        self.warn(path, err);
-                        None
-                    }
-                })
-                .collect(),
-            Err(e) => {
-                self.warn(path, format!("cannot list directory: {e}"));
-                Vec::new()
-            }
-        };
-        names.sort();
-        if let Some(keep) = self.excluder.tagged(path) {
-            names.retain(|n| *n == keep);
+        let listing = self
+            .ahead
+            .as_mut()
+            .filter(|a| a.covers(path))
+            .and_then(|a| a.take(path))
+            .unwrap_or_else(|| list_dir(path, &self.excluder));
+        for e in &listing.errors {
+            self.warn(path, e);
         }
         let mut tree = Tree::default();
-        for name in names {
+        for (name, meta) in listing.entries {
             if self.progress.is_cancelled() {
                 return Err(Error::Cancelled);
             }
             let child = path.join(std::ffi::OsStr::from_bytes(&name));
-            let meta = match std::fs::symlink_metadata(&child) {
+            let meta = match meta {
                 Ok(m) => m,
                 Err(e) => {
                     self.warn(&child, e);
                     continue;
                 }
             };
-            if self.excluder.excludes(&child, &meta) {
-                continue;
-            }
             let old = parent.and_then(|t| t.get(&name));
             if let Some(n) = self.archive_entry(&child, &name, &meta, old)? {
                 tree.nodes.push(n);

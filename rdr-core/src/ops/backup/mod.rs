@@ -5,6 +5,7 @@
 //! (so the next run reuses the uploaded data) and no snapshot.
 
 pub(crate) mod adopt;
+mod ahead;
 mod archive;
 mod exclude;
 pub(crate) mod saver;
