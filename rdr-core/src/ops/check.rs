@@ -205,12 +205,25 @@ pub fn check(
     let stored = repo.pack_sizes()?;
     r.packs = stored.len();
     let mut damage = Damage::default();
-    check_packs(repo, &index, &stored, &mut damage, &mut r, progress);
-    progress.phase("snapshots");
-    let snapshots = load_snapshots(repo, &mut r)?;
-    r.snapshots = snapshots.len();
-    progress.phase("trees");
-    let usage = mark_used(repo, &index, &snapshots, false)?;
+    // with --read-data the packs are read while the rest is checked: the
+    // storage and the cores are busy from the start (the progress shows
+    // the reading, the longer part)
+    let (structure, read) = match opts.read_data {
+        None => (structure(repo, &index, &stored, &mut damage, &mut r, progress), None),
+        Some(rd) => {
+            progress.phase("read-data");
+            let quiet = Quiet(progress);
+            std::thread::scope(|s| {
+                let reading = s.spawn(|| read_data(repo, &stored, rd, progress));
+                let structure = structure(repo, &index, &stored, &mut damage, &mut r, &quiet);
+                let read = reading
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p));
+                (structure, Some(read))
+            })
+        }
+    };
+    let (snapshots, usage) = structure?;
     r.blobs_used = usage.used_count;
     for d in usage.damage {
         r.errors.push(d.error.to_string());
@@ -228,9 +241,8 @@ pub fn check(
             index.duplicates()
         ));
     }
-    if let Some(rd) = opts.read_data {
-        progress.phase("read-data");
-        read_data(repo, &stored, rd, progress, &mut damage, &mut r);
+    if let Some(read) = read {
+        record_reads(read, &stored, repo, &mut damage, &mut r);
     }
     if !damage.is_empty() {
         progress.phase("trace");
@@ -238,6 +250,44 @@ pub fn check(
     }
     r.end = now_ns();
     Ok(r)
+}
+
+/// The snapshots and what they use.
+type Structure = (
+    Vec<(SnapshotId, crate::format::snapshot::Snapshot)>,
+    crate::ops::usage::Usage,
+);
+
+/// The checks of everything but the packs' contents: the index against
+/// the packs' headers, the snapshots, their trees.
+fn structure(
+    repo: &Repository,
+    index: &MasterIndex,
+    stored: &HashMap<PackId, u64>,
+    damage: &mut Damage,
+    r: &mut CheckReport,
+    progress: &dyn Progress,
+) -> Result<Structure> {
+    check_packs(repo, index, stored, damage, r, progress);
+    progress.phase("snapshots");
+    let snapshots = load_snapshots(repo, r)?;
+    r.snapshots = snapshots.len();
+    progress.phase("trees");
+    let usage = mark_used(repo, index, &snapshots, false)?;
+    Ok((snapshots, usage))
+}
+
+/// A [`Progress`] that passes on only warnings and cancellation: for work
+/// done beside another that shows the progress.
+struct Quiet<'a>(&'a dyn Progress);
+
+impl Progress for Quiet<'_> {
+    fn warning(&self, path: &std::path::Path, message: &str) {
+        self.0.warning(path, message);
+    }
+    fn is_cancelled(&self) -> bool {
+        self.0.is_cancelled()
+    }
 }
 
 /// What is known to be, or may be, damaged.
@@ -429,14 +479,13 @@ fn load_snapshots(
     Ok(ok)
 }
 
+/// Reads and verifies the packs `rd` selects: per pack, what was found.
 fn read_data(
     repo: &Repository,
     stored: &HashMap<PackId, u64>,
     rd: ReadData,
     progress: &dyn Progress,
-    damage: &mut Damage,
-    r: &mut CheckReport,
-) {
+) -> Vec<(PackId, PackRead, bool)> {
     let mut chosen: Vec<(&PackId, u64)> = stored
         .iter()
         .filter(|(id, _)| rd.selects(id))
@@ -446,6 +495,17 @@ fn read_data(
     progress.total(chosen.len() as u64, chosen.iter().map(|c| c.1).sum());
     let mut results = read_and_verify(repo, &chosen, progress);
     results.sort_by_key(|r| r.0);
+    results
+}
+
+/// Adds what reading the packs found to the report and the damage.
+fn record_reads(
+    results: Vec<(PackId, PackRead, bool)>,
+    stored: &HashMap<PackId, u64>,
+    repo: &Repository,
+    damage: &mut Damage,
+    r: &mut CheckReport,
+) {
     for (pack, (pack_error, bad), pieced) in results {
         r.packs_read += 1;
         if pieced {
