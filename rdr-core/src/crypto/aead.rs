@@ -119,6 +119,15 @@ pub fn open_in_place<'a>(
 
 #[cfg(test)]
 mod tests {
+    /// The cipher holds a copy of the key: it must be wiped when dropped
+    /// (`chacha20poly1305`'s `zeroize` feature; without it this does not
+    /// compile).
+    #[test]
+    fn the_cipher_wipes_its_key() {
+        fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        wiped_on_drop::<XChaCha20Poly1305>();
+    }
+
     use super::*;
 
     #[test]

@@ -209,7 +209,10 @@ pub fn check(
     // storage and the cores are busy from the start (the progress shows
     // the reading, the longer part)
     let (structure, read) = match opts.read_data {
-        None => (structure(repo, &index, &stored, &mut damage, &mut r, progress), None),
+        None => (
+            structure(repo, &index, &stored, &mut damage, &mut r, progress),
+            None,
+        ),
         Some(rd) => {
             progress.phase("read-data");
             let quiet = Quiet(progress);
