@@ -269,9 +269,7 @@ impl Backend for LocalBackend {
         if ft == FileType::Pack && len >= direct::DIRECT_READ_MIN {
             let f = direct::open_direct(&path).map_err(|e| Self::read_err(ft, name, &path, &e))?;
             if let Some(f) = f {
-                // what the page cache holds is copied from it, the rest read directly
-                let cached = File::open(&path).map_err(|e| Self::read_err(ft, name, &path, &e))?;
-                let (buf, at) = direct::read_range_at(&f, Some(&cached), offset, want, spare)
+                let (buf, at) = direct::read_range_at(&f, offset, want, spare)
                     .map_err(|e| Self::read_err(ft, name, &path, &e))?;
                 if buf.len() - at < want {
                     return Err(BackendError::ShortRead {
