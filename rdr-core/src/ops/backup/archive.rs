@@ -190,7 +190,9 @@ impl<'a, 's> Archiver<'a, 's> {
                 self.root_dev = std::fs::symlink_metadata(p)
                     .map_err(|e| Error::io(p.display(), e))?
                     .dev();
-                self.ahead = Some(Ahead::start(p, &self.excluder, self.root_dev));
+                // with no parent every file is read: listing ahead saves
+                // little there, and its thread's heap costs peak memory
+                self.ahead = parent.map(|_| Ahead::start(p, &self.excluder, self.root_dev));
                 self.archive_dir(p, parent)
             }
             Top::Virtual(_, kids) => {
@@ -211,9 +213,10 @@ impl<'a, 's> Archiver<'a, 's> {
             Top::Real(p) => {
                 let meta = std::fs::symlink_metadata(p).map_err(|e| Error::io(p.display(), e))?;
                 self.root_dev = meta.dev();
-                if meta.is_dir() {
-                    self.ahead = Some(Ahead::start(p, &self.excluder, self.root_dev));
-                }
+                let has_parent =
+                    old.is_some_and(|o| o.kind == NodeKind::Dir && o.subtree.is_some());
+                self.ahead = (meta.is_dir() && has_parent)
+                    .then(|| Ahead::start(p, &self.excluder, self.root_dev));
                 self.archive_entry(p, name, &meta, old)
             }
             Top::Virtual(p, _) => {
