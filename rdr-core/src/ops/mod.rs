@@ -13,6 +13,7 @@ mod affected;
 pub mod backup;
 pub mod browse;
 pub mod check;
+mod check_read;
 mod content;
 pub mod copy;
 pub mod diff;
