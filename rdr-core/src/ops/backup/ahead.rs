@@ -333,9 +333,15 @@ mod tests {
         let ex = Excluder::new(&ExcludeOptions::default()).unwrap();
         let dev = std::fs::metadata(&root).unwrap().dev();
         let mut ahead = Ahead::with_limit(&root, &ex, dev, 100);
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        // the root (6 entries) and two directories of 40: the third waits
-        assert_eq!(*ahead.budget.used.lock().unwrap(), 86);
+        // the root (6 entries) and two directories of 40 go; the third
+        // waits (the lister is given up to 10 s to get there)
+        let used = || *ahead.budget.used.lock().unwrap();
+        let t = std::time::Instant::now();
+        while used() < 86 && t.elapsed() < std::time::Duration::from_secs(10) {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert_eq!(used(), 86);
         assert!(ahead.take(&root).is_some());
         for i in 0..6 {
             let l = ahead.take(&root.join(format!("d{i}"))).unwrap();
