@@ -99,6 +99,9 @@ pub fn run_conformance(b: &dyn Backend) {
         b"cfg"
     );
     assert_eq!(b.stat(FileType::Index, "i2").expect("stat empty"), 0);
+    sizes_match(b, FileType::Index, &[("i1", 1), ("i2", 0)]);
+    sizes_match(b, FileType::Pack, &[(&name, data.len() as u64)]);
+    sizes_match(b, FileType::Config, &[("config", 3)]);
     assert!(
         b.list(FileType::Snapshot)
             .expect("list snapshots")
@@ -160,7 +163,26 @@ pub fn run_conformance(b: &dyn Backend) {
     drop(dropped);
     let mut packs = b.list(FileType::Pack).expect("list after drop");
     packs.sort();
-    assert_eq!(packs, vec![name.clone(), staged_name]);
+    assert_eq!(packs, vec![name.clone(), staged_name.clone()]);
+    let len = data.len() as u64;
+    sizes_match(b, FileType::Pack, &[(&name, len), (&staged_name, len)]);
+}
+
+/// `list_sizes` names exactly `want`, and each size it gives is right
+/// (an unknown size is allowed: the caller asks `stat`).
+fn sizes_match(b: &dyn Backend, ft: FileType, want: &[(&str, u64)]) {
+    let mut got = b.list_sizes(ft).expect("list_sizes");
+    got.sort();
+    let names: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
+    let mut want = want.to_vec();
+    want.sort_unstable();
+    let want_names: Vec<&str> = want.iter().map(|w| w.0).collect();
+    assert_eq!(names, want_names, "list_sizes({ft:?}) names");
+    for ((n, size), (_, real)) in got.iter().zip(&want) {
+        if let Some(size) = size {
+            assert_eq!(size, real, "list_sizes({ft:?}) size of {n}");
+        }
+    }
 }
 
 #[cfg(test)]

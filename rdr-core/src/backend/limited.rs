@@ -71,6 +71,9 @@ impl Backend for Limited {
     fn list(&self, ft: FileType) -> BackendResult<Vec<String>> {
         self.with(|b| b.list(ft))
     }
+    fn list_sizes(&self, ft: FileType) -> BackendResult<Vec<(String, Option<u64>)>> {
+        self.with(|b| b.list_sizes(ft))
+    }
     fn stat(&self, ft: FileType, name: &str) -> BackendResult<u64> {
         self.with(|b| b.stat(ft, name))
     }

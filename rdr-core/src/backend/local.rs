@@ -1,14 +1,14 @@
 //! Local directory backend: the embedded default.
 //!
-//! Reads, listings and deletes go through OpenDAL's fs service. Writes are
-//! done here, because durability needs more than OpenDAL's fs writer does:
-//! the data goes to `tmp/` (mode 0600 for key files), is fsynced, then
-//! hard-linked to its final name (which fails atomically if the name
-//! exists, so nothing is ever overwritten), and the directory is fsynced.
-//! Packs are staged ([`Backend::stage`]): written to `tmp/` as they fill,
-//! bypassing the page cache where the file system allows (see
-//! `local_staged.rs`), then published the same way once their hash names
-//! them.
+//! Deletes go through OpenDAL's fs service; reads and listings are plain
+//! file-system calls. Writes are done here too, because durability needs
+//! more than OpenDAL's fs writer does: the data goes to `tmp/` (mode 0600
+//! for key files), is fsynced, then hard-linked to its final name (which
+//! fails atomically if the name exists, so nothing is ever overwritten),
+//! and the directory is fsynced. Packs are staged ([`Backend::stage`]):
+//! written to `tmp/` as they fill, bypassing the page cache where the file
+//! system allows (see `local_staged.rs`), then published the same way once
+//! their hash names them.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -189,6 +189,33 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// The regular files in `dir` (and below it when `deep`), with their
+/// sizes; a missing directory holds none. Symbolic links are not followed.
+fn list_files(dir: &Path, deep: bool, out: &mut Vec<(String, Option<u64>)>) -> BackendResult<()> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(LocalBackend::io_err("list", dir, &e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| LocalBackend::io_err("list", dir, &e))?;
+        let meta = match entry.metadata() {
+            Ok(m) => m,
+            // removed since the directory was read (a prune elsewhere)
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(LocalBackend::io_err("list", &entry.path(), &e)),
+        };
+        if meta.is_dir() && deep {
+            list_files(&entry.path(), deep, out)?;
+        } else if meta.is_file()
+            && let Some(name) = entry.file_name().to_str()
+        {
+            out.push((name.to_owned(), Some(meta.len())));
+        }
+    }
+    Ok(())
+}
+
 impl Backend for LocalBackend {
     fn location(&self) -> String {
         self.root.display().to_string()
@@ -212,7 +239,19 @@ impl Backend for LocalBackend {
     }
 
     fn list(&self, ft: FileType) -> BackendResult<Vec<String>> {
-        opendal_ops::list(self.op()?, ft)
+        Ok(self.list_sizes(ft)?.into_iter().map(|(n, _)| n).collect())
+    }
+    // Listed here, not through OpenDAL: its fs lister took 12-70 ms for
+    // the 256 pack directories of a 1 GiB repository, `read_dir` 1-2 ms.
+    fn list_sizes(&self, ft: FileType) -> BackendResult<Vec<(String, Option<u64>)>> {
+        if ft == FileType::Config {
+            return opendal_ops::list_sizes(self.op()?, ft);
+        }
+        // a missing repository is NotFound, as for every other call
+        self.op()?;
+        let mut found = Vec::new();
+        list_files(&self.root.join(ft.dir()), ft == FileType::Pack, &mut found)?;
+        Ok(found)
     }
     fn stat(&self, ft: FileType, name: &str) -> BackendResult<u64> {
         opendal_ops::stat(self.op()?, ft, name)
@@ -351,5 +390,42 @@ impl Backend for LocalBackend {
             }
         }
         Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The listing gives every pack below `data/` with its size, and skips
+    /// what is not a regular file.
+    #[test]
+    fn listing_gives_sizes_and_skips_links() {
+        let d = tempfile::tempdir().unwrap();
+        let b = LocalBackend::new(d.path().join("repo")).unwrap();
+        assert!(matches!(
+            b.list_sizes(FileType::Pack),
+            Err(BackendError::NotFound { .. })
+        ));
+        b.create_layout().unwrap();
+        let a = "ab".to_owned() + &"0".repeat(62);
+        let c = "cd".to_owned() + &"1".repeat(62);
+        b.write_new(FileType::Pack, &a, &[1; 5000]).unwrap();
+        b.write_new(FileType::Pack, &c, b"").unwrap();
+        let data = d.path().join("repo/data");
+        std::os::unix::fs::symlink(data.join("ab").join(&a), data.join("ab/link")).unwrap();
+        fs::create_dir_all(data.join("ef/deeper")).unwrap();
+        fs::write(data.join("ef/deeper/x"), b"xyz").unwrap();
+        let mut got = b.list_sizes(FileType::Pack).unwrap();
+        got.sort();
+        let want = vec![(a, Some(5000)), (c, Some(0)), ("x".to_owned(), Some(3))];
+        assert_eq!(got, want);
+        // flat directories are listed one level deep
+        fs::create_dir_all(d.path().join("repo/index/sub")).unwrap();
+        b.write_new(FileType::Index, "i", b"1").unwrap();
+        assert_eq!(
+            b.list_sizes(FileType::Index).unwrap(),
+            vec![("i".to_owned(), Some(1))]
+        );
     }
 }

@@ -67,10 +67,18 @@ pub(crate) fn map_err(op: &'static str, path: &str, e: opendal::Error) -> Backen
 }
 
 pub(crate) fn list(op: &Operator, ft: FileType) -> BackendResult<Vec<String>> {
+    Ok(list_sizes(op, ft)?.into_iter().map(|(n, _)| n).collect())
+}
+
+/// [`list`] with each object's size where the listing gives it: object
+/// stores (S3's `ListObjectsV2`, WebDAV's `PROPFIND`, SFTP's `readdir`)
+/// and the fs service do. Zero is OpenDAL's "unknown" as well as an empty
+/// object's size, so it is returned as `None` (the caller asks `stat`).
+pub(crate) fn list_sizes(op: &Operator, ft: FileType) -> BackendResult<Vec<(String, Option<u64>)>> {
     let dir = ft.dir();
     if ft == FileType::Config {
         return match op.stat("config") {
-            Ok(_) => Ok(vec!["config".to_owned()]),
+            Ok(m) => Ok(vec![("config".to_owned(), known(m.content_length()))]),
             Err(e) if e.kind() == opendal::ErrorKind::NotFound => Ok(vec![]),
             Err(e) => Err(map_err("stat", "config", e)),
         };
@@ -89,9 +97,15 @@ pub(crate) fn list(op: &Operator, ft: FileType) -> BackendResult<Vec<String>> {
     Ok(entries
         .into_iter()
         .filter(|e| e.metadata().mode().is_file())
-        .filter_map(|e| e.path().rsplit('/').next().map(str::to_owned))
-        .filter(|n| !n.is_empty())
+        .filter_map(|e| {
+            let name = e.path().rsplit('/').next()?;
+            (!name.is_empty()).then(|| (name.to_owned(), known(e.metadata().content_length())))
+        })
         .collect())
+}
+
+fn known(size: u64) -> Option<u64> {
+    (size > 0).then_some(size)
 }
 
 pub(crate) fn stat(op: &Operator, ft: FileType, name: &str) -> BackendResult<u64> {
@@ -281,6 +295,9 @@ impl<T: OnOperator> Backend for T {
     }
     fn list(&self, ft: FileType) -> BackendResult<Vec<String>> {
         at(self, list(self.operator(), ft))
+    }
+    fn list_sizes(&self, ft: FileType) -> BackendResult<Vec<(String, Option<u64>)>> {
+        at(self, list_sizes(self.operator(), ft))
     }
     fn stat(&self, ft: FileType, name: &str) -> BackendResult<u64> {
         at(self, stat(self.operator(), ft, name))

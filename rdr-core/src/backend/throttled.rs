@@ -102,6 +102,9 @@ impl Backend for Throttled {
     fn list(&self, ft: FileType) -> BackendResult<Vec<String>> {
         self.inner.list(ft)
     }
+    fn list_sizes(&self, ft: FileType) -> BackendResult<Vec<(String, Option<u64>)>> {
+        self.inner.list_sizes(ft)
+    }
     fn stat(&self, ft: FileType, name: &str) -> BackendResult<u64> {
         self.inner.stat(ft, name)
     }

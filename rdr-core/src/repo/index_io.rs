@@ -13,7 +13,7 @@ use super::index::{IndexLoader, IndexPart, MasterIndex};
 use crate::backend::{BackendError, FileType};
 use crate::error::{Error, Result};
 use crate::format::index::{IndexBlob, IndexFile, IndexPack, ObsoletePack};
-use crate::id::{IndexId, PackId};
+use crate::id::{Id, IndexId, PackId};
 
 /// Index entries per index file that prune and repair write (a file of
 /// this size is about 11 MB; large enough to keep the file count low,
@@ -138,11 +138,23 @@ impl Repository {
     /// Storage errors.
     #[cfg_attr(feature = "internals", visibility::make(pub))]
     pub(crate) fn pack_sizes(&self) -> Result<HashMap<PackId, u64>> {
-        self.list_ids(FileType::Pack)?
+        // the listing's sizes where it gives them (one request per
+        // thousand packs on object storage), a stat for the others
+        let listed: Vec<(Id, Option<u64>)> = self
+            .inner
+            .backend
+            .list_sizes(FileType::Pack)?
+            .into_iter()
+            .filter_map(|(n, size)| Some((n.parse().ok()?, size)))
+            .collect();
+        listed
             .par_iter()
-            .map(|id| {
-                let size = self.inner.backend.stat(FileType::Pack, &id.to_hex())?;
-                Ok((PackId(*id), size))
+            .map(|&(id, size)| {
+                let size = match size {
+                    Some(s) => s,
+                    None => self.inner.backend.stat(FileType::Pack, &id.to_hex())?,
+                };
+                Ok((PackId(id), size))
             })
             .collect()
     }

@@ -25,11 +25,20 @@ fn connect(location: &str, vars: &[(&str, &str)]) -> Storage {
     Storage::connect_with(&loc, &|k| vars.get(k).cloned()).unwrap()
 }
 
+/// S3 lists sizes: a check or prune needs no request per pack to learn
+/// them.
+fn sizes_are_listed(s: &Storage) {
+    let listed = s.backend().list_sizes(FileType::Pack).unwrap();
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert!(listed.iter().all(|(_, size)| size.is_some()), "{listed:?}");
+}
+
 #[test]
 fn s3_passes_the_backend_conformance_suite() {
     let server = S3Server::start("conformance");
     let s = storage(&server, "suite", &server.env());
     run_conformance(s.backend().as_ref());
+    sizes_are_listed(&s);
 }
 
 #[test]
@@ -37,6 +46,7 @@ fn moto_passes_the_backend_conformance_suite() {
     let server = MotoServer::start("conformance");
     let s = connect(&server.location("suite"), &server.env());
     run_conformance(s.backend().as_ref());
+    sizes_are_listed(&s);
 }
 
 /// Writers racing to create the same objects with different contents:
