@@ -52,6 +52,7 @@ pub(super) fn execute(
         .map(|t| t.len)
         .sum();
     let sink = Sink::new(&fs, &plan.files, opts.write_method, large);
+    sink.preallocate(&packs);
     let mut data = pool.install(|| data::run(repo, &sink, &mut packs, &plan.files, progress));
     let direct = sink.direct_bytes.load(std::sync::atomic::Ordering::Relaxed);
     data.errors.extend(sink.finish());

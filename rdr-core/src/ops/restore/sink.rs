@@ -19,6 +19,15 @@
 //! Every byte is written once, by one of the two paths, so the two never
 //! overlap within a block.
 //!
+//! Before direct writes start, the ranges large files get written in are
+//! allocated (`fallocate`; holes stay holes). On ext4 a direct write into
+//! a hole allocates blocks, and allocating writes take the file's inode
+//! lock exclusively, so the workers' writes to one file went one at a
+//! time; into allocated extents they run side by side (a 652 MiB dump
+//! restored in 0.63-0.66 s instead of 0.83-0.87 s, docs/performance.md).
+//! It also reserves the space before anything is written. A file system
+//! that cannot allocate ahead is written as before.
+//!
 //! Small files are always written through the page cache: they are too
 //! short to gain, and holding their edges would hold whole files.
 //!
@@ -42,6 +51,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::beneath::Beneath;
+use super::jobs::PackJobs;
 use super::plan::FileEntry;
 use crate::aligned::{ALIGN, AlignedBuf};
 
@@ -147,6 +157,49 @@ impl<'a> Sink<'a> {
             held_bytes: AtomicU64::new(0),
             held_max: HELD_MAX,
             file_locks: (0..FILE_LOCKS).map(|_| Mutex::new(())).collect(),
+        }
+    }
+
+    /// Allocates the ranges that direct writes will fill in the large
+    /// files (module docs). Best effort: where it fails, the writes
+    /// allocate as they go and report their own errors.
+    pub(super) fn preallocate(&self, packs: &[PackJobs]) {
+        if !self.direct.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut ranges: Vec<(usize, u64, u64)> = (packs.iter())
+            .flat_map(|(_, blobs)| blobs)
+            .flat_map(|b| &b.targets)
+            .filter(|t| self.files[t.file].size >= DIRECT_MIN)
+            .map(|t| (t.file, t.offset, t.offset + t.len))
+            .collect();
+        ranges.sort_unstable();
+        let mut open: Option<(usize, File)> = None;
+        let mut i = 0;
+        while let Some(&(file, start, mut end)) = ranges.get(i) {
+            i += 1;
+            while let Some(&(f, s, e)) = ranges.get(i) {
+                if f != file || s > end {
+                    break;
+                }
+                end = end.max(e);
+                i += 1;
+            }
+            if open.as_ref().is_none_or(|(f, _)| *f != file) {
+                open = (self.fs.open_write(&self.files[file].path).ok()).map(|h| (file, h));
+            }
+            let (Some((_, h)), Ok(off), Ok(len)) =
+                (&open, i64::try_from(start), i64::try_from(end - start))
+            else {
+                continue;
+            };
+            let keep = nix::fcntl::FallocateFlags::FALLOC_FL_KEEP_SIZE;
+            if nix::fcntl::fallocate(h, keep, off, len).is_err() {
+                // not here (EOPNOTSUPP), or no room: leave this file alone
+                while ranges.get(i).is_some_and(|r| r.0 == file) {
+                    i += 1;
+                }
+            }
         }
     }
 
@@ -457,6 +510,61 @@ mod tests {
             } else {
                 assert_eq!(direct, 0, "{round}: auto with nothing to write");
             }
+        }
+    }
+
+    /// Preallocation covers the data ranges of large files, merged, and
+    /// leaves holes and small files alone.
+    #[test]
+    fn preallocation_covers_the_data_and_keeps_holes() {
+        use super::super::jobs::{BlobJob, Target};
+        use std::os::unix::fs::MetadataExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let fs = Beneath::open(tmp.path()).unwrap();
+        let mib = 1u64 << 20;
+        let mut files = Vec::new();
+        for (name, size) in [("big", 8 * mib), ("small", 4096)] {
+            let path = tmp.path().join(name);
+            std::fs::File::create(&path).unwrap().set_len(size).unwrap();
+            let mut node = crate::format::tree::Node::new(b"f", NodeKind::File);
+            node.size = size;
+            files.push(FileEntry::new(path, node));
+        }
+        // big: [0, 2 MiB) in two touching pieces, [6, 7 MiB); the rest a hole
+        let t = |file, offset, len| Target {
+            file,
+            start: 0,
+            len,
+            offset,
+        };
+        let targets = [
+            t(0, mib, mib),
+            t(0, 0, mib),
+            t(0, 6 * mib, mib),
+            t(1, 0, 4096),
+        ];
+        let blob = BlobJob {
+            id: crate::id::BlobId(crate::id::Id([1; 32])),
+            loc: crate::repo::BlobLocation {
+                pack: crate::id::PackId(crate::id::Id([2; 32])),
+                blob_type: crate::format::BlobType::Data,
+                offset: 0,
+                length: 0,
+                raw_length: 0,
+            },
+            targets: targets.to_vec(),
+        };
+        let sink = Sink::new(&fs, &files, WriteMethod::Direct, 0);
+        sink.preallocate(&[(blob.loc.pack, vec![blob])]);
+        let used = |i: usize| std::fs::metadata(&files[i].path).unwrap().blocks() * 512;
+        assert_eq!(std::fs::metadata(&files[0].path).unwrap().len(), 8 * mib);
+        assert_eq!(used(1), 0, "small files are not preallocated");
+        // where the file system takes both direct writes and fallocate
+        let probe = std::fs::File::create(tmp.path().join("p")).unwrap();
+        let keep = nix::fcntl::FallocateFlags::FALLOC_FL_KEEP_SIZE;
+        if fs_takes_direct(tmp.path()) && nix::fcntl::fallocate(&probe, keep, 0, 4096).is_ok() {
+            // 3 MiB of data (and the file system's extent blocks), not 8
+            assert!((3 * mib..4 * mib).contains(&used(0)), "{}", used(0));
         }
     }
 
