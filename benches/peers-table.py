@@ -31,7 +31,7 @@ bounds = {}
 if os.path.exists(os.path.join(res, "bounds.csv")):
     for b in csv.DictReader(open(os.path.join(res, "bounds.csv"))):
         bounds[(b["dataset"], b["op"])] = float(b["bound_s"])
-BOUND_OP = {"init_backup": "backup", "restore": "restore", "check": "check"}
+BOUND_OP = {"init_backup": "backup", "restore": "restore", "check": "check", "nochange_backup": "nochange"}
 
 PEERS = ["restic", "borg", "rustic"]
 tools = ["rdr"] + [t for t in PEERS if any(k[0] == t for k in timed)]
@@ -53,7 +53,7 @@ ROWS = [
     ("backup, tree (s)", "tree", lambda t, d: med(t, d, "init_backup"), "time", 2.5, "init_backup"),
     ("backup, pgbench dump via stdin (s)", "pgdump", lambda t, d: med(t, d, "init_backup"), "time", 2.5, "init_backup"),
     ("no-change backup, random (s)", "random", lambda t, d: med(t, d, "nochange_backup"), "time", 3.0),
-    ("no-change backup, tree (s)", "tree", lambda t, d: med(t, d, "nochange_backup"), "time", 3.0),
+    ("no-change backup, tree (s)", "tree", lambda t, d: med(t, d, "nochange_backup"), "time", 3.0, "nochange_backup"),
     ("restore, random (s)", "random", lambda t, d: med(t, d, "restore"), "time", 1.3, "restore"),
     ("restore, tree (s)", "tree", lambda t, d: med(t, d, "restore"), "time", 1.3, "restore"),
     ("restore, pgdump (s)", "pgdump", lambda t, d: med(t, d, "restore"), "time", 1.3, "restore"),

@@ -409,7 +409,7 @@ fn check_packs(
             progress.advance(1, 0);
             let mut out = Vec::new();
             let marked = index.is_obsolete(id);
-            if !stored.contains_key(id) {
+            let Some(&size) = stored.get(id) else {
                 let held = by_pack.get(no).map_or(0, Vec::len);
                 if held > 0 {
                     out.push((
@@ -419,8 +419,8 @@ fn check_packs(
                     ));
                 }
                 return out.into_iter();
-            }
-            let header = match repo.load_pack_header(id) {
+            };
+            let header = match repo.load_pack_header_sized(id, size) {
                 Ok(h) => h,
                 Err(e) => {
                     out.push((true, e.to_string(), Some(*id)));

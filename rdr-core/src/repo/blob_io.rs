@@ -16,9 +16,19 @@ impl Repository {
     /// # Errors
     /// [`Error::Corrupt`] naming the pack, or storage errors.
     pub fn load_pack_header(&self, id: &PackId) -> Result<Vec<PackEntry>> {
+        let size = self.inner.backend.stat(FileType::Pack, &id.to_hex())?;
+        self.load_pack_header_sized(id, size)
+    }
+
+    /// [`Self::load_pack_header`] of a pack whose size is known (from
+    /// [`Self::pack_sizes`]): no size lookup, which on object storage is
+    /// one request per pack.
+    ///
+    /// # Errors
+    /// As [`Self::load_pack_header`].
+    pub(crate) fn load_pack_header_sized(&self, id: &PackId, size: u64) -> Result<Vec<PackEntry>> {
         let name = id.to_hex();
         let b = &self.inner.backend;
-        let size = b.stat(FileType::Pack, &name)?;
         let corrupt = |e| Error::corrupt("pack", id, e);
         if size < pack::TRAILER_LEN as u64 {
             return Err(corrupt(FormatError::Truncated {

@@ -96,15 +96,18 @@ fn damaged_index_and_config_are_named() {
     );
 }
 
-/// Storage on which reading one index file first replaces it with the
-/// file superseding it: what a reader sees when a prune compacts the
-/// index between the reader's listing and its read.
-struct PruneMidRead {
+/// Storage that lists with sizes (as object storage does) and counts the
+/// size lookups of packs asked of it; and with `swap`, on which reading
+/// one index file first replaces it with the file superseding it: what a
+/// reader sees when a prune compacts the index between the reader's
+/// listing and its read.
+struct Spy {
     inner: Arc<MemoryBackend>,
     swap: std::sync::Mutex<Option<(String, String, Vec<u8>)>>,
+    pack_stats: std::sync::atomic::AtomicUsize,
 }
 
-impl Backend for PruneMidRead {
+impl Backend for Spy {
     fn location(&self) -> String {
         self.inner.location()
     }
@@ -114,7 +117,19 @@ impl Backend for PruneMidRead {
     fn list(&self, ft: FileType) -> crate::backend::BackendResult<Vec<String>> {
         self.inner.list(ft)
     }
+    fn list_sizes(
+        &self,
+        ft: FileType,
+    ) -> crate::backend::BackendResult<Vec<(String, Option<u64>)>> {
+        let names = self.inner.list(ft)?;
+        (names.into_iter())
+            .map(|n| Ok((n.clone(), Some(self.inner.stat(ft, &n)?))))
+            .collect()
+    }
     fn stat(&self, ft: FileType, name: &str) -> crate::backend::BackendResult<u64> {
+        if ft == FileType::Pack {
+            (self.pack_stats).fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         self.inner.stat(ft, name)
     }
     fn read(&self, ft: FileType, name: &str) -> crate::backend::BackendResult<Vec<u8>> {
@@ -162,9 +177,10 @@ fn an_index_file_removed_by_a_prune_mid_read_is_not_an_error() {
     let new = r.save_index(&f).unwrap();
     let bytes = b.read(FileType::Index, &new.to_hex()).unwrap();
     b.remove(FileType::Index, &new.to_hex()).unwrap();
-    let racy = Arc::new(PruneMidRead {
+    let racy = Arc::new(Spy {
         inner: b.clone(),
         swap: std::sync::Mutex::new(Some((old.to_hex(), new.to_hex(), bytes))),
+        pack_stats: 0.into(),
     });
     let repo = Repository::open(
         &Storage::from_backend(racy.clone()),
@@ -313,4 +329,37 @@ fn a_shared_blob_identity_names_and_chunks_as_the_source_but_seals_with_its_own_
     // and an unrelated repository names blobs otherwise
     let other = test_repo(&InitOptions::default());
     assert_ne!(other.blob_id(b"x"), src.blob_id(b"x"));
+}
+
+/// check and repair index take pack sizes from the listing: no size
+/// lookup per pack (one request per pack on object storage).
+#[test]
+fn check_and_repair_index_ask_no_pack_sizes_the_listing_gave() {
+    let (b, _, _, _) = setup();
+    let counting = Arc::new(Spy {
+        inner: b,
+        swap: std::sync::Mutex::default(),
+        pack_stats: 0.into(),
+    });
+    let r = Repository::open(
+        &Storage::from_backend(counting.clone()),
+        &Credential::Passphrase("pw"),
+    )
+    .unwrap();
+    let holder = LockHolder::current();
+    let progress = crate::ops::progress::NoProgress;
+    let lock = r.lock(LockKind::Shared, &holder).unwrap();
+    let report = crate::ops::check::check(&r, &Default::default(), &progress, &lock).unwrap();
+    assert!(report.errors.is_empty() && report.packs == 1, "{report:?}");
+    drop(lock);
+    let lock = r.lock(LockKind::Exclusive, &holder).unwrap();
+    let opts = crate::ops::repair::RepairIndexOptions {
+        dry_run: true,
+        ..Default::default()
+    };
+    crate::ops::repair::repair_index(&r, &opts, &progress, &lock).unwrap();
+    let stats = counting
+        .pack_stats
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(stats, 0, "size lookups of packs");
 }

@@ -158,7 +158,7 @@ fn read_pack(repo: &Repository, id: &PackId, size: u64, read_data: bool) -> Pack
         blobs: entries.iter().map(IndexBlob::from).collect(),
     };
     if !read_data {
-        return match repo.load_pack_header(id) {
+        return match repo.load_pack_header_sized(id, size) {
             Ok(h) => PackState::Whole(as_index(&h)),
             Err(e) => PackState::Damaged(None, e.to_string()),
         };
@@ -169,7 +169,9 @@ fn read_pack(repo: &Repository, id: &PackId, size: u64, read_data: bool) -> Pack
         Ok(((h, bad), _)) => PackState::Damaged(Some(as_index(&h)), bad[0].1.to_string()),
         // hash mismatch or unreadable header: the header, if it reads
         Err(e) => PackState::Damaged(
-            repo.load_pack_header(id).ok().map(|h| as_index(&h)),
+            repo.load_pack_header_sized(id, size)
+                .ok()
+                .map(|h| as_index(&h)),
             e.to_string(),
         ),
     }
