@@ -29,6 +29,8 @@ pub struct LocalBackend {
     /// creates its root, and opening a mistyped path (or an unmounted
     /// backup disk) must leave nothing behind.
     op: std::sync::OnceLock<Operator>,
+    /// How packs are staged, measured by the first that needs to know.
+    stage_method: super::local_staged::MethodCell,
 }
 
 impl LocalBackend {
@@ -48,6 +50,7 @@ impl LocalBackend {
         Ok(Self {
             root,
             op: std::sync::OnceLock::new(),
+            stage_method: std::sync::Arc::default(),
         })
     }
 
@@ -353,7 +356,11 @@ impl Backend for LocalBackend {
     }
 
     fn stage(&self, ft: FileType) -> BackendResult<Box<dyn Staged>> {
-        Ok(Box::new(LocalStaged::new(self, ft)?))
+        Ok(Box::new(LocalStaged::new(
+            self,
+            ft,
+            std::sync::Arc::clone(&self.stage_method),
+        )?))
     }
 
     fn remove(&self, ft: FileType, name: &str) -> BackendResult<()> {
