@@ -12,6 +12,7 @@
 //! and loading it on its own fails.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rayon::prelude::*;
@@ -198,34 +199,46 @@ pub fn check(
         start: now_ns(),
         ..CheckReport::default()
     };
-    progress.phase("index");
-    let index = load_index(repo, &mut r)?;
-    r.blobs = index.len();
     progress.phase("packs");
     let stored = repo.pack_sizes()?;
     r.packs = stored.len();
     let mut damage = Damage::default();
-    // with --read-data the packs are read while the rest is checked: the
-    // storage and the cores are busy from the start (the progress shows
-    // the reading, the longer part)
-    let (structure, read) = match opts.read_data {
-        None => (
-            structure(repo, &index, &stored, &mut damage, &mut r, progress),
-            None,
-        ),
+    // with --read-data the packs are read while the index loads and the
+    // rest is checked: the storage and the cores are busy from the start
+    // (the progress shows the reading, the longer part); a failure of the
+    // rest stops the reading
+    let (index, structure, read) = match opts.read_data {
+        None => {
+            progress.phase("index");
+            let index = load_index(repo, &mut r)?;
+            let s = structure(repo, &index, &stored, &mut damage, &mut r, progress);
+            (index, s, None)
+        }
         Some(rd) => {
             progress.phase("read-data");
+            let stop = AtomicBool::new(false);
+            let reader = Stoppable {
+                inner: progress,
+                stop: &stop,
+            };
             let quiet = Quiet(progress);
             std::thread::scope(|s| {
-                let reading = s.spawn(|| read_data(repo, &stored, rd, progress));
-                let structure = structure(repo, &index, &stored, &mut damage, &mut r, &quiet);
+                let reading = s.spawn(|| read_data(repo, &stored, rd, &reader));
+                let rest = load_index(repo, &mut r).map(|index| {
+                    let s = structure(repo, &index, &stored, &mut damage, &mut r, &quiet);
+                    (index, s)
+                });
+                if !matches!(rest, Ok((_, Ok(_)))) {
+                    stop.store(true, Ordering::Relaxed);
+                }
                 let read = reading
                     .join()
                     .unwrap_or_else(|p| std::panic::resume_unwind(p));
-                (structure, Some(read))
-            })
+                rest.map(|(index, s)| (index, s, Some(read)))
+            })?
         }
     };
+    r.blobs = index.len();
     let (snapshots, usage) = structure?;
     r.blobs_used = usage.used_count;
     for d in usage.damage {
@@ -290,6 +303,34 @@ impl Progress for Quiet<'_> {
     }
     fn is_cancelled(&self) -> bool {
         self.0.is_cancelled()
+    }
+}
+
+/// A [`Progress`] passed on whole that also cancels once `stop` is set:
+/// the reading of `--read-data` when the rest of the check has failed.
+struct Stoppable<'a> {
+    inner: &'a dyn Progress,
+    stop: &'a AtomicBool,
+}
+
+impl Progress for Stoppable<'_> {
+    fn phase(&self, name: &str) {
+        self.inner.phase(name);
+    }
+    fn total(&self, files: u64, bytes: u64) {
+        self.inner.total(files, bytes);
+    }
+    fn current(&self, path: &std::path::Path) {
+        self.inner.current(path);
+    }
+    fn advance(&self, files: u64, bytes: u64) {
+        self.inner.advance(files, bytes);
+    }
+    fn warning(&self, path: &std::path::Path, message: &str) {
+        self.inner.warning(path, message);
+    }
+    fn is_cancelled(&self) -> bool {
+        self.stop.load(Ordering::Relaxed) || self.inner.is_cancelled()
     }
 }
 
@@ -511,3 +552,7 @@ fn record_reads(
         }
     }
 }
+
+#[cfg(test)]
+#[path = "check_tests.rs"]
+mod tests;
